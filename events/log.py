@@ -1,0 +1,165 @@
+"""The EventLog interface: topics of partitions of records, and consumers of them.
+
+Shaped like Kafka (and like dramatiq's Broker: a plain base class of documented methods,
+one module per backend). `events.embedded` keeps the log in one SQLite file; the Kafka
+backend keeps it in Kafka. Nothing else in jobstream knows which one it talks to.
+
+Offsets count from 0 in each partition. A consumer's *position* in a partition is the
+offset of the next record it will read; committing a position stores it for the group.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+__all__ = [
+    "Consumer",
+    "EventLog",
+    "Message",
+    "Record",
+    "Start",
+    "TopicPartition",
+    "default_partition",
+]
+
+# Where a consumer starts in a partition it has no position for yet. "committed" resumes
+# from the group's committed position, falling back to the earliest record when there is none.
+Start = Literal["earliest", "latest", "committed"]
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A record to append. Records with the same key go to the same partition, in order."""
+
+    value: bytes
+    key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record read back, with where it sits in the log."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: Mapping[str, str]
+    timestamp_ms: int
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+def default_partition(key: str | None, partitions: int, fallback: int = 0) -> int:
+    """A stable partition for a key (a keyless record takes `fallback`)."""
+    if key is None:
+        return fallback % partitions
+    return zlib.crc32(key.encode()) % partitions
+
+
+class Consumer:
+    """Reads records from the partitions assigned to it.
+
+    With a group, partitions are shared among the group's live members and positions can be
+    committed; without one (group=None), the consumer reads every partition of its topics
+    and keeps positions itself (projections store theirs in their own database).
+    """
+
+    group: str | None
+
+    async def start(self) -> None:
+        """Join the group (if any) and take starting positions."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Leave the group; uncommitted positions are forgotten."""
+        raise NotImplementedError
+
+    async def getmany(self, max_records: int = 1000, timeout: float = 1.0) -> list[Record]:
+        """Up to `max_records` records in offset order per partition; waits at most
+        `timeout` seconds for the first one, and returns [] if none came."""
+        raise NotImplementedError
+
+    async def commit(self, positions: Mapping[TopicPartition, int] | None = None) -> None:
+        """Store positions for the group (default: the current positions).
+
+        Raises NotAssigned if a partition is no longer assigned to this member."""
+        raise NotImplementedError
+
+    async def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Read `tp` from `offset` next."""
+        raise NotImplementedError
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        """The partitions this consumer reads now."""
+        raise NotImplementedError
+
+    def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record this consumer will read from `tp`."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Consumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class EventLog:
+    """An append-only log of topics. Appends are durable when `append` returns."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def append(self, topic: str, messages: Sequence[Message]) -> list[Record]:
+        """Append messages in order, as one batch; returns the records as written.
+
+        The topic is created on first use."""
+        raise NotImplementedError
+
+    def consumer(
+        self,
+        topics: Iterable[str],
+        *,
+        group: str | None = None,
+        start: Start = "committed",
+    ) -> Consumer:
+        """A consumer of `topics` (not started)."""
+        raise NotImplementedError
+
+    async def partitions(self, topic: str) -> int:
+        """How many partitions `topic` has (creating it if it does not exist)."""
+        raise NotImplementedError
+
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        """The group's committed positions in `topic`, by partition."""
+        raise NotImplementedError
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        """The offset the next appended record would get, by partition.
+
+        Only for reporting (lag, progress): never a correctness condition, as Kafka test
+        brokers get it wrong."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> EventLog:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,33 @@
+"""The Notifier: the only way a Runner reports what happens.
+
+A Runner never writes to a database or a log itself. The process that creates a Runner
+hands it a Notifier (`dispatcher.notifier.EventNotifier` turns each call into an event);
+the hook names are Cyclid's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from events.models import LogLine, Status
+
+__all__ = ["Notifier"]
+
+
+class Notifier(Protocol):
+    async def status_changed(
+        self,
+        status: Status,
+        previous: Status | None,
+        *,
+        stage: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """The job moved from `previous` to `status`."""
+
+    async def log_write(self, lines: Sequence[LogLine]) -> None:
+        """A chunk of consecutive, already masked log lines."""
+
+    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
+        """The job ended; sent after the last `log_write`. `bytes` counts UTF-8 text bytes."""
