@@ -6,6 +6,8 @@
     ├── LogError               the event log failed
     │   └── NotAssigned        a consumer committed a partition it no longer owns
     ├── SecretError            a secret could not be encrypted or decrypted
+    ├── JobNotFound            no job id starts with the given prefix
+    ├── AmbiguousJobId         more than one job id starts with the given prefix
     └── ViewsBusy              another process holds the DuckDB views
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AmbiguousJobId",
+    "JobNotFound",
     "DocumentError",
     "JobstreamError",
     "LogError",
@@ -64,3 +68,17 @@ class ViewsBusy(JobstreamError):
             f"the views in {path} are held by {holder}; "
             "stop it, or ask it through its HTTP API (--server)"
         )
+
+
+class JobNotFound(JobstreamError):
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        super().__init__(f"no job id starts with {prefix!r}")
+
+
+class AmbiguousJobId(JobstreamError):
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        self.prefix = prefix
+        self.matches = matches
+        shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
+        super().__init__(f"job id prefix {prefix!r} matches {len(matches)} jobs: {shown}")
