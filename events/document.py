@@ -112,7 +112,9 @@ class JobDocument(BaseModel):
     @classmethod
     def _version_as_text(cls, value: Any) -> Any:
         # YAML reads `version: 1.0` as a float; Cyclid treated versions as text.
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)

@@ -1,14 +1,14 @@
 """jobstream's exceptions, under one root.
 
-    JobstreamError
-    ├── DocumentError          a job document has errors (carries every problem)
-    ├── MalformedEvent         bytes on a topic that are not a valid event
-    ├── LogError               the event log failed
-    │   └── NotAssigned        a consumer committed a partition it no longer owns
-    ├── SecretError            a secret could not be encrypted or decrypted
-    ├── JobNotFound            no job id starts with the given prefix
-    ├── AmbiguousJobId         more than one job id starts with the given prefix
-    └── ViewsBusy              another process holds the DuckDB views
+JobstreamError
+├── DocumentError          a job document has errors (carries every problem)
+├── MalformedEvent         bytes on a topic that are not a valid event
+├── LogError               the event log failed
+│   └── NotAssigned        a consumer committed a partition it no longer owns
+├── SecretError            a secret could not be encrypted or decrypted
+├── JobNotFound            no job id starts with the given prefix
+├── AmbiguousJobId         more than one job id starts with the given prefix
+└── ViewsBusy              another process holds the DuckDB views
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 __all__ = [
     "AmbiguousJobId",
-    "JobNotFound",
     "DocumentError",
+    "JobNotFound",
     "JobstreamError",
     "LogError",
     "MalformedEvent",

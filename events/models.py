@@ -16,10 +16,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, field_validator
 
 __all__ = [
+    "EVENT_ADAPTER",
     "TERMINAL",
     "CancelRequested",
     "Completed",
-    "EVENT_ADAPTER",
     "Event",
     "Heartbeat",
     "JobSubmitted",

@@ -55,9 +55,7 @@ class SecretBox:
         try:
             return self._fernet.decrypt(value[len(PREFIX) :].encode()).decode()
         except InvalidToken:
-            raise SecretError(
-                "a secret was encrypted with another installation's key"
-            ) from None
+            raise SecretError("a secret was encrypted with another installation's key") from None
 
     def encrypt_document(self, document: dict[str, Any]) -> dict[str, Any]:
         """A copy of a (validated) document with every secret value encrypted."""
