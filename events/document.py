@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 __all__ = [
     "CommandStep",
@@ -23,6 +23,17 @@ __all__ = [
 ]
 
 Timeout = Annotated[float, Field(gt=0, description="seconds (jobstream extension)")]
+
+
+def _number_as_text(value: Any) -> Any:
+    # YAML reads `version: 1.0` as a float; Cyclid treated versions as text.
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+# Editors must accept what the loader accepts, `version: 1.0` included.
+Version = Annotated[
+    str, BeforeValidator(_number_as_text), WithJsonSchema({"type": ["string", "number"]})
+]
 
 
 class _Strict(BaseModel):
@@ -70,13 +81,13 @@ Step = Annotated[CommandStep | ScriptStep | LogStep, Field(discriminator="action
 
 class Stage(_Strict):
     name: str = Field(min_length=1)
-    version: str | None = None
+    version: Version | None = None
     steps: list[Step] = Field(min_length=1)
 
 
 class SequenceEntry(_Strict):
     stage: str = Field(min_length=1)
-    version: str | None = None
+    version: Version | None = None
     on_success: str | None = None
     on_failure: str | None = None
     only_if: str | None = None
@@ -97,7 +108,7 @@ class JobDocument(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str = Field(min_length=1)
-    version: str = "1.0.0"
+    version: Version = "1.0.0"
     environment: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
     sources: list[Source] = Field(default_factory=list)
@@ -107,14 +118,6 @@ class JobDocument(BaseModel):
     # jobstream extensions
     timeout: Timeout | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_as_text(cls, value: Any) -> Any:
-        # YAML reads `version: 1.0` as a float; Cyclid treated versions as text.
-        return (
-            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-        )
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)

@@ -21,6 +21,7 @@ __all__ = [
     "CancelRequested",
     "Completed",
     "Event",
+    "EventBase",
     "Heartbeat",
     "JobSubmitted",
     "LogAppended",
@@ -72,7 +73,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Event(BaseModel):
+class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
@@ -83,7 +84,7 @@ class _Event(BaseModel):
     v: int = SCHEMA_VERSION
 
 
-class JobSubmitted(_Event):
+class JobSubmitted(EventBase):
     """A validated job document (secret values encrypted), on the jobs topic."""
 
     type: Literal["JobSubmitted"] = "JobSubmitted"
@@ -94,14 +95,14 @@ class JobSubmitted(_Event):
     dispatch: Literal["queue", "local"] = "queue"
 
 
-class CancelRequested(_Event):
+class CancelRequested(EventBase):
     """Someone asked for a job to stop; on the jobs topic, read by whoever runs the job."""
 
     type: Literal["CancelRequested"] = "CancelRequested"
     requested_by: str = "anonymous"
 
 
-class StatusChanged(_Event):
+class StatusChanged(EventBase):
     type: Literal["StatusChanged"] = "StatusChanged"
     status: StatusName
     previous: StatusName | None = None
@@ -121,14 +122,14 @@ class LogLine(BaseModel):
     text: str
 
 
-class LogAppended(_Event):
+class LogAppended(EventBase):
     """A chunk of consecutive log lines, cut by size and by time."""
 
     type: Literal["LogAppended"] = "LogAppended"
     lines: list[LogLine] = Field(min_length=1)
 
 
-class Heartbeat(_Event):
+class Heartbeat(EventBase):
     """The runner of a job is alive; its lease runs `lease_seconds` from `at`."""
 
     type: Literal["Heartbeat"] = "Heartbeat"
@@ -136,7 +137,7 @@ class Heartbeat(_Event):
     worker: str
 
 
-class Completed(_Event):
+class Completed(EventBase):
     type: Literal["Completed"] = "Completed"
     success: bool
     status: StatusName

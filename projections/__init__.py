@@ -1,0 +1,41 @@
+"""The JobRecord and LogBuffer views in DuckDB: fold, store, host, replay, queries."""
+
+from projections.fold import FoldResult, LineColumns
+from projections.host import ProjectionHost
+from projections.queries import (
+    count_jobs,
+    dead_letters,
+    expired_leases,
+    get_job,
+    list_jobs,
+    log_range,
+    resolve_job_id,
+    stats,
+)
+from projections.records import DeadLetter, JobRecord, LogLineRow, Stats
+from projections.replay import ReplayResult, replay, replay_path, swap, verify
+from projections.views import DuckDBViews
+
+__all__ = [
+    "DeadLetter",
+    "DuckDBViews",
+    "FoldResult",
+    "JobRecord",
+    "LineColumns",
+    "LogLineRow",
+    "ProjectionHost",
+    "ReplayResult",
+    "Stats",
+    "count_jobs",
+    "dead_letters",
+    "expired_leases",
+    "get_job",
+    "list_jobs",
+    "log_range",
+    "replay",
+    "replay_path",
+    "resolve_job_id",
+    "stats",
+    "swap",
+    "verify",
+]

@@ -1,0 +1,64 @@
+"""One attempt at running one job: the runner, its notifier, its heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+from dispatcher.notifier import EventNotifier, TeeNotifier
+from events.document import JobDocument
+from events.errors import DocumentError
+from events.models import Status
+from events.validation import check_document
+from runners import Runner
+from runners.notifier import Notifier
+
+__all__ = ["new_writer", "run_attempt"]
+
+
+def new_writer() -> str:
+    return f"attempt-{uuid.uuid4().hex[:12]}"
+
+
+async def run_attempt(
+    runner: Runner,
+    notifier: EventNotifier,
+    document: JobDocument | dict,
+    *,
+    worker: str,
+    lease: float,
+    cancel: asyncio.Event,
+    observer: Notifier | None = None,
+) -> Status:
+    """Run the job, heartbeating every third of the lease so a lost runner is noticed.
+
+    `observer` sees every call the runner makes, after the log has it."""
+    await notifier.heartbeat(lease, worker)
+    beats = asyncio.create_task(_heartbeats(notifier, lease, worker))
+    try:
+        if isinstance(document, dict):
+            parsed, problems = check_document(document)
+            if parsed is None:
+                return await _reject(notifier, DocumentError(problems).args[0])
+            document = parsed
+        reporter = TeeNotifier(notifier, observer) if observer else notifier
+        return await runner.run(notifier.job_id, document, reporter, cancel=cancel)
+    finally:
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
+
+
+async def _heartbeats(notifier: EventNotifier, lease: float, worker: str) -> None:
+    while True:
+        await asyncio.sleep(lease / 3)
+        await notifier.heartbeat(lease, worker)
+
+
+async def _reject(notifier: EventNotifier, reason: str) -> Status:
+    # A document that reached the log without passing validation (another Kafka client
+    # wrote it): end the job with the problems as its reason instead of stopping the worker.
+    await notifier.status_changed(Status.FAILED, Status.NEW, reason=reason)
+    await notifier.completion(False, Status.FAILED, 0, 0)
+    return Status.FAILED

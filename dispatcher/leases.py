@@ -1,0 +1,75 @@
+"""The lease keeper: ends jobs whose runner went silent, through ordinary events.
+
+Runners heartbeat every third of their lease. A job that is still WAITING, STARTED or
+FAILING after its lease ran out belongs to a runner that died (kill -9, lost machine); the
+keeper appends StatusChanged(FAILED) and Completed for it as writer `lease-keeper`. Two
+keepers ending the same job write the same (writer, seq) pairs, which projections drop as
+duplicates; a late event from the lost runner changes nothing once Completed is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
+
+from dispatcher.notifier import EventNotifier
+from events.aio import pause
+from events.log import EventLog
+from events.models import Status, now
+from events.topics import Topics
+
+__all__ = ["KEEPER", "LeaseKeeper", "LostJob"]
+
+log = logging.getLogger(__name__)
+
+KEEPER = "lease-keeper"
+
+
+class LostJob(Protocol):
+    job_id: str
+    status: Status | str
+    worker: str | None
+    heartbeat_at: datetime | None
+
+
+class LeaseKeeper:
+    """expired: returns the jobs whose lease ran out before the given time."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        topics: Topics,
+        expired: Callable[[datetime], Awaitable[list[LostJob]]],
+        *,
+        interval: float = 1.0,
+    ) -> None:
+        self.log = log
+        self.topics = topics
+        self.expired = expired
+        self.interval = interval
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("lease sweep failed; trying again")
+            await pause(stop, self.interval)
+
+    async def sweep(self) -> list[str]:
+        ended = []
+        for job in await self.expired(now()):
+            previous = job.status if isinstance(job.status, Status) else Status[job.status]
+            reason = (
+                f"worker {job.worker or 'unknown'} lost: no heartbeat since "
+                f"{job.heartbeat_at.isoformat() if job.heartbeat_at else 'it started'}"
+            )
+            notifier = EventNotifier(self.log, self.topics.events, job.job_id, KEEPER)
+            await notifier.status_changed(Status.FAILED, previous, reason=reason)
+            await notifier.completion(False, Status.FAILED, 0, 0)
+            log.warning("job %s: %s", job.job_id, reason)
+            ended.append(job.job_id)
+        return ended

@@ -1,0 +1,91 @@
+"""EventNotifier: the Notifier that turns a runner's calls into events on the log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from events.codec import to_message
+from events.log import EventLog, Record
+from events.models import (
+    Completed,
+    EventBase,
+    Heartbeat,
+    LogAppended,
+    LogLine,
+    Status,
+    StatusChanged,
+)
+from runners.notifier import Notifier
+
+__all__ = ["EventNotifier", "TeeNotifier"]
+
+
+class EventNotifier:
+    """Appends one job attempt's events to the job-events topic.
+
+    `writer` names the attempt; `seq` counts its events from 1. Appends are serialised so
+    seq order is log order: a projection keeps the highest seq it applied per writer, so an
+    event overtaken by a later one would be dropped as a duplicate.
+    """
+
+    def __init__(self, log: EventLog, topic: str, job_id: str, writer: str) -> None:
+        self.log = log
+        self.topic = topic
+        self.job_id = job_id
+        self.writer = writer
+        self.last: Record | None = None
+        self._seq = 0
+        self._lock = asyncio.Lock()
+
+    async def emit(self, build: type[EventBase], **fields: object) -> Record:
+        async with self._lock:
+            self._seq += 1
+            event = build(job_id=self.job_id, writer=self.writer, seq=self._seq, **fields)
+            (self.last,) = await self.log.append(self.topic, [to_message(event)])
+            return self.last
+
+    async def status_changed(
+        self,
+        status: Status,
+        previous: Status | None,
+        *,
+        stage: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        await self.emit(StatusChanged, status=status, previous=previous, stage=stage, reason=reason)
+
+    async def log_write(self, lines: Sequence[LogLine]) -> None:
+        await self.emit(LogAppended, lines=list(lines))
+
+    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
+        await self.emit(Completed, success=success, status=status, lines=lines, bytes=bytes)
+
+    async def heartbeat(self, lease_seconds: float, worker: str) -> None:
+        await self.emit(Heartbeat, lease_seconds=lease_seconds, worker=worker)
+
+
+class TeeNotifier:
+    """Hands every call to several notifiers in turn (the log first, then observers)."""
+
+    def __init__(self, *notifiers: Notifier) -> None:
+        self.notifiers = notifiers
+
+    async def status_changed(
+        self,
+        status: Status,
+        previous: Status | None,
+        *,
+        stage: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        for n in self.notifiers:
+            await n.status_changed(status, previous, stage=stage, reason=reason)
+
+    async def log_write(self, lines: Sequence[LogLine]) -> None:
+        for n in self.notifiers:
+            await n.log_write(lines)
+
+    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
+        for n in self.notifiers:
+            await n.completion(success, status, lines, bytes)

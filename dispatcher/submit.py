@@ -1,0 +1,63 @@
+"""Submitting a job: a validated document becomes a JobSubmitted event on the jobs topic."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from events.codec import to_message
+from events.document import JobDocument
+from events.log import EventLog, Record
+from events.models import CancelRequested, EventBase, JobSubmitted
+from events.secrets import SecretBox
+from events.topics import Topics
+
+__all__ = ["new_job_id", "request_cancel", "submission", "submit"]
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def submission(
+    document: JobDocument,
+    box: SecretBox,
+    *,
+    labels: dict[str, str] | None = None,
+    submitter: str = "anonymous",
+    dispatch: Literal["queue", "local"] = "queue",
+    job_id: str | None = None,
+) -> JobSubmitted:
+    """The event for a validated document, with every secret value encrypted."""
+    raw = box.encrypt_document(document.model_dump(mode="json", exclude_defaults=True))
+    return JobSubmitted(
+        job_id=job_id or new_job_id(),
+        writer=f"submit-{uuid.uuid4().hex[:12]}",
+        seq=1,
+        document=raw,
+        submitter=submitter,
+        labels={**document.labels, **(labels or {})},
+        dispatch=dispatch,
+    )
+
+
+async def _append(log: EventLog, topic: str, event: EventBase) -> Record:
+    (record,) = await log.append(topic, [to_message(event)])
+    return record
+
+
+async def submit(log: EventLog, topics: Topics, event: JobSubmitted) -> Record:
+    return await _append(log, topics.jobs, event)
+
+
+async def request_cancel(
+    log: EventLog, topics: Topics, job_id: str, requested_by: str = "anonymous"
+) -> Record:
+    """Ask whoever runs `job_id` to stop it; the request travels on the jobs topic."""
+    event = CancelRequested(
+        job_id=job_id,
+        writer=f"cancel-{uuid.uuid4().hex[:12]}",
+        seq=1,
+        requested_by=requested_by,
+    )
+    return await _append(log, topics.jobs, event)

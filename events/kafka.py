@@ -1,0 +1,311 @@
+"""The Kafka event log, on aiokafka.
+
+- Topics are created on first use through the admin client, with the log's partition count
+  and replication factor; a topic that exists already keeps its own partition count.
+- A record's key is the job id and its headers carry `type`. Keyed records are partitioned
+  as the Java client does (murmur2), so any Kafka client producing a job id lands on the same
+  partition; keyless ones take partitions in turn from a random start.
+- `append` builds one record batch per partition (more when one fills up) and sends them
+  all before awaiting any: one round trip per batch, not per event. A batch's base offset
+  from the broker plus a record's place in it gives the record's offset.
+- Never idempotent nor transactional producers, never `end_offsets()` for correctness: the
+  test broker (tansu) does not implement them faithfully, and delivery is at-least-once
+  anyway (DESIGN.md, "Delivery and idempotence").
+- Consumers never auto-commit. A group consumer's partitions come from Kafka's group
+  protocol; a partition it keeps across a rebalance keeps its position (as the embedded log
+  and cooperative Kafka clients do), a newly assigned one starts as `start` says. A
+  group-less consumer assigns itself every partition of its topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, get_args
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.partitioner import murmur2
+
+from events.errors import LogError, NotAssigned
+from events.log import Consumer, EventLog, Message, Record, Start, TopicPartition
+
+__all__ = ["KafkaConsumer", "KafkaLog", "parse_broker_url"]
+
+# Kafka's "topic already exists" error code: a racing creator, or a topic made elsewhere.
+_TOPIC_ALREADY_EXISTS = 36
+# Records per produce batch are bounded by bytes; this stays under Kafka's default
+# message.max.bytes (1 MiB), so a stock broker accepts every batch.
+_MAX_BATCH_BYTES = 512 * 1024
+
+
+def parse_broker_url(url: str) -> str:
+    """`kafka://h1:p1,h2:p2` as aiokafka's `bootstrap_servers` string, `h1:p1,h2:p2`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme != "kafka":
+        raise ValueError(f"{url!r}: a broker URL looks like kafka://HOST:PORT[,HOST:PORT]")
+    servers = []
+    for server in rest.rstrip("/").split(","):
+        host, colon, port = server.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{url!r}: {server!r} is not HOST:PORT")
+        servers.append(f"{host}:{port}")
+    return ",".join(servers)
+
+
+def _partition_for(key: bytes, partitions: int) -> int:
+    # The Java client's default partitioner, so other clients agree on a job's partition.
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class KafkaLog(EventLog):
+    """The event log in Kafka at `bootstrap` (`host:port[,host:port]`).
+
+    `partitions` and `replication_factor` apply to topics this log creates.
+    `session_timeout_ms` is how long a silent group member keeps its partitions; a group
+    join also waits about half of it on the test broker, so tests make it short.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        partitions: int = 4,
+        replication_factor: int = 1,
+        client_id: str = "jobstream",
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
+    ) -> None:
+        if partitions < 1 or replication_factor < 1:
+            raise ValueError("partitions and replication_factor must be at least 1")
+        if not 0 < heartbeat_interval_ms < session_timeout_ms:
+            raise ValueError("heartbeat_interval_ms must be positive and below the session")
+        self.bootstrap = bootstrap
+        self.default_partitions = partitions
+        self.replication_factor = replication_factor
+        self.client_id = client_id
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        # Made on the first end_offsets(): most processes never ask.
+        self._reporter: AIOKafkaConsumer | None = None
+        # A topic's partition count never changes once this log has seen it.
+        self._partitions: dict[str, int] = {}
+        self._round_robin: dict[str, int] = {}
+        self._consumers: set[KafkaConsumer] = set()
+
+    async def start(self) -> None:
+        if self._producer is not None:
+            return
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            acks="all",
+            enable_idempotence=False,
+            max_batch_size=_MAX_BATCH_BYTES,
+        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        try:
+            await producer.start()
+            await admin.start()
+        except KafkaError as exc:
+            await producer.stop()
+            await admin.close()
+            raise LogError(f"Kafka at {self.bootstrap}: {exc}") from exc
+        self._producer, self._admin = producer, admin
+
+    async def close(self) -> None:
+        producer, admin, reporter = self._producer, self._admin, self._reporter
+        if producer is None or admin is None:
+            return
+        self._producer = self._admin = self._reporter = None
+        try:
+            for consumer in list(self._consumers):
+                await consumer.stop()
+        finally:
+            await producer.stop()
+            await admin.close()
+            if reporter is not None:
+                await reporter.stop()
+
+    def _live(self) -> tuple[AIOKafkaProducer, AIOKafkaAdminClient]:
+        if self._producer is None or self._admin is None:
+            raise LogError(f"the Kafka log at {self.bootstrap} is not started")
+        return self._producer, self._admin
+
+    def _consumer_options(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "client_id": self.client_id,
+            "enable_auto_commit": False,
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": self.heartbeat_interval_ms,
+        }
+
+    async def _topic(self, topic: str) -> int:
+        """`topic`'s partition count, creating the topic if needed."""
+        known = self._partitions.get(topic)
+        if known is not None:
+            return known
+        producer, admin = self._live()
+        try:
+            response = await admin.create_topics(
+                [NewTopic(topic, self.default_partitions, self.replication_factor)]
+            )
+            for name, code, message in response.topic_errors:
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    raise LogError(f"creating topic {name!r}: error {code}: {message}")
+            # Waits for the new topic's metadata, which may lag its creation.
+            count = len(await producer.partitions_for(topic))
+        except KafkaError as exc:
+            raise LogError(f"topic {topic!r}: {exc}") from exc
+        self._partitions[topic] = count
+        return count
+
+    async def append(self, topic: str, messages: Sequence[Message]) -> list[Record]:
+        for message in messages:
+            if type(message.value) is not bytes:
+                raise TypeError(f"a message value must be bytes, not {type(message.value)}")
+        if not messages:
+            return []
+        producer, _ = self._live()
+        count = await self._topic(topic)
+        timestamp_ms = time.time_ns() // 1_000_000
+
+        # Which messages go to each partition, in order. A batch usually repeats a few job
+        # ids: hash each once.
+        turn = self._round_robin.get(topic)
+        if turn is None:
+            turn = random.randrange(count)
+        keyed: dict[str, int] = {}
+        by_partition: dict[int, list[int]] = {}
+        for i, message in enumerate(messages):
+            if message.key is None:
+                partition = turn % count
+                turn += 1
+            else:
+                partition = keyed.get(message.key, -1)
+                if partition < 0:
+                    partition = keyed[message.key] = _partition_for(message.key.encode(), count)
+            by_partition.setdefault(partition, []).append(i)
+        self._round_robin[topic] = turn
+
+        try:
+            sent = await asyncio.gather(
+                *(
+                    self._send_partition(producer, topic, partition, messages, indices, timestamp_ms)
+                    for partition, indices in by_partition.items()
+                )
+            )
+            # Every batch is queued before any is awaited, so they travel together.
+            results = await asyncio.gather(*(future for part in sent for future, _ in part))
+        except KafkaError as exc:
+            raise LogError(f"appending to {topic!r}: {exc}") from exc
+
+        records: list[Record | None] = [None] * len(messages)
+        batches = [batch for part in sent for _, batch in part]
+        for (partition, base), (metadata, indices) in zip(
+            ((p, m) for p in by_partition for m in ()), (), strict=False
+        ):
+            pass  # replaced below
+        for metadata, indices in zip(results, batches, strict=True):
+            # -1: the broker keeps the producer's timestamps (CreateTime).
+            stamp = timestamp_ms if metadata.timestamp == -1 else metadata.timestamp
+            for place, i in enumerate(indices):
+                message = messages[i]
+                records[i] = Record(
+                    topic,
+                    metadata.partition,
+                    metadata.offset + place,
+                    message.key,
+                    message.value,
+                    dict(message.headers),
+                    stamp,
+                )
+        return records  # type: ignore[return-value]
+
+    async def _send_partition(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        partition: int,
+        messages: Sequence[Message],
+        indices: list[int],
+        timestamp_ms: int,
+    ) -> list[tuple[asyncio.Future[Any], list[int]]]:
+        """Queue `messages[indices]` for `partition` in as few batches as fit; returns each
+        batch's delivery future with the messages it holds."""
+        queued: list[tuple[asyncio.Future[Any], list[int]]] = []
+        batch = producer.create_batch()
+        held: list[int] = []
+        for i in indices:
+            message = messages[i]
+            key = None if message.key is None else message.key.encode()
+            headers = [(name, value.encode()) for name, value in message.headers.items()]
+            while (
+                batch.append(key=key, value=message.value, timestamp=timestamp_ms, headers=headers)
+                is None
+            ):
+                if not held:
+                    raise LogError(
+                        f"a message of {len(message.value)} bytes does not fit in a batch"
+                    )
+                queued.append((await producer.send_batch(batch, topic, partition=partition), held))
+                batch, held = producer.create_batch(), []
+            held.append(i)
+        queued.append((await producer.send_batch(batch, topic, partition=partition), held))
+        return queued
+
+    def consumer(
+        self,
+        topics: Iterable[str],
+        *,
+        group: str | None = None,
+        start: Start = "committed",
+    ) -> KafkaConsumer:
+        if isinstance(topics, str):
+            raise TypeError("topics must be a collection of topic names, not one string")
+        if start not in get_args(Start):
+            raise ValueError(f"start must be one of {get_args(Start)}, not {start!r}")
+        return KafkaConsumer(self, tuple(sorted(set(topics))), group, start)
+
+    async def partitions(self, topic: str) -> int:
+        return await self._topic(topic)
+
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        count = await self._topic(topic)
+        # A consumer that never subscribes only fetches the group's offsets: it does not
+        # join the group, so asking does not rebalance the group's members.
+        reader = AIOKafkaConsumer(group_id=group, **self._consumer_options())
+        try:
+            await reader.start()
+            positions = {
+                p: await reader.committed(KafkaPartition(topic, p)) for p in range(count)
+            }
+        except KafkaError as exc:
+            raise LogError(f"committed positions of {group!r} in {topic!r}: {exc}") from exc
+        finally:
+            await reader.stop()
+        return {p: offset for p, offset in positions.items() if offset is not None}
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        count = await self._topic(topic)
+        if self._reporter is None:
+            reporter = AIOKafkaConsumer(**self._consumer_options())
+            await reporter.start()
+            self._reporter = reporter
+        tps = [KafkaPartition(topic, p) for p in range(count)]
+        try:
+            ends = await self._reporter.end_offsets(tps)
+        except KafkaError as exc:
+            raise LogError(f"end offsets of {topic!r}: {exc}") from exc
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    async def __aenter__(self) -> KafkaLog:
+        await self.start()
+        return self

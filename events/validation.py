@@ -1,0 +1,549 @@
+"""Bytes to a validated `JobDocument`: every rule of JOB-FORMAT.md, every problem at once.
+
+`load_document` parses JSON or YAML (YAML safely, see `events.yamlsafe`) and gives each
+problem the line it is on; `check_document` checks data that is already parsed (the HTTP
+API, a document read from the log). Both check shape with the pydantic models of
+`events.document`, then the rules that need the whole document (stage names resolve, no
+handler loops, no duplicate stages), on the raw data so that a shape error elsewhere does
+not hide them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from pathlib import PurePath
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from events import yamlsafe
+from events.document import JobDocument, SequenceEntry, Source, Stage, Step
+from events.errors import DocumentError
+from events.secrets import SecretBox
+
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "Problem",
+    "ValidatedDocument",
+    "check_document",
+    "document_json_schema",
+    "format_problems",
+    "load_document",
+]
+
+# Shorter secrets are still masked, but masking e.g. "a" would star out every "a" in a log.
+MIN_SECRET_LENGTH = 4
+
+Severity = Literal["error", "warning"]
+Loc = tuple[str | int, ...]
+Locator = Callable[[Loc], int | None]
+
+_STEP_MODELS: dict[str, type[BaseModel]] = {
+    get_args(model.model_fields["action"].annotation)[0]: model
+    for model in get_args(get_args(Step)[0])
+}
+_KNOWN_ACTIONS = ", ".join(sorted(_STEP_MODELS))
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_YAML_STR = "tag:yaml.org,2002:str"
+_YAML_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+class Problem(BaseModel, frozen=True):
+    """One thing wrong with a document, at `path` (`` for the whole document)."""
+
+    path: str
+    message: str
+    severity: Severity
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.line}: " if self.line is not None else ""
+        path = f"{self.path}: " if self.path else ""
+        return f"{where}{self.severity}: {path}{self.message}"
+
+
+class ValidatedDocument(BaseModel, frozen=True):
+    document: JobDocument
+    warnings: list[Problem]
+
+
+def load_document(
+    data: bytes | str,
+    source: str = "<document>",
+    *,
+    format: Literal["json", "yaml"] | None = None,
+) -> ValidatedDocument:
+    """Parse and check a document; raise DocumentError listing every problem if any is an error.
+
+    `format` None: from the extension of `source` (.json, .yml, .yaml), else JSON then YAML.
+    """
+    try:
+        raw, locate = _parse(data, format or _format_of(source))
+    except _Unparsable as exc:
+        raise DocumentError([exc.problem], source) from None
+    document, problems = _check(raw, locate)
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    if document is None:
+        raise DocumentError(problems, source)
+    return ValidatedDocument(document=document, warnings=problems)
+
+
+def check_document(raw: Any) -> tuple[JobDocument | None, list[Problem]]:
+    """Check parsed data; the document is None exactly when some problem is an error."""
+    return _check(raw, lambda loc: None)
+
+
+def document_json_schema() -> dict[str, Any]:
+    """JSON Schema of a job document, for editors (`jobstream schema`)."""
+    schema = JobDocument.model_json_schema()
+    schema.pop("title", None)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "jobstream job document",
+        "description": (
+            "A Cyclid-format CI job: stages of steps, run in the order of `sequence`. "
+            "Unknown top-level keys are ignored with a warning."
+        ),
+        **schema,
+    }
+
+
+def format_problems(source: str, problems: list[Problem]) -> list[str]:
+    """`FILE:LINE: severity: path: message` lines, as compilers print them."""
+    lines = []
+    for p in problems:
+        where = f"{source}:{p.line}" if p.line is not None else source
+        path = f"{p.path}: " if p.path else ""
+        lines.append(f"{where}: {p.severity}: {path}{p.message}")
+    return lines
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+class _Unparsable(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def _format_of(source: str) -> Literal["json", "yaml"] | None:
+    suffix = PurePath(source).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".yml", ".yaml"):
+        return "yaml"
+    return None
+
+
+def _parse(data: bytes | str, fmt: Literal["json", "yaml"] | None) -> tuple[Any, Locator]:
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Unparsable(_error("", f"not UTF-8 text (byte {exc.start})")) from None
+    text = data.removeprefix("\ufeff")
+    if fmt == "json":
+        return _parse_json(text)
+    if fmt == "yaml":
+        return _parse_yaml(text)
+    try:
+        return _parse_json(text)
+    except _Unparsable as json_failure:
+        try:
+            return _parse_yaml(text)
+        except _Unparsable:
+            # Text that looks like JSON gets the JSON parser's (clearer) complaint.
+            if text.lstrip().startswith(("{", "[")):
+                raise json_failure from None
+            raise
+
+
+def _parse_json(text: str) -> tuple[Any, Locator]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON: {exc.msg} at column {exc.colno}"
+        raise _Unparsable(_error("", message, exc.lineno)) from None
+    except RecursionError:
+        raise _Unparsable(_error("", "the document nests too deeply")) from None
+    return raw, _JsonLocator(text)
+
+
+class _JsonLocator:
+    """Lines for paths in JSON text, found by reading it as YAML (JSON nearly is)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._root: yaml.Node | None = None
+        self._composed = False
+
+    def __call__(self, loc: Loc) -> int | None:
+        if not self._composed:
+            self._composed = True
+            try:
+                self._root = yamlsafe.compose(self._text)
+            except yamlsafe.YamlRejected:
+                self._root = None
+        return yamlsafe.line_of(self._root, loc)
+
+
+def _parse_yaml(text: str) -> tuple[Any, Locator]:
+    try:
+        root = yamlsafe.compose(text)
+        _versions_as_written(root)
+        raw = yamlsafe.construct(root)
+    except yamlsafe.YamlRejected as exc:
+        raise _Unparsable(_error("", exc.message, exc.line)) from None
+    return raw, lambda loc: yamlsafe.line_of(root, loc)
+
+
+def _versions_as_written(root: yaml.Node | None) -> None:
+    # YAML reads `version: 1.10` as the float 1.1; keep the text the author wrote.
+    def as_text(node: yaml.Node) -> None:
+        if isinstance(node, yaml.ScalarNode) and node.style is None and node.tag in _YAML_NUMBERS:
+            node.tag = _YAML_STR
+
+    def versions_in(mapping: yaml.Node) -> None:
+        if isinstance(mapping, yaml.MappingNode):
+            for key, value in mapping.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == "version":
+                    as_text(value)
+
+    if not isinstance(root, yaml.MappingNode):
+        return
+    versions_in(root)
+    for key, value in root.value:
+        if key.value in ("stages", "sequence") and isinstance(value, yaml.SequenceNode):
+            for item in value.value:
+                versions_in(item)
+
+
+# --- checking --------------------------------------------------------------------------
+
+
+def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]]:
+    if not isinstance(raw, dict):
+        what = "empty" if raw is None else _kind(raw)
+        message = f"a job document must be a mapping (a JSON object), not {what}"
+        return None, [_error("", message, locate(()))]
+    findings: list[tuple[Loc, Severity, str]] = []
+    document: JobDocument | None = None
+    try:
+        document = JobDocument.model_validate(raw)
+    except ValidationError as exc:
+        findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
+    findings.extend(_top_level_warnings(raw))
+    findings.extend(_secret_warnings(raw))
+    findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
+    problems = [
+        Problem(path=_path(loc), message=message, severity=severity, line=locate(loc))
+        for loc, severity, message in findings
+    ]
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return document, problems
+
+
+def _shape_errors(raw: dict[Any, Any], exc: ValidationError) -> Iterable[tuple[Loc, str]]:
+    # A plain union (`script: str | list[str]`) fails once per member; those are merged
+    # into one message at the field, naming what would have been accepted.
+    unions: dict[Loc, list[str]] = {}
+    for error in exc.errors():
+        loc, member = _clean_loc(raw, error["loc"])
+        if member is not None:
+            members = unions.setdefault(loc, [])
+            if member not in members:
+                members.append(member)
+            continue
+        yield _describe(raw, loc, error)
+    for loc, members in unions.items():
+        accepted = " or ".join(_MEMBER_NAMES.get(m, m) for m in members)
+        yield loc, f"must be {accepted}, not {_kind(_value_at(raw, loc))}"
+
+
+_MEMBER_NAMES = {"str": "a string", "list[str]": "a list of strings"}
+
+
+def _clean_loc(raw: Any, loc: tuple[int | str, ...]) -> tuple[Loc, str | None]:
+    """The loc as a path in the document, without the union members pydantic puts in it."""
+    out: list[str | int] = []
+    value = raw
+    for index, part in enumerate(loc):
+        if index == 4 and loc[0] == "stages" and loc[2] == "steps":
+            continue  # the step's action, naming the member of the tagged union
+        if isinstance(part, str) and part != "[key]" and not isinstance(value, dict):
+            return tuple(out), part
+        out.append(part)
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            value = None
+    return tuple(out), None
+
+
+def _describe(raw: Any, loc: Loc, error: Any) -> tuple[Loc, str]:
+    kind = error["type"]
+    given = error["input"]
+    if loc and loc[-1] == "[key]":
+        return loc[:-1], f"keys must be strings, not {_kind(loc[-2])}"
+    if kind == "missing":
+        return loc, f"required field '{loc[-1]}' is missing"
+    if kind == "extra_forbidden":
+        model = _model_at(raw, loc[:-1])
+        allowed = f" (allowed: {', '.join(sorted(model.model_fields))})" if model else ""
+        return loc, f"unknown key '{loc[-1]}'{allowed}"
+    if kind == "union_tag_invalid":
+        tag = error["ctx"]["tag"]
+        return (*loc, "action"), f"unknown action '{tag}'; known actions: {_KNOWN_ACTIONS}"
+    if kind == "union_tag_not_found":
+        return (*loc, "action"), f"a step needs an action; known actions: {_KNOWN_ACTIONS}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return loc, f"must be a mapping, not {_kind(given)}"
+    if kind == "list_type":
+        return loc, f"must be a list, not {_kind(given)}"
+    if kind == "string_type":
+        subject = "a secret value must be" if loc[:1] == ("secrets",) else "must be"
+        hint = "; quote it" if isinstance(given, int | float) else ""
+        return loc, f"{subject} a string, not {_kind(given)}{hint}"
+    if kind in ("bool_type", "bool_parsing"):
+        return loc, f"must be true or false, not {_kind(given)}"
+    if kind in ("float_type", "float_parsing"):
+        return loc, f"must be a number, not {_kind(given)}"
+    if kind in ("too_short", "string_too_short"):
+        return loc, "must not be empty"
+    if kind == "literal_error":
+        return loc, f"must be {error['ctx']['expected']}, not {given!r}"
+    message: str = error["msg"]
+    return loc, message[:1].lower() + message[1:]
+
+
+def _model_at(raw: Any, loc: Loc) -> type[BaseModel] | None:
+    match loc:
+        case ():
+            return JobDocument
+        case ("stages", int()):
+            return Stage
+        case ("sequence", int()):
+            return SequenceEntry
+        case ("sources", int()):
+            return Source
+        case ("stages", int(), "steps", int()):
+            step = _value_at(raw, loc)
+            return _STEP_MODELS.get(step.get("action")) if isinstance(step, dict) else None
+    return None
+
+
+def _top_level_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+    for key in raw:
+        if key not in JobDocument.model_fields:
+            yield (str(key),), "warning", f"unknown key '{key}' is ignored"
+
+
+def _secret_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+    secrets = raw.get("secrets")
+    if not isinstance(secrets, dict):
+        return
+    for name, value in secrets.items():
+        if (
+            isinstance(value, str)
+            and len(value) < MIN_SECRET_LENGTH
+            and not SecretBox.is_encrypted(value)
+        ):
+            yield (
+                ("secrets", str(name)),
+                "warning",
+                f"secret is shorter than {MIN_SECRET_LENGTH} characters: it will still be "
+                "masked, and masking so short a value mangles the log",
+            )
+
+
+def _flow_errors(raw: dict[Any, Any]) -> Iterable[tuple[Loc, str]]:
+    stages = raw.get("stages")
+    defined: dict[str, int] = {}
+    for i, stage in enumerate(stages if isinstance(stages, list) else []):
+        name = stage.get("name") if isinstance(stage, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        if name in defined:
+            yield (
+                ("stages", i, "name"),
+                f"stage '{name}' is already defined at stages[{defined[name]}]",
+            )
+        else:
+            defined[name] = i
+
+    sequence = raw.get("sequence")
+    entries = (
+        [e if isinstance(e, dict) else {} for e in sequence] if isinstance(sequence, list) else []
+    )
+    known = ", ".join(defined) if defined else "none"
+    for i, entry in enumerate(entries):
+        for field in ("stage", "on_success", "on_failure"):
+            name = entry.get(field)
+            # An empty `stage` is already a shape error; an empty handler name resolves nowhere.
+            if isinstance(name, str) and name not in defined and (name or field != "stage"):
+                yield (
+                    ("sequence", i, field),
+                    f"stage '{name}' is not defined (defined stages: {known})",
+                )
+    yield from _loops(entries)
+
+
+def _loops(entries: list[dict[Any, Any]]) -> Iterable[tuple[Loc, str]]:
+    """Handler loops, in the flow graph JOB-FORMAT.md's sequence rules describe.
+
+    Nodes are positions: the sequence entries, then the handler stages not in the sequence
+    (appended, with no way out). A name goes to its first position, so a stage listed
+    twice is not a loop by itself.
+    """
+    names: list[str | None] = [
+        e.get("stage") if isinstance(e.get("stage"), str) else None for e in entries
+    ]
+    position: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name is not None:
+            position.setdefault(name, i)
+    for entry in entries:
+        for field in ("on_success", "on_failure"):
+            name = entry.get(field)
+            if isinstance(name, str) and name not in position:
+                position[name] = len(names)
+                names.append(name)
+
+    edges: list[list[int]] = [[] for _ in names]
+    handlers: list[tuple[int, int, str]] = []  # (from, to, field): the only backward edges
+    for i, entry in enumerate(entries):
+        success = entry.get("on_success")
+        if isinstance(success, str):
+            edges[i].append(position[success])
+            handlers.append((i, position[success], "on_success"))
+        elif i + 1 < len(entries):
+            edges[i].append(i + 1)
+        failure = entry.get("on_failure")
+        if isinstance(failure, str):
+            edges[i].append(position[failure])
+            handlers.append((i, position[failure], "on_failure"))
+
+    component = _components(edges)
+    reported: set[int] = set()
+    for source, target, field in handlers:
+        # Fall-through edges only go forward, so every loop closes with a handler going back.
+        if target > source or component[source] != component[target]:
+            continue
+        if component[source] in reported:
+            continue
+        reported.add(component[source])
+        path = _path_within(edges, component, target, source)
+        cycle = " → ".join(str(names[n]) for n in [*path, target])
+        yield (
+            ("sequence", source, field),
+            f"handler loop: stage '{names[target]}' is reachable from itself ({cycle})",
+        )
+
+
+def _components(edges: list[list[int]]) -> list[int]:
+    """Strongly connected components (Kosaraju, without recursion): a label per node."""
+    order: list[int] = []
+    seen = [False] * len(edges)
+    for start in range(len(edges)):
+        if seen[start]:
+            continue
+        seen[start] = True
+        stack = [(start, iter(edges[start]))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                order.append(node)
+            elif not seen[child]:
+                seen[child] = True
+                stack.append((child, iter(edges[child])))
+    reverse: list[list[int]] = [[] for _ in edges]
+    for node, targets in enumerate(edges):
+        for target in targets:
+            reverse[target].append(node)
+    label = [-1] * len(edges)
+    for root in reversed(order):
+        if label[root] != -1:
+            continue
+        label[root] = root
+        todo = [root]
+        while todo:
+            node = todo.pop()
+            for other in reverse[node]:
+                if label[other] == -1:
+                    label[other] = root
+                    todo.append(other)
+    return label
+
+
+def _path_within(edges: list[list[int]], component: list[int], start: int, end: int) -> list[int]:
+    """A shortest path from start to end through one component (both ends included)."""
+    previous: dict[int, int] = {start: start}
+    frontier = [start]
+    while end not in previous:
+        following = []
+        for node in frontier:
+            for child in edges[node]:
+                if component[child] == component[start] and child not in previous:
+                    previous[child] = node
+                    following.append(child)
+        frontier = following
+    path = [end]
+    while path[-1] != start:
+        path.append(previous[path[-1]])
+    return path[::-1]
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _error(path: str, message: str, line: int | None = None) -> Problem:
+    return Problem(path=path, message=message, severity="error", line=line)
+
+
+def _path(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _IDENTIFIER.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part)}]"
+    return text
+
+
+def _value_at(raw: Any, loc: Loc) -> Any:
+    value = raw
+    for part in loc:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) <= 40 else "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

@@ -1,0 +1,129 @@
+"""`run`, `submit`, `cancel`: putting jobs on the log and taking them off again."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from dispatcher.local import LocalDispatcher
+from dispatcher.submit import request_cancel, submission, submit
+from events.errors import ViewsBusy
+from events.models import Status
+from events.validation import ValidatedDocument, format_problems, load_document
+from jobstream.app import make_runner, open_log, projection_host, secret_box, stop_on_signals
+from jobstream.cli.common import EXIT_FAILED, pass_settings, run_async, session
+from jobstream.console import LivePrinter, format_record
+from jobstream.settings import Settings
+from projections import queries
+
+__all__ = ["cancel", "run", "submit_command"]
+
+labels_option = click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A label for the job (repeatable); adds to the document's own labels.",
+)
+
+
+def _read_document(path: Path) -> ValidatedDocument:
+    validated = load_document(path.read_bytes(), str(path))
+    for line in format_problems(str(path), validated.warnings):
+        click.echo(line, err=True)
+    return validated
+
+
+def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--label")
+        out[key] = value
+    return out
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@labels_option
+@click.option("--lease", type=float, help="Seconds without a heartbeat before the job is lost.")
+@pass_settings
+def run(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
+    """Run the job in FILE here, following its log; exit 0 only if it SUCCEEDED.
+
+    Returns once the final record and every line are in the views (when another process
+    holds the views, once the job has ended). Ctrl-C cancels the job."""
+    validated = _read_document(file)
+    status = run_async(_run(settings, validated, _labels(labels)))
+    sys.exit(0 if status is Status.SUCCEEDED else EXIT_FAILED)
+
+
+async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[str, str]) -> Status:
+    event = submission(validated.document, secret_box(settings), labels=labels, dispatch="local")
+    cancel = asyncio.Event()
+    stop_on_signals(cancel)
+    async with open_log(settings) as log:
+        dispatcher = LocalDispatcher(
+            log, settings.topics, make_runner(settings), lease=settings.lease
+        )
+        try:
+            async with projection_host(settings, log) as host:
+                stop = asyncio.Event()
+                projecting = asyncio.create_task(host.run(stop))
+                result = await dispatcher.run(
+                    event, validated.document, cancel=cancel, observer=LivePrinter()
+                )
+                if result.last is not None:
+                    await host.wait_for(result.last, timeout=600)
+                stop.set()
+                await projecting
+                record = await host.query(queries.get_job, event.job_id)
+                click.echo(format_record(record, color=sys.stdout.isatty()))
+        except ViewsBusy as busy:
+            # Someone else projects: run all the same; their views will show it.
+            click.echo(f"note: {busy.holder} holds the views; they will show this job", err=True)
+            result = await dispatcher.run(
+                event, validated.document, cancel=cancel, observer=LivePrinter()
+            )
+            click.echo(f"       job  {event.job_id}\n    status  {result.status.name}")
+        return result.status
+
+
+@click.command("submit")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@labels_option
+@pass_settings
+def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
+    """Queue the job in FILE for a worker and print its id."""
+    validated = _read_document(file)
+    event = submission(validated.document, secret_box(settings), labels=_labels(labels))
+
+    async def go() -> None:
+        async with open_log(settings) as log:
+            await submit(log, settings.topics, event)
+
+    run_async(go())
+    click.echo(event.job_id)
+
+
+@click.command()
+@click.argument("job")
+@pass_settings
+def cancel(settings: Settings, job: str) -> None:
+    """Ask the runner of JOB (an id or unique prefix) to stop it; it ends CANCELLED."""
+
+    async def go() -> str:
+        async with session(settings) as s:
+            record = await s.host.query(
+                queries.get_job, await s.host.query(queries.resolve_job_id, job)
+            )
+            if record.completed:
+                return f"job {record.job_id} already ended {record.status}"
+            await request_cancel(s.log, settings.topics, record.job_id)
+            return f"cancel requested for job {record.job_id}"
+
+    click.echo(run_async(go()))

@@ -1,0 +1,120 @@
+"""Settings: one pydantic class; flag > environment (JOBSTREAM_<NAME>) > settings file > default.
+
+The settings file is TOML with the same names as keys (`--config`, `JOBSTREAM_CONFIG`, or
+`jobstream.toml` in the current directory when it exists). Unknown keys are errors, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from events.topics import Topics
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
+
+ENV_PREFIX = "JOBSTREAM_"
+DEFAULT_FILE = Path("jobstream.toml")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        Path(".jobstream"), description="workspaces, the embedded log, the DuckDB views"
+    )
+    broker: str | None = Field(
+        None, description="unset: the embedded log; kafka://HOST:PORT[,...]: Kafka"
+    )
+    server: str | None = Field(None, description="URL of a running jobstream API")
+    topic_prefix: str = Field("", description="put in front of the topic names")
+    partitions: int = Field(4, ge=1, description="partitions of topics created by jobstream")
+    concurrency: int = Field(4, ge=1, description="jobs a worker runs at once")
+    lease: float = Field(30.0, gt=0, description="seconds a silent runner keeps its job")
+    kill_grace: float = Field(
+        5.0, ge=0, description="seconds between SIGTERM and SIGKILL on cancel or timeout"
+    )
+    log_level: str = Field("WARNING", description="Python logging level of services")
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith("kafka://"):
+            raise ValueError("must look like kafka://HOST:PORT[,HOST:PORT]")
+        return value or None
+
+    @classmethod
+    def load(
+        cls,
+        file: Path | None = None,
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        file = file or _env_path(environ.get(f"{ENV_PREFIX}CONFIG"))
+        if file is None and DEFAULT_FILE.is_file():
+            file = DEFAULT_FILE
+        if file is not None:
+            values.update(_read_file(file))
+        for name in cls.model_fields:
+            if (value := environ.get(ENV_PREFIX + name.upper())) is not None:
+                values[name] = value
+        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise SettingsError(
+                f"invalid settings ({file or 'environment/flags'}): {problems}"
+            ) from None
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "log.sqlite"
+
+    @property
+    def views_path(self) -> Path:
+        return self.data_dir / "views.duckdb"
+
+    @property
+    def workspaces(self) -> Path:
+        return self.data_dir / "workspaces"
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    @property
+    def health_dir(self) -> Path:
+        return self.data_dir / "workers"
+
+
+def _env_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: {exc}") from None

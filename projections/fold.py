@@ -1,0 +1,161 @@
+"""Events to rows: the pure part of the projection (no I/O).
+
+Rules, so that applying the log twice, or reading the jobs and job-events topics in any
+interleaving, gives the same rows:
+
+- Job-events (StatusChanged, LogAppended, Heartbeat, Completed) are skipped when their `seq`
+  is at or below the highest applied for that (job, writer): a producer's retry wrote them
+  twice. Events of one job on job-events are totally ordered, so this is deterministic.
+- Once a Completed is applied, later job-events change nothing (they are still consumed).
+- JobSubmitted fills only its own columns (name, version, submitted, submitter, labels,
+  dispatch), and only once; a row starts as NEW whichever event creates it, so it does not
+  matter whether JobSubmitted is read before or after the job's first job-events. It is
+  idempotent by construction, so it needs no seq check (its writer is not the runner's, and
+  its seq would not be ordered against job-events anyway).
+- CancelRequested changes no row: the job's runner answers it with job-events.
+- A log line is stored once per (job, line number): line numbers grow by one per job, so
+  lines at or below the job's `last_line` are already stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from events.document import JobDocument
+from events.models import (
+    CancelRequested,
+    Completed,
+    Event,
+    Heartbeat,
+    JobSubmitted,
+    LogAppended,
+    Status,
+    StatusChanged,
+)
+from projections.records import JobRecord
+
+__all__ = ["AppliedKey", "FoldResult", "LineColumns", "fold"]
+
+AppliedKey = tuple[str, str]
+"""(job_id, writer)"""
+
+_DEFAULT_VERSION: str = JobDocument.model_fields["version"].default
+
+
+@dataclass(slots=True)
+class LineColumns:
+    """New log lines as columns, ready for one `unnest` insert; `at` stays RFC 3339 text."""
+
+    job_id: list[str] = field(default_factory=list)
+    n: list[int] = field(default_factory=list)
+    at: list[str] = field(default_factory=list)
+    stream: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.n)
+
+
+@dataclass(slots=True)
+class FoldResult:
+    jobs: dict[str, JobRecord]
+    """Rows that changed, by job id (whole rows, for an upsert)."""
+    applied: dict[AppliedKey, int]
+    """(job_id, writer) pairs whose highest applied seq changed, with the new seq."""
+    lines: LineColumns
+
+
+def fold(
+    rows: Mapping[str, JobRecord],
+    applied: Mapping[AppliedKey, int],
+    events: Iterable[Event],
+) -> FoldResult:
+    """Apply `events` (in log order) to the current `rows` and `applied` seqs of the jobs
+    they touch; neither input is modified."""
+    jobs: dict[str, JobRecord] = {}
+    seqs: dict[AppliedKey, int] = {}
+    lines = LineColumns()
+
+    def row(job_id: str) -> JobRecord:
+        current = jobs.get(job_id)
+        if current is None:
+            base = rows.get(job_id)
+            current = base.model_copy() if base is not None else JobRecord(job_id=job_id)
+            jobs[job_id] = current
+        return current
+
+    for event in events:
+        if isinstance(event, CancelRequested):
+            continue
+        job = row(event.job_id)
+        if isinstance(event, JobSubmitted):
+            if job.submitted is None:
+                _submitted(job, event)
+            continue
+        if job.completed:
+            continue
+        key = (event.job_id, event.writer)
+        last = seqs.get(key, applied.get(key, 0))
+        if event.seq <= last:
+            continue
+        seqs[key] = event.seq
+        if isinstance(event, StatusChanged):
+            _status(job, event)
+        elif isinstance(event, LogAppended):
+            _log(job, event, lines)
+        elif isinstance(event, Heartbeat):
+            job.worker = event.worker
+            job.heartbeat_at = event.at
+            job.lease_expires = event.at + timedelta(seconds=event.lease_seconds)
+        elif isinstance(event, Completed):
+            _take(job, event.writer)
+            job.status = event.status
+            job.success = event.success
+            job.ended = event.ended_at
+            job.completed = True
+        if event.writer == job.writer:
+            job.last_seq = max(job.last_seq, event.seq)
+    return FoldResult(jobs=jobs, applied=seqs, lines=lines)
+
+
+def _submitted(job: JobRecord, event: JobSubmitted) -> None:
+    document = event.document
+    job.name = str(document.get("name", "")) or None
+    job.version = str(document.get("version", _DEFAULT_VERSION))
+    job.submitted = event.at
+    job.submitter = event.submitter
+    job.labels = dict(event.labels)
+    job.dispatch = event.dispatch
+
+
+def _take(job: JobRecord, writer: str) -> None:
+    """`writer` now defines the status (a new attempt, or the lease keeper ending a job)."""
+    if writer != job.writer:
+        job.writer = writer
+        job.last_seq = 0
+
+
+def _status(job: JobRecord, event: StatusChanged) -> None:
+    _take(job, event.writer)
+    job.status = event.status
+    if event.stage is not None:
+        job.stage = event.stage
+    job.reason = event.reason
+    if event.status is Status.STARTED and job.started is None:
+        job.started = event.at
+
+
+def _log(job: JobRecord, event: LogAppended, out: LineColumns) -> None:
+    for line in event.lines:
+        if line.n <= job.last_line:
+            continue
+        job.last_line = line.n
+        job.lines += 1
+        job.bytes += len(line.text.encode())
+        out.job_id.append(event.job_id)
+        out.n.append(line.n)
+        out.at.append(line.at)
+        out.stream.append(line.stream)
+        out.text.append(line.text)

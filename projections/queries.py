@@ -1,0 +1,198 @@
+"""Read-only queries of the views: functions of a DuckDB connection returning models.
+
+Call them in the thread that owns the connection (ProjectionHost.query does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from events.errors import AmbiguousJobId, JobNotFound
+from events.models import TERMINAL, Status
+from projections.records import DeadLetter, JobRecord, LogLineRow, Stats
+from projections.schema import JOB_COLUMNS
+
+__all__ = [
+    "count_jobs",
+    "dead_letters",
+    "expired_leases",
+    "get_job",
+    "list_jobs",
+    "log_range",
+    "resolve_job_id",
+    "stats",
+]
+
+_COLUMNS = ", ".join(c for c in JOB_COLUMNS if c != "status_code")
+_LEASED = [s.name for s in (Status.WAITING, Status.STARTED, Status.FAILING)]
+_GLOB = set("*?[")
+
+
+def resolve_job_id(conn: duckdb.DuckDBPyConnection, prefix: str) -> str:
+    """The one job id starting with `prefix` (JobNotFound / AmbiguousJobId otherwise)."""
+    rows = conn.execute(
+        "SELECT job_id FROM job_records WHERE starts_with(job_id, $p) ORDER BY job_id LIMIT 21",
+        {"p": prefix},
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    if prefix in ids:
+        return prefix
+    if not ids:
+        raise JobNotFound(prefix)
+    if len(ids) > 1:
+        raise AmbiguousJobId(prefix, ids)
+    return ids[0]
+
+
+def get_job(conn: duckdb.DuckDBPyConnection, job_id: str) -> JobRecord:
+    jobs = _jobs(conn, "WHERE job_id = $id", {"id": job_id})
+    if not jobs:
+        raise JobNotFound(job_id)
+    return jobs[0]
+
+
+def list_jobs(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    status: Status | str | Sequence[Status | str] | None = None,
+    name: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[JobRecord]:
+    """Jobs matching every filter given, newest submitted first.
+
+    `name` is a glob when it holds `*`, `?` or `[`, else a substring; `since`/`until` bound
+    the submission time (inclusive, exclusive); `labels` must all match."""
+    where, params = _filters(status, name, since, until, labels)
+    params |= {"limit": limit, "offset": offset}
+    return _jobs(
+        conn,
+        f"{where} ORDER BY submitted DESC NULLS LAST, job_id LIMIT $limit OFFSET $offset",
+        params,
+    )
+
+
+def count_jobs(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    status: Status | str | Sequence[Status | str] | None = None,
+    name: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> int:
+    """How many jobs `list_jobs` would page through with the same filters."""
+    where, params = _filters(status, name, since, until, labels)
+    row = conn.execute(f"SELECT count(*) FROM job_records {where}", params).fetchone()
+    return row[0] if row else 0
+
+
+def log_range(
+    conn: duckdb.DuckDBPyConnection, job_id: str, start: int = 1, limit: int = 1000
+) -> list[LogLineRow]:
+    """Lines `start` .. `start + limit - 1` of a job's log (fewer at its end)."""
+    rows = conn.execute(
+        'SELECT job_id, n, "at", stream, text FROM log_lines '
+        "WHERE job_id = $id AND n >= $start AND n < $end ORDER BY n",
+        {"id": job_id, "start": start, "end": start + limit},
+    ).fetchall()
+    return [
+        LogLineRow(job_id=j, n=n, at=at, stream=stream, text=text)
+        for j, n, at, stream, text in rows
+    ]
+
+
+def stats(conn: duckdb.DuckDBPyConnection) -> Stats:
+    by_status = dict(
+        conn.execute("SELECT status, count(*) FROM job_records GROUP BY status").fetchall()
+    )
+    finished = [s.name for s in TERMINAL]
+    row = conn.execute(
+        "SELECT count(*), avg(d), median(d) FROM ("
+        "  SELECT epoch(ended - started) AS d FROM job_records"
+        "  WHERE status IN (SELECT unnest($done::VARCHAR[])) AND started IS NOT NULL"
+        "  AND ended IS NOT NULL)",
+        {"done": finished},
+    ).fetchone()
+    count, mean, p50 = row if row else (0, None, None)
+    return Stats(
+        total=sum(by_status.values()),
+        by_status=by_status,
+        finished=count,
+        mean_duration=mean,
+        p50_duration=p50,
+    )
+
+
+def expired_leases(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[JobRecord]:
+    """Running jobs whose lease ran out before `now`: their runner is presumed dead."""
+    return _jobs(
+        conn,
+        "WHERE NOT completed AND status IN (SELECT unnest($leased::VARCHAR[])) "
+        "AND lease_expires < $now ORDER BY lease_expires",
+        {"leased": _LEASED, "now": now},
+    )
+
+
+def dead_letters(conn: duckdb.DuckDBPyConnection) -> list[DeadLetter]:
+    rows = conn.execute(
+        'SELECT topic, "partition", "offset", error, value, recorded_at FROM dead_letters '
+        'ORDER BY topic, "partition", "offset"'
+    ).fetchall()
+    return [
+        DeadLetter(topic=t, partition=p, offset=o, error=e, value=v, recorded_at=at)
+        for t, p, o, e, v, at in rows
+    ]
+
+
+def _jobs(conn: duckdb.DuckDBPyConnection, tail: str, params: dict[str, Any]) -> list[JobRecord]:
+    cursor = conn.execute(f"SELECT {_COLUMNS} FROM job_records {tail}", params)
+    names = [d[0] for d in cursor.description]
+    jobs = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        row["status"] = Status[row["status"]]
+        jobs.append(JobRecord.model_validate(row))
+    return jobs
+
+
+def _filters(
+    status: Status | str | Sequence[Status | str] | None,
+    name: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    labels: Mapping[str, str] | None,
+) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if status is not None:
+        wanted = [status] if isinstance(status, Status | str) else list(status)
+        params["status"] = [_status_name(s) for s in wanted]
+        clauses.append("status IN (SELECT unnest($status::VARCHAR[]))")
+    if name is not None:
+        params["name"] = name
+        if _GLOB & set(name):
+            clauses.append("name GLOB $name")
+        else:
+            clauses.append("contains(name, $name)")
+    if since is not None:
+        params["since"] = since
+        clauses.append("submitted >= $since")
+    if until is not None:
+        params["until"] = until
+        clauses.append("submitted < $until")
+    for i, (key, value) in enumerate((labels or {}).items()):
+        params[f"lk{i}"], params[f"lv{i}"] = key, value
+        clauses.append(f"labels[$lk{i}] = $lv{i}")
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _status_name(status: Status | str) -> str:
+    return status.name if isinstance(status, Status) else Status[status.upper()].name

@@ -1,0 +1,78 @@
+"""Rows of the views as pydantic models: what queries return and what the fold computes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from events.models import Status
+
+__all__ = ["DeadLetter", "JobRecord", "LogLineRow", "Stats"]
+
+
+class JobRecord(BaseModel):
+    """One row of `job_records` (see projections.schema for every column)."""
+
+    job_id: str
+    name: str | None = None
+    version: str | None = None
+    status: Status = Status.NEW
+    submitted: datetime | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    success: bool | None = None
+    stage: str | None = None
+    reason: str | None = None
+    submitter: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    dispatch: str | None = None
+    lines: int = 0
+    bytes: int = 0
+    last_line: int = 0
+    writer: str | None = None
+    worker: str | None = None
+    heartbeat_at: datetime | None = None
+    lease_expires: datetime | None = None
+    completed: bool = False
+    last_seq: int = 0
+
+    @property
+    def status_code(self) -> int:
+        return int(self.status)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, once both are known."""
+        if self.started is None or self.ended is None:
+            return None
+        return (self.ended - self.started).total_seconds()
+
+
+class LogLineRow(BaseModel):
+    job_id: str
+    n: int
+    at: datetime
+    stream: str
+    text: str
+
+
+class Stats(BaseModel):
+    """Counts by status name, and durations (seconds) of finished jobs that started."""
+
+    total: int
+    by_status: dict[str, int]
+    finished: int
+    mean_duration: float | None
+    p50_duration: float | None
+
+
+class DeadLetter(BaseModel):
+    """A record that was not a valid event, kept with why."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: str
+    value: bytes
+    recorded_at: datetime

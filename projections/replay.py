@@ -1,0 +1,103 @@
+"""Rebuild the views from offset 0 into a new file, check it, and swap it in."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import duckdb
+from pydantic import BaseModel
+
+from events.log import EventLog
+from projections.host import Progress, ProjectionHost
+from projections.schema import TABLES
+from projections.views import DuckDBViews
+
+__all__ = ["ReplayResult", "replay", "replay_path", "swap", "verify"]
+
+_SHOWN = 5
+"""Differing rows shown per table and direction."""
+
+
+class ReplayResult(BaseModel):
+    path: Path
+    events: int
+    seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def replay_path(live: Path) -> Path:
+    """Where a replay of `live` is built: `<name>.replay.duckdb` beside it."""
+    return live.with_name(f"{live.stem}.replay.duckdb")
+
+
+async def replay(
+    log: EventLog,
+    topics: list[str],
+    target: Path,
+    *,
+    progress: Progress | None = None,
+    name: str = "views",
+    batch: int = 5000,
+) -> ReplayResult:
+    """Rebuild the views of `topics` into `replay_path(target)`, up to the end offsets taken
+    at the start. The live file is not touched: `swap` puts the result in its place."""
+    path = replay_path(target)
+    _remove(path)
+    views = DuckDBViews.open(path)
+    host = ProjectionHost(log, views, topics, name=name, batch=batch)
+    try:
+        start = time.perf_counter()
+        events = await host.run_until_caught_up(progress=progress)
+        seconds = time.perf_counter() - start
+    finally:
+        await host.close()
+        views.close()
+    return ReplayResult(path=path, events=events, seconds=seconds)
+
+
+def swap(new: Path, live: Path) -> None:
+    """Put the closed database `new` in place of `live` atomically (os.replace).
+
+    The live file's `.wal` belongs to the old database: it is removed first, or DuckDB would
+    replay it onto the new file."""
+    _remove(Path(f"{live}.wal"))
+    os.replace(new, live)
+
+
+def verify(live_path: Path, rebuilt_path: Path) -> list[str]:
+    """Every difference between the two databases' view tables, compared row for row both
+    ways (multisets, so duplicates count); empty when they are equal."""
+    conn = duckdb.connect()
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute(f"ATTACH '{_quote(live_path)}' AS live (READ_ONLY)")
+        conn.execute(f"ATTACH '{_quote(rebuilt_path)}' AS rebuilt (READ_ONLY)")
+        problems: list[str] = []
+        for table, columns in TABLES.items():
+            cols = ", ".join(columns)
+            for a, b in (("live", "rebuilt"), ("rebuilt", "live")):
+                sql = f"SELECT {cols} FROM {a}.{table} EXCEPT ALL SELECT {cols} FROM {b}.{table}"
+                count = conn.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+                missing = count[0] if count else 0
+                if not missing:
+                    continue
+                problems.append(f"{table}: {missing} row(s) in {a} but not in {b}")
+                for row in conn.execute(f"{sql} LIMIT {_SHOWN}").fetchall():
+                    problems.append(f"  {a}: {row!r}")
+        return problems
+    finally:
+        conn.close()
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _remove(path: Path) -> None:
+    for p in (path, Path(f"{path}.wal")):
+        p.unlink(missing_ok=True)

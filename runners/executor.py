@@ -1,0 +1,435 @@
+"""The Runner: executes one job document and reports only through a Notifier.
+
+The flow of JOB-FORMAT.md: WAITING while the workspace and sources are prepared, STARTED
+for the stages, FAILING from the first failed stage (handlers may still run), then one of
+SUCCEEDED, FAILED or CANCELLED. Every problem that belongs to the job (a bad expression, a
+failed clone, a refused sudo, a secret that does not decrypt) ends the job FAILED with a
+reason; only programming errors, and errors of the notifier itself, leave `run`.
+
+Every line that leaves the runner, from every stream, and every status reason, has passed
+through the job's `Masker`. The last log chunk is sent before the terminal status change,
+and that before `completion`, so a consumer that sees the end has seen every line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+
+from events.document import CommandStep, JobDocument, ScriptStep, SequenceEntry, Step
+from events.errors import SecretError
+from events.models import Status
+from events.secrets import SecretBox
+from runners.chunking import LogChunker
+from runners.conditions import ConditionError, evaluate
+from runners.interpolation import as_text, interpolate
+from runners.masking import Masker
+from runners.notifier import Notifier
+from runners.process import Output, Process, timestamp
+from runners.workspace import GIT_ENV, GitSource, WorkspaceError, job_workspace, token_forms
+
+__all__ = ["Runner"]
+
+# Scripts are written here, inside the workspace, and removed after their step: they may
+# hold interpolated secrets, and the workspace stays behind after the job.
+SCRIPT_DIR = ".jobstream"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+class _JobFailed(Exception):
+    """A problem of the job itself (not of the runner): ends the job FAILED."""
+
+
+class Runner:
+    """Runs job documents in workspaces under `workspace_root`.
+
+    `secret_box` decrypts secret values and source tokens (values without the `enc:v1:`
+    prefix are used as they are, for documents that were never encrypted); `kill_grace`
+    is the time between SIGTERM and SIGKILL when a step's process tree is stopped; the
+    `max_*` options are `LogChunker`'s.
+    """
+
+    def __init__(
+        self,
+        *,
+        workspace_root: Path,
+        secret_box: SecretBox | None = None,
+        kill_grace: float = 5.0,
+        max_lines: int = 1000,
+        max_bytes: int = 256 * 1024,
+        max_delay: float = 0.1,
+    ) -> None:
+        self.workspace_root = workspace_root
+        self.secret_box = secret_box
+        self.kill_grace = kill_grace
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+        self.max_delay = max_delay
+
+    async def run(
+        self,
+        job_id: str,
+        document: JobDocument,
+        notifier: Notifier,
+        *,
+        cancel: asyncio.Event | None = None,
+    ) -> Status:
+        """Run the job to its end and return its terminal status.
+
+        Setting `cancel` stops the running step's process tree (SIGTERM, then SIGKILL
+        after `kill_grace`), runs no further stage and ends the job CANCELLED.
+        """
+        return await _Job(self, job_id, document, notifier, cancel).run()
+
+
+class _Job:
+    """The state of one run of one job."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        job_id: str,
+        document: JobDocument,
+        notifier: Notifier,
+        cancel: asyncio.Event | None,
+    ) -> None:
+        self._runner = runner
+        self._job_id = job_id
+        self._document = document
+        self._notifier = notifier
+        self._cancel = cancel
+        self._chunker = LogChunker(
+            notifier,
+            max_lines=runner.max_lines,
+            max_bytes=runner.max_bytes,
+            max_delay=runner.max_delay,
+        )
+        self._masker = Masker(())
+        self._status = Status.NEW
+        self._workspace = runner.workspace_root
+        self._context: dict[str, str] = {}
+        self._failure: tuple[str | None, str] | None = None
+        self._stop = asyncio.Event()
+        self._stopped: tuple[Status, str] | None = None
+        self._scripts = 0
+        self._sudo_ok: bool | None = None
+
+    # -- the job --------------------------------------------------------------------------
+
+    async def run(self) -> Status:
+        await self._set_status(Status.WAITING)
+        loop = asyncio.get_running_loop()
+        timer = None
+        if self._document.timeout is not None:
+            reason = f"timed out after {_seconds(self._document.timeout)} s"
+            timer = loop.call_later(
+                self._document.timeout, self._request_stop, Status.FAILED, reason
+            )
+        watcher = None
+        if self._cancel is not None:
+            watcher = asyncio.create_task(self._cancel.wait())
+            watcher.add_done_callback(self._on_cancel)
+        try:
+            await self._prepare()
+            if not self._stop.is_set():
+                await self._set_status(Status.STARTED)
+                await self._run_sequence()
+        except _JobFailed as error:
+            self._fail(None, str(error))
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if watcher is not None:
+                watcher.cancel()
+        return await self._finish()
+
+    def _on_cancel(self, task: asyncio.Task[bool]) -> None:
+        if not task.cancelled():
+            self._request_stop(Status.CANCELLED, "cancelled")
+
+    def _request_stop(self, status: Status, reason: str) -> None:
+        if not self._stop.is_set():
+            self._stopped = (status, reason)
+            self._stop.set()
+
+    def _fail(self, stage: str | None, reason: str) -> None:
+        # The first failure explains the job; handlers' later failures are in the log.
+        if self._failure is None:
+            self._failure = (stage, reason)
+
+    async def _finish(self) -> Status:
+        stage: str | None = None
+        reason: str | None = None
+        if self._stopped is not None:
+            status, reason = self._stopped
+        elif self._failure is not None:
+            status = Status.FAILED
+            stage, reason = self._failure
+        else:
+            status = Status.SUCCEEDED
+        await self._system(f"==> job {status.name.lower()}" + (f": {reason}" if reason else ""))
+        await self._chunker.close()
+        await self._set_status(status, stage=stage, reason=reason)
+        await self._notifier.completion(
+            status is Status.SUCCEEDED, status, self._chunker.lines, self._chunker.bytes
+        )
+        return status
+
+    async def _set_status(
+        self, status: Status, *, stage: str | None = None, reason: str | None = None
+    ) -> None:
+        previous, self._status = self._status, status
+        masked = self._masker.mask(reason) if reason else None
+        await self._notifier.status_changed(status, previous, stage=stage, reason=masked)
+
+    # -- preparation ----------------------------------------------------------------------
+
+    def _reveal(self, value: str) -> str:
+        if not SecretBox.is_encrypted(value):
+            return value
+        if self._runner.secret_box is None:
+            raise _JobFailed("the document holds encrypted secrets but this runner has no key")
+        try:
+            return self._runner.secret_box.decrypt(value)
+        except SecretError as error:
+            raise _JobFailed(f"cannot decrypt a secret: {error}") from None
+
+    async def _prepare(self) -> None:
+        document = self._document
+        # Decrypt everything first, so the masker knows every value before any line.
+        secrets = {name: self._reveal(value) for name, value in document.secrets.items()}
+        tokens = [self._reveal(s.token) if s.token else None for s in document.sources]
+        self._masker = Masker(
+            [*secrets.values(), *(form for t in tokens if t for form in token_forms(t))]
+        )
+        try:
+            self._workspace = job_workspace(self._runner.workspace_root, self._job_id)
+        except WorkspaceError as error:
+            raise _JobFailed(str(error)) from None
+        context = {key: as_text(value) for key, value in document.environment.items()}
+        context.update(secrets)
+        context.update(
+            job_id=self._job_id,
+            job_name=document.name,
+            job_version=document.version,
+            workspace=str(self._workspace),
+        )
+        if document.organization is not None:
+            context["organization"] = document.organization
+        self._context = context
+        for index, (source, token) in enumerate(zip(document.sources, tokens, strict=True)):
+            if self._stop.is_set():
+                return
+            branch = self._interpolate(source.branch) if source.branch else None
+            await self._clone(index, GitSource(self._interpolate(source.url), branch, token))
+
+    async def _clone(self, index: int, source: GitSource) -> None:
+        try:
+            commands = source.commands(self._workspace)
+        except WorkspaceError as error:
+            raise _JobFailed(f"sources[{index}]: {error}") from None
+        env = {**os.environ, **GIT_ENV}
+        for argv in commands:
+            await self._system("$ " + shlex.join(argv))
+            problem = await self._execute(argv, self._workspace, env, None)
+            if problem is not None and not self._stop.is_set():
+                raise _JobFailed(f"sources[{index}]: {argv[1]} {source.url}: {problem}")
+
+    # -- the sequence ---------------------------------------------------------------------
+
+    async def _run_sequence(self) -> None:
+        entries = list(self._document.sequence)
+        listed = len(entries)
+        for entry in self._document.sequence:
+            for handler in (entry.on_success, entry.on_failure):
+                if handler and all(e.stage != handler for e in entries):
+                    entries.append(SequenceEntry(stage=handler))
+        position = {}
+        for at, entry in enumerate(entries):
+            position.setdefault(entry.stage, at)
+        index: int | None = 0
+        seen: set[int] = set()
+        while index is not None and not self._stop.is_set():
+            entry = entries[index]
+            if index in seen:
+                # Validation rejects handler loops; this keeps a missed one from running
+                # for ever.
+                raise _JobFailed(f"the sequence comes back to stage {entry.stage!r}")
+            seen.add(index)
+            if await self._run_stage(entry):
+                target = entry.on_success
+                # Handler stages appended after the sequence do not fall through.
+                following = index + 1 if index + 1 < listed else None
+            else:
+                target, following = entry.on_failure, None
+            index = position[target] if target else following
+
+    async def _run_stage(self, entry: SequenceEntry) -> bool:
+        name = entry.stage
+        await self._system(f"==> stage {name}")
+        stage = self._document.stage(name)
+        if stage is None:
+            return await self._stage_failed(name, f"stage {name!r} is not defined")
+        try:
+            run, why = self._should_run(entry)
+        except ConditionError as error:
+            return await self._stage_failed(name, str(error))
+        ok = True
+        if run:
+            for number, step in enumerate(stage.steps, 1):
+                problem = await self._run_step(step)
+                if self._stop.is_set():
+                    return False
+                if problem is not None:
+                    return await self._stage_failed(
+                        name, f"stage {name!r} step {number} ({step.action}): {problem}"
+                    )
+        else:
+            await self._system(f"==> stage {name} skipped: {why}")
+        if entry.fail_if is not None:
+            try:
+                forced = self._condition("fail_if", entry.fail_if)
+            except ConditionError as error:
+                return await self._stage_failed(name, str(error))
+            if forced:
+                ok = await self._stage_failed(name, f"fail_if {entry.fail_if!r} is true")
+        return ok
+
+    def _should_run(self, entry: SequenceEntry) -> tuple[bool, str]:
+        """Whether the stage runs, and if not, why; only_if wins over not_if."""
+        if entry.only_if is not None:
+            return self._condition("only_if", entry.only_if), f"only_if {entry.only_if!r}"
+        if entry.not_if is not None:
+            return not self._condition("not_if", entry.not_if), f"not_if {entry.not_if!r}"
+        return True, ""
+
+    def _condition(self, modifier: str, expression: str) -> bool:
+        try:
+            return evaluate(self._interpolate(expression))
+        except ConditionError as error:
+            raise ConditionError(expression, f"{modifier}: {error}") from None
+
+    async def _stage_failed(self, name: str, reason: str) -> bool:
+        await self._system(f"==> failed: {reason}")
+        self._fail(name, reason)
+        if self._status is Status.STARTED:
+            await self._set_status(Status.FAILING, stage=name, reason=reason)
+        return False
+
+    # -- steps ----------------------------------------------------------------------------
+
+    async def _run_step(self, step: Step) -> str | None:
+        """None if the step succeeded, else what went wrong."""
+        if isinstance(step, CommandStep):
+            line = self._interpolate(step.cmd)
+            if step.args:
+                line += " " + shlex.join(self._interpolate(a) for a in step.args)
+            await self._system(f"$ {line}")
+            return await self._shell(line, step)
+        if isinstance(step, ScriptStep):
+            self._scripts += 1
+            script = self._workspace / SCRIPT_DIR / f"script-{self._scripts}"
+            script.parent.mkdir(exist_ok=True)
+            text = self._interpolate(step.text)
+            script.write_text(text if text.endswith("\n") else text + "\n")
+            script.chmod(0o700)
+            await self._system(f"$ {script.relative_to(self._workspace)}")
+            try:
+                # Through the shell, so a script without a #! line runs as a sh script.
+                return await self._shell(shlex.quote(str(script)), step)
+            finally:
+                script.unlink()
+        await self._system(self._interpolate(step.message))
+        return None
+
+    async def _shell(self, line: str, step: CommandStep | ScriptStep) -> str | None:
+        cwd = self._workspace
+        if step.path:
+            # A relative path is inside the workspace; an absolute one is taken as it is.
+            cwd = self._workspace / self._interpolate(step.path)
+        env = {**os.environ, **{k: self._interpolate(v) for k, v in step.env.items()}}
+        argv = ["/bin/sh", "-c", line]
+        if step.sudo and os.geteuid() != 0:
+            if not await self._passwordless_sudo():
+                return (
+                    f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
+                    "without passwordless sudo"
+                )
+            argv = ["sudo", "-n", "--preserve-env", "--", *argv]
+        return await self._execute(argv, cwd, env, step.timeout)
+
+    async def _passwordless_sudo(self) -> bool:
+        if self._sudo_ok is None:
+            self._sudo_ok = False
+            if shutil.which("sudo"):
+                probe = await asyncio.create_subprocess_exec(
+                    "sudo",
+                    "-n",
+                    "true",
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                self._sudo_ok = await probe.wait() == 0
+        return self._sudo_ok
+
+    async def _execute(
+        self, argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float | None
+    ) -> str | None:
+        """Run one process to its end; None if it exited 0, else what went wrong."""
+        streams = {"stdout": self._masker.stream(), "stderr": self._masker.stream()}
+
+        async def sink(output: Output) -> None:
+            lines = streams[output.stream].feed(output.lines, output.continued)
+            await self._chunker.add(output.stream, output.at, lines)
+
+        process = Process(
+            argv, cwd=cwd, env=env, on_output=sink, kill_grace=self._runner.kill_grace
+        )
+        try:
+            await process.start()
+        except OSError as error:
+            return f"cannot start in {cwd}: {error.strerror or error}"
+        try:
+            waiter = asyncio.ensure_future(process.wait())
+            stopper = asyncio.ensure_future(self._stop.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                stopper.cancel()
+            if waiter in done:
+                code = waiter.result()
+            elif self._stopped is not None:
+                await self._system(f"==> stopping the step: {self._stopped[1]}")
+                code = await process.terminate()
+            else:
+                assert timeout is not None
+                await self._system(f"==> step timed out after {_seconds(timeout)} s, stopping it")
+                await process.terminate()
+                return f"timed out after {_seconds(timeout)} s"
+        finally:
+            await process.terminate()
+        if code < 0:
+            await self._system(f"==> killed by {signal.Signals(-code).name}")
+            return f"killed by {signal.Signals(-code).name}"
+        await self._system(f"==> exit code {code}")
+        return None if code == 0 else f"exit code {code}"
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _interpolate(self, text: str) -> str:
+        return interpolate(text, self._context)
+
+    async def _system(self, text: str) -> None:
+        """Write runner text to the log as system lines, masked like all the others."""
+        await self._chunker.add("system", timestamp(), self._masker.mask_lines(text.split("\n")))

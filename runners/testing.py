@@ -1,0 +1,73 @@
+"""`RecordingNotifier`: a complete in-memory Notifier that keeps every call, for tests.
+
+Not a mock: it implements the protocol and records what a consumer would have received,
+with the time of each call, so tests can check ordering and latency without sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from events.models import LogLine, Status, Stream
+
+__all__ = ["Completion", "RecordingNotifier", "StatusCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCall:
+    status: Status
+    previous: Status | None
+    stage: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    success: bool
+    status: Status
+    lines: int
+    bytes: int
+
+
+@dataclass
+class RecordingNotifier:
+    statuses: list[StatusCall] = field(default_factory=list)
+    chunks: list[list[LogLine]] = field(default_factory=list)
+    # time.time() of each log_write, parallel to `chunks`, to compare with line stamps.
+    chunk_times: list[float] = field(default_factory=list)
+    completions: list[Completion] = field(default_factory=list)
+    # The name of every call in order: "status_changed", "log_write", "completion".
+    calls: list[str] = field(default_factory=list)
+
+    async def status_changed(
+        self,
+        status: Status,
+        previous: Status | None,
+        *,
+        stage: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.calls.append("status_changed")
+        self.statuses.append(StatusCall(status, previous, stage, reason))
+
+    async def log_write(self, lines: Sequence[LogLine]) -> None:
+        self.calls.append("log_write")
+        self.chunk_times.append(time.time())
+        self.chunks.append(list(lines))
+
+    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
+        self.calls.append("completion")
+        self.completions.append(Completion(success, status, lines, bytes))
+
+    @property
+    def lines(self) -> list[LogLine]:
+        return [line for chunk in self.chunks for line in chunk]
+
+    def texts(self, stream: Stream | None = None) -> list[str]:
+        return [line.text for line in self.lines if stream is None or line.stream == stream]
+
+    @property
+    def status_names(self) -> list[str]:
+        return [call.status.name for call in self.statuses]

@@ -1,0 +1,476 @@
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+import pytest
+import yaml
+
+from events.document import CommandStep, ScriptStep
+from events.errors import DocumentError
+from events.validation import (
+    MIN_SECRET_LENGTH,
+    Problem,
+    check_document,
+    document_json_schema,
+    format_problems,
+    load_document,
+)
+from events.yamlsafe import MAX_ALIASES
+
+
+def doc(**overrides: Any) -> dict[str, Any]:
+    """A valid document, with top-level keys replaced by `overrides`."""
+    base: dict[str, Any] = {
+        "name": "job",
+        "stages": [
+            {"name": "build", "steps": [{"action": "command", "cmd": "echo build"}]},
+            {"name": "test", "steps": [{"action": "command", "cmd": "echo test"}]},
+            {"name": "notify", "steps": [{"action": "log", "message": "done"}]},
+        ],
+        "sequence": [{"stage": "build"}, {"stage": "test"}],
+    }
+    base.update(overrides)
+    return base
+
+
+def errors(raw: Any) -> dict[str, str]:
+    document, problems = check_document(raw)
+    assert document is None
+    return {p.path: p.message for p in problems if p.severity == "error"}
+
+
+def rejected(text: str, source: str = "job.yml") -> list[Problem]:
+    with pytest.raises(DocumentError) as caught:
+        load_document(textwrap.dedent(text), source)
+    assert caught.value.source == source
+    return caught.value.problems
+
+
+# --- shape, defaults -------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    document, problems = check_document(doc())
+    assert problems == []
+    assert document is not None
+    assert document.version == "1.0.0"
+    assert document.environment == {}
+    assert document.secrets == {}
+
+
+def test_script_given_as_lines_is_joined() -> None:
+    raw = doc(stages=[{"name": "build", "steps": [{"action": "script", "script": ["a", "b"]}]}])
+    raw["sequence"] = [{"stage": "build"}]
+    document, _ = check_document(raw)
+    assert document is not None
+    step = document.stages[0].steps[0]
+    assert isinstance(step, ScriptStep)
+    assert step.text == "a\nb"
+
+
+def test_yaml_version_number_becomes_text() -> None:
+    loaded = load_document(yaml.safe_dump(doc()) + "version: 1.0\n", "job.yml")
+    assert loaded.document.version == "1.0"
+
+
+def test_yaml_version_keeps_the_digits_written() -> None:
+    text = yaml.safe_dump(doc()) + "version: 1.10\n"
+    text = text.replace("- stage: build", "- stage: build\n  version: 2")
+    loaded = load_document(text, "job.yml")
+    assert loaded.document.version == "1.10"
+    assert loaded.document.sequence[0].version == "2"
+
+
+def test_json_number_versions_are_text() -> None:
+    raw = doc(version=2)
+    raw["stages"][0]["version"] = 3
+    document, _ = check_document(raw)
+    assert document is not None
+    assert (document.version, document.stages[0].version) == ("2", "3")
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    assert "must be a mapping" in errors([1, 2])[""]
+    problems = rejected("")
+    assert "empty" in problems[0].message
+
+
+def test_unknown_action_is_named_with_the_known_ones() -> None:
+    raw = doc()
+    raw["stages"][0]["steps"].append({"action": "slack", "channel": "#ci"})
+    message = errors(raw)["stages[0].steps[1].action"]
+    assert "'slack'" in message
+    assert "command, log, script" in message
+
+
+def test_step_without_action() -> None:
+    raw = doc()
+    raw["stages"][0]["steps"] = [{"cmd": "echo"}]
+    assert "needs an action" in errors(raw)["stages[0].steps[0].action"]
+
+
+def test_missing_required_fields_are_named() -> None:
+    raw = doc()
+    del raw["name"]
+    raw["stages"][0]["steps"] = [{"action": "command"}]
+    found = errors(raw)
+    assert found["name"] == "required field 'name' is missing"
+    assert found["stages[0].steps[0].cmd"] == "required field 'cmd' is missing"
+
+
+def test_missing_sequence() -> None:
+    raw = doc()
+    del raw["sequence"]
+    assert errors(raw) == {"sequence": "required field 'sequence' is missing"}
+
+
+def test_wrong_types() -> None:
+    raw = doc(environment=["os"], stages="build")
+    raw["sequence"] = [{"stage": "build", "on_success": False}]
+    found = errors(raw)
+    assert found["environment"].startswith("must be a mapping, not a list")
+    assert found["stages"].startswith("must be a list, not a string")
+    assert found["sequence[0].on_success"].startswith("must be a string, not a boolean")
+
+
+def test_script_of_numbers_is_one_error() -> None:
+    raw = doc()
+    raw["stages"][0]["steps"] = [{"action": "script", "script": [1, 2]}]
+    assert errors(raw) == {
+        "stages[0].steps[0].script": "must be a string or a list of strings, not a list"
+    }
+
+
+def test_empty_sequence_is_an_error() -> None:
+    assert errors(doc(sequence=[])) == {"sequence": "must not be empty"}
+
+
+def test_empty_stage_steps_is_an_error() -> None:
+    raw = doc()
+    raw["stages"][0]["steps"] = []
+    assert errors(raw) == {"stages[0].steps": "must not be empty"}
+
+
+def test_unknown_top_level_key_is_a_warning() -> None:
+    document, problems = check_document(doc(notify_on="slack"))
+    assert document is not None
+    assert problems == [
+        Problem(path="notify_on", message="unknown key 'notify_on' is ignored", severity="warning")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        (lambda raw: raw["stages"][0]["steps"][0], "stages[0].steps[0].shell"),
+        (lambda raw: raw["sequence"][0], "sequence[0].shell"),
+        (lambda raw: raw["stages"][0], "stages[0].shell"),
+    ],
+)
+def test_unknown_keys_inside_are_errors(where: Any, path: str) -> None:
+    raw = doc()
+    where(raw)["shell"] = "bash"
+    message = errors(raw)[path]
+    assert message.startswith("unknown key 'shell' (allowed: ")
+
+
+def test_unknown_step_key_lists_the_keys_of_its_action() -> None:
+    raw = doc()
+    raw["stages"][0]["steps"][0]["shell"] = "bash"
+    assert "args, cmd, env, path, sudo, timeout" in errors(raw)["stages[0].steps[0].shell"]
+
+
+# --- secrets ---------------------------------------------------------------------------
+
+
+def test_secret_values_must_be_strings() -> None:
+    found = errors(doc(secrets={"pin": 1234}))
+    assert found["secrets.pin"].startswith("a secret value must be a string, not a number")
+    assert "quote it" in found["secrets.pin"]
+
+
+def test_short_secret_is_a_warning() -> None:
+    short = "x" * (MIN_SECRET_LENGTH - 1)
+    document, problems = check_document(doc(secrets={"pin": short, "token": "long-enough"}))
+    assert document is not None
+    assert [(p.path, p.severity) for p in problems] == [("secrets.pin", "warning")]
+    assert "still be masked" in problems[0].message
+
+
+# --- stage names and flow --------------------------------------------------------------
+
+
+def test_unresolved_stage_names() -> None:
+    raw = doc(
+        sequence=[
+            {"stage": "build", "on_success": "package"},
+            {"stage": "lint"},
+            {"stage": "test", "on_failure": "deploy"},
+        ]
+    )
+    found = errors(raw)
+    assert found["sequence[0].on_success"].startswith("stage 'package' is not defined")
+    assert found["sequence[1].stage"].startswith("stage 'lint' is not defined")
+    assert found["sequence[2].on_failure"] == (
+        "stage 'deploy' is not defined (defined stages: build, test, notify)"
+    )
+
+
+def test_duplicate_stage_names() -> None:
+    raw = doc()
+    raw["stages"].append({"name": "build", "steps": [{"action": "log", "message": "again"}]})
+    assert errors(raw) == {"stages[3].name": "stage 'build' is already defined at stages[0]"}
+
+
+def test_handlers_outside_the_sequence_are_fine() -> None:
+    raw = doc(sequence=[{"stage": "build", "on_success": "notify", "on_failure": "notify"}])
+    document, problems = check_document(raw)
+    assert document is not None
+    assert problems == []
+
+
+def test_a_stage_listed_twice_is_not_a_loop() -> None:
+    document, problems = check_document(
+        doc(sequence=[{"stage": "build"}, {"stage": "test"}, {"stage": "build"}])
+    )
+    assert document is not None
+    assert problems == []
+
+
+def test_forward_handler_is_not_a_loop() -> None:
+    raw = doc(sequence=[{"stage": "build", "on_failure": "notify"}, {"stage": "notify"}])
+    assert check_document(raw)[0] is not None
+
+
+def test_self_loop() -> None:
+    raw = doc(sequence=[{"stage": "build", "on_failure": "build"}])
+    assert errors(raw) == {
+        "sequence[0].on_failure": (
+            "handler loop: stage 'build' is reachable from itself (build → build)"
+        )
+    }
+
+
+def test_loop_through_fall_through() -> None:
+    # build succeeds into test (the next entry); test's success goes back to build.
+    raw = doc(sequence=[{"stage": "build"}, {"stage": "test", "on_success": "build"}])
+    assert errors(raw) == {
+        "sequence[1].on_success": (
+            "handler loop: stage 'build' is reachable from itself (build → test → build)"
+        )
+    }
+
+
+def test_loop_is_reported_once() -> None:
+    raw = doc(
+        sequence=[
+            {"stage": "build"},
+            {"stage": "test", "on_success": "build", "on_failure": "build"},
+        ]
+    )
+    assert list(errors(raw)) == ["sequence[1].on_success"]
+
+
+def test_handler_does_not_fall_through() -> None:
+    # notify is appended as a handler; it does not continue to anything, so no loop.
+    raw = doc(sequence=[{"stage": "build", "on_failure": "notify"}, {"stage": "test"}])
+    assert check_document(raw)[0] is not None
+
+
+def test_every_problem_at_once() -> None:
+    raw = doc(extra="x", secrets={"a": "b"}, sequence=[{"stage": "nope", "on_failure": "nope"}])
+    raw["stages"][1]["steps"][0]["action"] = "email"
+    _, problems = check_document(raw)
+    assert {(p.path, p.severity) for p in problems} == {
+        ("extra", "warning"),
+        ("secrets.a", "warning"),
+        ("stages[1].steps[0].action", "error"),
+        ("sequence[0].stage", "error"),
+        ("sequence[0].on_failure", "error"),
+    }
+
+
+# --- loading: formats, lines, syntax ---------------------------------------------------
+
+
+JOB_YAML = """\
+name: job
+stages:
+  - name: build
+    steps:
+      - action: command
+        cmd: echo hi
+      - action: slack
+sequence:
+  - stage: build
+  - stage: build
+    on_failure: deploy
+colour: blue
+"""
+
+
+def test_yaml_problems_have_lines_and_are_sorted() -> None:
+    problems = rejected(JOB_YAML)
+    assert [(p.line, p.severity, p.path) for p in problems] == [
+        (7, "error", "stages[0].steps[1].action"),
+        (11, "error", "sequence[1].on_failure"),
+        (12, "warning", "colour"),
+    ]
+    assert str(problems[1]) == (
+        "11: error: sequence[1].on_failure: stage 'deploy' is not defined (defined stages: build)"
+    )
+
+
+def test_missing_field_points_at_its_parent() -> None:
+    problems = rejected(JOB_YAML.replace("        cmd: echo hi\n", ""))
+    assert (problems[0].path, problems[0].line) == ("stages[0].steps[0].cmd", 5)
+
+
+def test_json_problems_have_lines() -> None:
+    raw = doc()
+    raw["sequence"][1]["on_success"] = "deploy"
+    with pytest.raises(DocumentError) as caught:
+        load_document(json.dumps(raw, indent=2), "job.json")
+    (problem,) = caught.value.problems
+    text = json.dumps(raw, indent=2).splitlines()
+    assert problem.line is not None
+    assert '"on_success": "deploy"' in text[problem.line - 1]
+
+
+def test_format_problems() -> None:
+    problems = rejected(JOB_YAML)
+    assert format_problems("ci/job.yml", problems)[0] == (
+        "ci/job.yml:7: error: stages[0].steps[1].action: "
+        "unknown action 'slack'; known actions: command, log, script"
+    )
+    assert format_problems("x", [Problem(path="", message="m", severity="error")]) == [
+        "x: error: m"
+    ]
+
+
+def test_json_and_yaml_are_both_accepted() -> None:
+    as_json = load_document(json.dumps(doc()).encode(), "job.json").document
+    as_yaml = load_document(yaml.safe_dump(doc()).encode(), "job.yaml").document
+    assert as_json == as_yaml
+
+
+@pytest.mark.parametrize("source", ["<document>", "-", ".cyclid", "job.txt"])
+def test_format_guessed_without_a_known_extension(source: str) -> None:
+    assert load_document(json.dumps(doc()), source).document.name == "job"
+    assert load_document(yaml.safe_dump(doc()), source).document.name == "job"
+
+
+def test_format_forced() -> None:
+    with pytest.raises(DocumentError) as caught:
+        load_document(yaml.safe_dump(doc()), "job.json")
+    assert caught.value.problems[0].message.startswith("invalid JSON")
+    assert load_document(yaml.safe_dump(doc()), "job.json", format="yaml").document.name == "job"
+
+
+def test_yaml_syntax_error_has_a_line() -> None:
+    (problem,) = rejected("name: job\nsequence:\n  - stage: a\n   bad: [\n")
+    assert problem.path == ""
+    assert problem.line == 4
+    assert problem.message.startswith("invalid YAML:")
+
+
+def test_json_syntax_error_has_line_and_column() -> None:
+    (problem,) = rejected('{\n  "name": "job",\n  "sequence": [,]\n}', "job.json")
+    assert problem.line == 3
+    assert "column 16" in problem.message
+
+
+def test_guessed_json_syntax_error_is_reported_as_json() -> None:
+    (problem,) = rejected('{"name": "job", "sequence": [}', "<document>")
+    assert problem.message.startswith("invalid JSON")
+
+
+def test_not_utf8() -> None:
+    with pytest.raises(DocumentError) as caught:
+        load_document(b"name: \xff\xfe", "job.yml")
+    assert "not UTF-8" in caught.value.problems[0].message
+
+
+def test_warnings_are_returned_with_the_document() -> None:
+    loaded = load_document(yaml.safe_dump(doc(colour="blue")), "job.yml")
+    assert [(p.path, p.line) for p in loaded.warnings] == [("colour", 1)]
+
+
+# --- YAML safety -----------------------------------------------------------------------
+
+
+def test_python_object_tags_are_rejected() -> None:
+    (problem,) = rejected("name: !!python/object/apply:os.system ['touch /tmp/pwned']\n")
+    assert "!!python/object/apply:os.system" in problem.message
+    assert "safe loader" in problem.message
+    assert problem.line == 1
+
+
+def test_unknown_tags_are_rejected() -> None:
+    (problem,) = rejected("name: !vault abc\n")
+    assert "unknown YAML tag '!vault'" in problem.message
+
+
+def test_too_many_aliases() -> None:
+    aliases = ", ".join(["*a"] * (MAX_ALIASES + 1))
+    (problem,) = rejected(f"name: &a job\nenvironment:\n  many: [{aliases}]\n")
+    assert "alias bomb" in problem.message
+    assert problem.line == 3
+
+
+def test_billion_laughs_under_the_alias_limit() -> None:
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    text = "name: job\nenvironment:\n" + "".join(f"  {level}\n" for level in levels)
+    assert text.count("*") <= MAX_ALIASES
+    (problem,) = rejected(text)
+    assert "expand" in problem.message
+    assert "alias bomb" in problem.message
+
+
+def test_recursive_alias() -> None:
+    (problem,) = rejected("name: job\nenvironment: &e\n  self: *e\n")
+    assert "recursive alias" in problem.message
+
+
+def test_deep_nesting() -> None:
+    (problem,) = rejected("name: job\nenvironment: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nests too deeply" in problem.message
+
+
+def test_ordinary_anchors_and_merge_keys_still_work() -> None:
+    text = """\
+    name: job
+    stages:
+      - name: build
+        steps:
+          - &echo
+            action: command
+            cmd: echo one
+            env: {A: "1"}
+          - <<: *echo
+            cmd: echo two
+    sequence:
+      - stage: build
+    """
+    steps = load_document(textwrap.dedent(text), "job.yml").document.stages[0].steps
+    assert [s.cmd for s in steps if isinstance(s, CommandStep)] == ["echo one", "echo two"]
+    assert steps[1].env == {"A": "1"}  # type: ignore[union-attr]
+
+
+# --- JSON schema -----------------------------------------------------------------------
+
+
+def test_json_schema() -> None:
+    schema = document_json_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["title"] == "jobstream job document"
+    assert set(schema["required"]) == {"name", "sequence"}
+    assert schema["properties"]["version"]["type"] == ["string", "number"]
+    assert {"CommandStep", "ScriptStep", "LogStep", "Stage", "SequenceEntry"} <= set(
+        schema["$defs"]
+    )
+    json.dumps(schema)

@@ -1,0 +1,86 @@
+"""Driving the real `jobstream` command line in subprocesses, for the CLI tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+class Cli:
+    """Runs `python -m jobstream` against one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.env = {
+            **os.environ,
+            "JOBSTREAM_DATA_DIR": str(data_dir),
+            "JOBSTREAM_LEASE": "2",
+            "JOBSTREAM_KILL_GRACE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("JOBSTREAM_BROKER", None)
+        self.env.pop("JOBSTREAM_SERVER", None)
+        self.services: list[subprocess.Popen[str]] = []
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "jobstream", *args]
+
+    def __call__(self, *args: str, timeout: float = 60, input: str | None = None):
+        return subprocess.run(
+            self.argv(*args),
+            env=self.env,
+            cwd=self.data_dir.parent,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """A long-running service (worker, project, serve), stopped at teardown."""
+        proc = subprocess.Popen(
+            self.argv(*args),
+            env=self.env,
+            cwd=self.data_dir.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.services.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.services:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.services:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+            if proc.stderr:
+                proc.stderr.close()
+
+
+def eventually(check: Callable[[], object], timeout: float = 30, interval: float = 0.1):
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        time.sleep(interval)

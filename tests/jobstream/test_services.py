@@ -1,0 +1,181 @@
+"""Worker, projector and command line as separate processes sharing one data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import duckdb
+from cli_support import EXAMPLES, Cli, eventually
+
+from events.codec import decode
+from events.embedded import EmbeddedLog
+from events.models import Completed, Event
+from events.topics import Topics
+
+
+def read_events(log_path: Path) -> list[Event]:
+    """Every event on both topics, read straight from the embedded log file."""
+
+    async def go() -> list[Event]:
+        async with EmbeddedLog(log_path) as log:
+            out = []
+            async with log.consumer(Topics().all, start="earliest") as consumer:
+                while batch := await consumer.getmany(max_records=10_000, timeout=0.2):
+                    out.extend(decode(r.value) for r in batch)
+            return out
+
+    return asyncio.run(go())
+
+
+def completions(cli: Cli) -> dict[str, Completed]:
+    log_path = cli.data_dir / "log.sqlite"
+    if not log_path.exists():
+        return {}
+    return {e.job_id: e for e in read_events(log_path) if isinstance(e, Completed)}
+
+
+def write_job(path: Path, name: str, cmd: str) -> Path:
+    path.write_text(
+        f"name: {name}\nsequence: [{{stage: s}}]\nstages:\n  - name: s\n    steps:\n"
+        f"      - action: command\n        cmd: {json.dumps(cmd)}\n"
+    )
+    return path
+
+
+def test_worker_and_projector_processes_run_submitted_jobs(cli: Cli) -> None:
+    projector = cli.start("project")
+    cli.start("worker", "--concurrency", "2")
+    ids = [cli("submit", str(EXAMPLES / "minimal.yml")).stdout.strip() for _ in range(4)]
+    assert all(len(i) == 32 for i in ids)
+
+    done = eventually(lambda: (c := completions(cli)) and set(ids) <= set(c) and c, timeout=60)
+    assert all(done[i].success for i in ids)
+
+    # DuckDB lets one process write the views: a query names the process holding them.
+    busy = cli("list")
+    assert busy.returncode == 3
+    assert str(projector.pid) in busy.stderr
+
+    projector.send_signal(signal.SIGTERM)
+    projector.wait(timeout=20)
+    records = {r["job_id"]: r for r in json.loads(cli("list", "--json").stdout)}
+    assert {records[i]["status"] for i in ids} == {"SUCCEEDED"}
+
+
+def test_killed_worker_job_ends_failed_after_the_lease(cli: Cli, tmp_path: Path) -> None:
+    cli.start("project")
+    worker = cli.start("worker")
+    job = write_job(tmp_path / "long.yml", "long", "echo started; sleep 30")
+    job_id = cli("submit", str(job)).stdout.strip()
+
+    def started() -> bool:
+        return any(
+            getattr(e, "status", None) is not None
+            and e.job_id == job_id
+            and e.type == "StatusChanged"
+            and e.status.name == "STARTED"
+            for e in read_events(cli.data_dir / "log.sqlite")
+        )
+
+    eventually(started, timeout=30)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    done = eventually(lambda: completions(cli).get(job_id), timeout=30)
+    assert done.success is False
+    assert done.writer == "lease-keeper"
+    reason = next(
+        e.reason
+        for e in read_events(cli.data_dir / "log.sqlite")
+        if e.job_id == job_id and e.type == "StatusChanged" and e.status.name == "FAILED"
+    )
+    assert "lost" in reason
+
+
+def test_cancel_stops_a_running_job(cli: Cli, tmp_path: Path) -> None:
+    cli.start("worker")
+    job = write_job(tmp_path / "sleepy.yml", "sleepy", "echo going to sleep; sleep 60")
+    job_id = cli("submit", str(job)).stdout.strip()
+    eventually(
+        lambda: any(
+            e.type == "LogAppended" and e.job_id == job_id
+            for e in read_events(cli.data_dir / "log.sqlite")
+        ),
+        timeout=30,
+    )
+    result = cli("cancel", job_id[:8])
+    assert result.returncode == 0, result.stderr
+    started = time.monotonic()
+    done = eventually(lambda: completions(cli).get(job_id), timeout=30)
+    assert time.monotonic() - started < 15
+    assert done.status.name == "CANCELLED"
+    assert cli("status", job_id).stdout.strip() == "CANCELLED"
+
+
+def test_projector_killed_at_random_moments_equals_a_clean_replay(cli: Cli, tmp_path: Path) -> None:
+    cli.start("worker")
+    job = write_job(
+        tmp_path / "chatty.yml",
+        "chatty",
+        "i=0; while [ $i -lt 40 ]; do seq 1 500; echo oops >&2; sleep 0.1; i=$((i+1)); done",
+    )
+    job_ids = [cli("submit", str(job)).stdout.strip() for _ in range(2)]
+    rng = random.Random(7)
+    for _ in range(5):
+        projector = cli.start("project")
+        time.sleep(rng.uniform(0.3, 1.2))
+        os.kill(projector.pid, signal.SIGKILL)
+        projector.wait()
+    eventually(lambda: set(job_ids) <= set(completions(cli)), timeout=60)
+    last = cli.start("project")
+    time.sleep(1.0)
+    last.send_signal(signal.SIGTERM)
+    last.wait(timeout=20)
+
+    result = cli("replay", "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "views match" in result.stdout
+    con = duckdb.connect(str(cli.data_dir / "views.duckdb"), read_only=True)
+    try:
+        lines = con.execute("select count(*) from log_lines").fetchone()[0]
+    finally:
+        con.close()
+    assert lines >= 2 * 40 * 501
+
+
+def test_secret_never_reaches_log_events_or_views(cli: Cli) -> None:
+    secret_value = "s3cr3t-pa55w0rd-value"
+    document = (EXAMPLES / "secrets.yml").read_text()
+    assert secret_value in document
+    result = cli("run", str(EXAMPLES / "secrets.yml"))
+    assert result.returncode == 0, result.stderr
+    assert secret_value not in result.stdout + result.stderr
+    assert "***" in result.stdout
+
+    raw = (cli.data_dir / "log.sqlite").read_bytes()
+    for suffix in ("-wal",):
+        wal = cli.data_dir / f"log.sqlite{suffix}"
+        if wal.exists():
+            raw += wal.read_bytes()
+    assert secret_value.encode() not in raw
+    for event in read_events(cli.data_dir / "log.sqlite"):
+        assert secret_value not in event.model_dump_json()
+
+    con = duckdb.connect(str(cli.data_dir / "views.duckdb"), read_only=True)
+    try:
+        tables = [t for (t,) in con.execute("show tables").fetchall()]
+        for table in tables:
+            hits = con.execute(
+                f"select count(*) from {table} t where cast(t as varchar) like ?",
+                [f"%{secret_value}%"],
+            ).fetchone()[0]
+            assert hits == 0, table
+    finally:
+        con.close()
+    shown = cli("show", json.loads(cli("list", "--json").stdout)[0]["job_id"], "--json")
+    assert secret_value not in shown.stdout

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from projections_support import run_events, submitted
+
+from events.codec import to_message
+from events.embedded import EmbeddedLog
+from events.log import TopicPartition
+from events.models import Status
+from projections import queries
+from projections.host import ProjectionHost
+from projections.views import DuckDBViews
+
+TOPICS = ["jobs", "job-events"]
+
+
+@pytest.fixture
+async def log(tmp_path: Path) -> AsyncIterator[EmbeddedLog]:
+    async with EmbeddedLog(tmp_path / "log.sqlite", partitions=2) as embedded:
+        yield embedded
+
+
+async def test_host_applies_appended_events_and_wait_for_returns(
+    log: EmbeddedLog, views: DuckDBViews
+) -> None:
+    host = ProjectionHost(log, views, TOPICS, batch=3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(host.run(stop))
+    try:
+        await log.append("jobs", [to_message(submitted("j1"))])
+        written = await log.append("job-events", [to_message(e) for e in run_events("j1")])
+        await host.wait_for(written[-1], timeout=10)
+        job = await host.query(queries.get_job, "j1")
+        assert job.status is Status.SUCCEEDED and job.name == "build"
+        with pytest.raises(TimeoutError):
+            await host.wait_for((written[-1].tp, written[-1].offset + 1), timeout=0.3)
+    finally:
+        stop.set()
+        await task
+        await host.close()
+
+
+async def test_a_new_host_resumes_from_the_checkpoint(log: EmbeddedLog, views: DuckDBViews) -> None:
+    first = await log.append("job-events", [to_message(e) for e in run_events("j1")])
+    host = ProjectionHost(log, views, TOPICS)
+    assert await host.run_until_caught_up() == 5
+    await host.close()
+    await log.append("job-events", [to_message(e) for e in run_events("j2")])
+    again = ProjectionHost(log, views, TOPICS)
+    assert await again.run_until_caught_up() == 5
+    await again.close()
+    assert views.positions()[first[0].tp] >= 5
+    assert queries.count_jobs(views.conn) == 2
+    assert TopicPartition("job-events", first[0].partition) in views.positions()

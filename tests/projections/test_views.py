@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from projections_support import Offsets, run_events, submitted
+
+from events.errors import ViewsBusy
+from events.log import TopicPartition
+from events.models import CancelRequested, Status
+from projections import queries
+from projections.views import DuckDBViews
+
+
+def test_apply_writes_rows_lines_and_checkpoints(views: DuckDBViews, offsets: Offsets) -> None:
+    views.apply(
+        offsets.records("jobs", [submitted("j1"), CancelRequested(job_id="j1", writer="c", seq=1)])
+    )
+    views.apply(offsets.records("job-events", run_events("j1", lines=4)))
+    job = queries.get_job(views.conn, "j1")
+    assert job.status is Status.SUCCEEDED and job.lines == 4 and job.name == "build"
+    assert [line.text for line in queries.log_range(views.conn, "j1")] == ["l1", "l2", "l3", "l4"]
+    assert views.positions() == {
+        TopicPartition("jobs", 0): 2,
+        TopicPartition("job-events", 0): 5,
+    }
+
+
+def test_a_record_applied_twice_is_skipped(views: DuckDBViews, offsets: Offsets) -> None:
+    records = offsets.records("job-events", run_events("j1", lines=4))
+    views.apply(records[:3])
+    views.apply(records)
+    assert queries.get_job(views.conn, "j1").lines == 4
+    assert views.conn.execute("SELECT count(*) FROM log_lines").fetchone() == (4,)
+
+
+def test_a_failed_batch_leaves_neither_rows_nor_checkpoint(
+    views: DuckDBViews, offsets: Offsets
+) -> None:
+    views.apply(offsets.records("job-events", run_events("j1")[:1]))
+    # A real failure half-way (after the job rows are written): the line insert no longer
+    # matches its table.
+    views.conn.execute("ALTER TABLE log_lines ADD COLUMN extra INTEGER NOT NULL")
+    rest = offsets.records("job-events", run_events("j1")[1:])
+    with pytest.raises(duckdb.Error):
+        views.apply(rest)
+    assert queries.get_job(views.conn, "j1").status is Status.WAITING
+    assert views.positions() == {TopicPartition("job-events", 0): 1}
+    assert views.conn.execute("SELECT count(*) FROM applied WHERE seq > 1").fetchone() == (0,)
+
+
+def test_garbage_goes_to_dead_letters_and_the_rest_applies(
+    views: DuckDBViews, offsets: Offsets
+) -> None:
+    records = [
+        offsets.record("jobs", submitted("j1")),
+        offsets.record("jobs", b"\xff\xfenot json"),
+        offsets.record("jobs", b'{"type": "Exploded", "job_id": "j1"}'),
+        offsets.record("jobs", submitted("j2")),
+    ]
+    views.apply(records)
+    dead = queries.dead_letters(views.conn)
+    assert [(d.topic, d.offset) for d in dead] == [("jobs", 1), ("jobs", 2)]
+    assert dead[0].value == b"\xff\xfenot json" and dead[1].error
+    assert queries.count_jobs(views.conn) == 2
+    assert views.positions() == {TopicPartition("jobs", 0): 4}
+
+
+def test_another_process_holding_the_file_raises_views_busy(tmp_path: Path) -> None:
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True);"
+            " sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(ViewsBusy) as caught:
+            DuckDBViews.open(path)
+        assert str(holder.pid) in caught.value.holder
+    finally:
+        holder.communicate("")
+    DuckDBViews.open(path).close()
+
+
+def test_reopening_keeps_rows_and_positions(tmp_path: Path, offsets: Offsets) -> None:
+    path = tmp_path / "v.duckdb"
+    views = DuckDBViews.open(path)
+    views.apply(offsets.records("job-events", run_events("j1")))
+    views.close()
+    views = DuckDBViews.open(path)
+    assert views.positions() == {TopicPartition("job-events", 0): 5}
+    assert queries.get_job(views.conn, "j1").completed
+    views.close()
