@@ -1,8 +1,14 @@
-"""Replay throughput of the DuckDB views (not a test).
+"""Throughput of the DuckDB views (not a test).
 
-Writes 2,000 jobs x 55 events (1 JobSubmitted, 3 StatusChanged, 50 LogAppended of 20 lines,
-1 Completed) into an embedded log in a temporary directory, replays them into new views and
-prints events/s. Run: .venv/bin/python bench/replay_views.py [jobs]
+Writes the shared workload (`bench.workload`: 2,000 jobs x 55 events, 50 LogAppended of 20
+lines each per job) into an embedded log in a temporary directory, then prints events/s for
+
+- replay: `projections.replay.replay` through the embedded log (read + apply), twice, and
+  `verify` that both builds are equal;
+- apply only: the same records read into memory first, then `DuckDBViews.apply` in batches;
+- a million-line job's shape: 1,000 LogAppended of 1,000 lines each through `apply`.
+
+usage: .venv/bin/python bench/replay_views.py [JOBS] [BATCH]
 """
 
 from __future__ import annotations
@@ -11,87 +17,98 @@ import asyncio
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from events.codec import to_message
-from events.embedded import EmbeddedLog
-from events.log import Message
-from events.models import Completed, JobSubmitted, LogAppended, LogLine, Status, StatusChanged
-from projections.replay import replay, verify
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-TOPICS = ["jobs", "job-events"]
-T0 = datetime(2024, 5, 1, tzinfo=UTC)
+from bench.workload import workload  # noqa: E402
+from events.codec import to_message  # noqa: E402
+from events.embedded import EmbeddedLog  # noqa: E402
+from events.log import Record  # noqa: E402
+from events.models import LogAppended, LogLine  # noqa: E402
+from events.topics import Topics  # noqa: E402
+from projections.replay import replay, verify  # noqa: E402
+from projections.views import DuckDBViews  # noqa: E402
 
-
-def job_events(i: int) -> tuple[Message, list[Message]]:
-    job_id = f"{i:08x}" + "0" * 24
-    writer = f"run-{i}"
-    submit = JobSubmitted(
-        job_id=job_id,
-        writer=f"submit-{i}",
-        seq=1,
-        at=T0,
-        document={"name": f"job-{i % 50}", "sequence": [{"stage": "build"}]},
-        labels={"team": f"t{i % 7}"},
-    )
-    events: list = [
-        StatusChanged(job_id=job_id, writer=writer, seq=1, status=Status.WAITING),
-        StatusChanged(job_id=job_id, writer=writer, seq=2, status=Status.STARTED, stage="build"),
-    ]
-    n = 0
-    for chunk in range(50):
-        lines = []
-        for _ in range(20):
-            n += 1
-            at = (T0 + timedelta(milliseconds=n)).isoformat()
-            lines.append(LogLine(n=n, at=at, stream="stdout", text=f"step {chunk} output {n:>6}"))
-        events.append(LogAppended(job_id=job_id, writer=writer, seq=3 + chunk, lines=lines))
-    events.append(StatusChanged(job_id=job_id, writer=writer, seq=53, status=Status.SUCCEEDED))
-    events.append(
-        Completed(
-            job_id=job_id,
-            writer=writer,
-            seq=54,
-            success=True,
-            status=Status.SUCCEEDED,
-            lines=n,
-            bytes=0,
-        )
-    )
-    return to_message(submit), [to_message(e) for e in events]
+TOPICS = Topics()
 
 
-async def main(jobs: int) -> None:
+async def _read_all(log: EmbeddedLog, batch: int) -> list[Record]:
+    records: list[Record] = []
+    ends = 0
+    for topic in TOPICS.all:
+        ends += sum((await log.end_offsets(topic)).values())
+    async with log.consumer(TOPICS.all, group=None, start="earliest") as consumer:
+        while len(records) < ends:
+            records.extend(await consumer.getmany(batch, timeout=1.0))
+    return records
+
+
+def _apply_all(path: Path, records: list[Record], batch: int) -> float:
+    views = DuckDBViews.open(path)
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(records), batch):
+            views.apply(records[i : i + batch])
+        return time.perf_counter() - started
+    finally:
+        views.close()
+
+
+def _big_job(chunks: int = 1_000, lines: int = 1_000) -> list[Record]:
+    records = []
+    for c in range(chunks):
+        first = c * lines + 1
+        chunk = [
+            LogLine(
+                n=n, at="2026-11-28T00:00:00.123456Z", stream="stdout", text=f"line {n:07d} " + "x" * 68
+            )
+            for n in range(first, first + lines)
+        ]
+        event = LogAppended(job_id="big", writer="w", seq=c + 1, lines=chunk)
+        message = to_message(event)
+        records.append(Record("job-events", 0, c, "big", message.value, message.headers, 0))
+    return records
+
+
+async def main(jobs: int, batch: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         async with EmbeddedLog(root / "log.sqlite", partitions=4) as log:
             started = time.perf_counter()
-            for first in range(0, jobs, 100):
-                submits, events = [], []
-                for i in range(first, min(first + 100, jobs)):
-                    submit, rest = job_events(i)
-                    submits.append(submit)
-                    events.extend(rest)
-                await log.append("jobs", submits)
-                await log.append("job-events", events)
-            print(f"wrote {jobs * 55:,} events in {time.perf_counter() - started:.1f}s")
+            count = 0
+            for topic, messages in workload(TOPICS, jobs):
+                await log.append(topic, messages)
+                count += len(messages)
+            print(f"wrote {count:,} events in {time.perf_counter() - started:.1f}s; batch {batch}")
 
-            def show(events: int, seconds: float) -> None:
-                print(f"\r{events:>9,} events {events / seconds:>9,.0f}/s", end="", flush=True)
-
-            result = await replay(log, TOPICS, root / "views.duckdb", progress=show)
-            print()
+            result = await replay(log, TOPICS.all, root / "views.duckdb", batch=batch)
             print(
-                f"replayed {result.events:,} events in {result.seconds:.2f}s: "
+                f"replay:     {result.events:,} events in {result.seconds:.2f}s: "
                 f"{result.events_per_s:,.0f} events/s"
             )
-            again = await replay(log, TOPICS, root / "other.duckdb")
+            again = await replay(log, TOPICS.all, root / "other.duckdb", batch=batch)
             print(
-                f"second replay {again.events_per_s:,.0f} events/s; verify:",
+                f"replay 2:   {again.events_per_s:,.0f} events/s; verify:",
                 verify(result.path, again.path) or "equal",
             )
+            records = await _read_all(log, batch)
+
+        seconds = _apply_all(root / "apply.duckdb", records, batch)
+        print(
+            f"apply only: {len(records):,} events in {seconds:.2f}s: "
+            f"{len(records) / seconds:,.0f} events/s"
+        )
+        big = _big_job()
+        seconds = _apply_all(root / "big.duckdb", big, batch)
+        print(f"1,000 events x 1,000 lines: {seconds:.2f}s ({1_000_000 / seconds:,.0f} lines/s)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000))
+    asyncio.run(
+        main(
+            int(sys.argv[1]) if len(sys.argv) > 1 else 2000,
+            int(sys.argv[2]) if len(sys.argv) > 2 else 5000,
+        )
+    )

@@ -1,0 +1,43 @@
+"""Callbacks: Cyclid's three hooks, each callback run as its own consumer of the log."""
+
+from callbacks.base import (
+    Callback,
+    CallbackConfigError,
+    Delivery,
+    GiveUp,
+    JobInfo,
+    current_delivery,
+)
+from callbacks.host import CallbackHost, HostStats, group_name
+from callbacks.registry import (
+    BUILTINS,
+    ENTRY_POINT_GROUP,
+    CallbackNotFound,
+    Installed,
+    check_name,
+    installed,
+    load,
+)
+from callbacks.store import CallbackStore, DeadLetter, HostRecord
+
+__all__ = [
+    "BUILTINS",
+    "ENTRY_POINT_GROUP",
+    "Callback",
+    "CallbackConfigError",
+    "CallbackHost",
+    "CallbackNotFound",
+    "CallbackStore",
+    "DeadLetter",
+    "Delivery",
+    "GiveUp",
+    "HostRecord",
+    "HostStats",
+    "Installed",
+    "JobInfo",
+    "check_name",
+    "current_delivery",
+    "group_name",
+    "installed",
+    "load",
+]

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.errors import JobstreamError
 from events.models import (
     Completed,
     Event,
@@ -29,11 +30,16 @@ from events.models import (
 
 __all__ = [
     "Callback",
+    "CallbackConfigError",
     "Delivery",
     "GiveUp",
     "JobInfo",
     "current_delivery",
 ]
+
+
+class CallbackConfigError(JobstreamError):
+    """A callback's settings are missing or wrong (raised by `from_settings`)."""
 
 
 class GiveUp(Exception):

@@ -118,6 +118,8 @@ class CallbackHost:
         self.batch = batch
         self.beat = beat
         self.stats = HostStats()
+        self.ready = asyncio.Event()
+        """Set once the consumer has joined its group and taken its starting positions."""
         self._jobs: dict[str, JobInfo] = {}
         # Partition -> (offset held at, monotonic time the hold began).
         self._holding: dict[TopicPartition, tuple[int, float]] = {}
@@ -129,6 +131,12 @@ class CallbackHost:
         try:
             consumer = self.log.consumer(self.topics.all, group=self.group, start=self.start)
             async with consumer:
+                # Pins where this run starts: a "latest" start must hold for partitions
+                # that see no record before the next restart, too.
+                await self._commit(
+                    consumer, {tp: consumer.position(tp) for tp in consumer.assignment()}
+                )
+                self.ready.set()
                 beats = asyncio.create_task(self._beat_forever(), name=f"beat {self.name}")
                 try:
                     while not stop.is_set():
@@ -261,7 +269,9 @@ class CallbackHost:
         self._remember(job)
         return job
 
-    async def _deliver(self, record: Record, event: Event, job: JobInfo, stop: asyncio.Event) -> bool:
+    async def _deliver(
+        self, record: Record, event: Event, job: JobInfo, stop: asyncio.Event
+    ) -> bool:
         """Call the hook until it succeeds or `attempts` run out; False if `stop` came first."""
         error = ""
         attempt = 0
@@ -278,7 +288,13 @@ class CallbackHost:
                 break
             except Exception as exc:
                 error = _describe(exc)
-                logger.info("%s: attempt %d for event %s failed: %s", self.name, attempt, event.event_id, error)
+                logger.info(
+                    "%s: attempt %d for event %s failed: %s",
+                    self.name,
+                    attempt,
+                    event.event_id,
+                    error,
+                )
                 if attempt < self.attempts:
                     self.stats.retries += 1
                     delay = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)

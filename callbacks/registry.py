@@ -72,8 +72,7 @@ def load(name_or_spec: str) -> tuple[str, type[Callback]]:
         if name_or_spec not in known:
             names = ", ".join(sorted(known)) or "none"
             raise CallbackNotFound(
-                f"no callback named {name_or_spec!r} (installed: {names}; "
-                "or give module:Class)"
+                f"no callback named {name_or_spec!r} (installed: {names}; or give module:Class)"
             )
         return name_or_spec, _import(known[name_or_spec].spec)
     cls = _import(name_or_spec)

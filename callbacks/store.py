@@ -235,18 +235,20 @@ class _Db:
             sql += " WHERE callback = ?"
             params = (callback,)
         rows = self.db.execute(sql + ' ORDER BY at_ms, topic, "partition", "offset"', params)
-        names = DeadLetter.model_fields
-        return [
-            DeadLetter.model_validate({**dict(zip(names, row[:9], strict=True)), "at": row[9]})
-            for row in rows
-        ]
+        # at_ms comes back as milliseconds: DeadLetter takes a datetime.
+        rows = [(*row[:9], _time(row[9])) for row in rows]
+        names = list(DeadLetter.model_fields)
+        return [DeadLetter.model_validate(dict(zip(names, row, strict=True))) for row in rows]
 
-    def count_deliveries(self, callback: str) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT outcome, COUNT(*) FROM deliveries WHERE callback = ? GROUP BY outcome",
+    def counts(self, callback: str) -> dict[str, int]:
+        (delivered,) = self.db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE callback = ? AND outcome = 'delivered'",
             (callback,),
-        )
-        return dict(rows.fetchall())
+        ).fetchone()
+        (dead,) = self.db.execute(
+            "SELECT COUNT(*) FROM dead_letters WHERE callback = ?", (callback,)
+        ).fetchone()
+        return {"delivered": delivered, "dead": dead}
 
     def register(self, callback: str, spec: str, group: str, topics: Sequence[str]) -> None:
         now = _now_ms()
@@ -383,9 +385,9 @@ class CallbackStore:
     async def dead_letters(self, callback: str | None = None) -> list[DeadLetter]:
         return await self._call(self._live().dead_letters, callback)
 
-    async def count_deliveries(self, callback: str) -> dict[str, int]:
-        """Handled events of `callback` by outcome ("delivered", "dead")."""
-        return await self._call(self._live().count_deliveries, callback)
+    async def counts(self, callback: str) -> dict[str, int]:
+        """`callback`'s deliveries and dead letters: {"delivered": n, "dead": n}."""
+        return await self._call(self._live().counts, callback)
 
     async def register(self, callback: str, spec: str, group: str, topics: Sequence[str]) -> None:
         await self._call(self._live().register, callback, spec, group, list(topics))

@@ -190,17 +190,17 @@ class _Store:
             return known
         row = self._db.execute("SELECT partitions FROM topics WHERE name = ?", (topic,)).fetchone()
         if row is not None:
-            self._partitions[topic] = row[0]
-            return int(row[0])
+            count = self._partitions[topic] = int(row[0])
+            return count
         # Not cached yet: the surrounding transaction may still roll the creation back.
         self._db.execute(
             "INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)",
             (topic, self._default_partitions),
         )
-        (count,) = self._db.execute(
+        (created,) = self._db.execute(
             "SELECT partitions FROM topics WHERE name = ?", (topic,)
         ).fetchone()
-        return int(count)
+        return int(created)
 
     def _end_offset(self, topic: str, partition: int) -> int:
         (last,) = self._db.execute(_END_OFFSET, (topic, partition)).fetchone()

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +36,8 @@ from events.errors import LogError, NotAssigned
 from events.log import Consumer, EventLog, Message, Record, Start, TopicPartition
 
 __all__ = ["KafkaConsumer", "KafkaLog", "parse_broker_url"]
+
+logger = logging.getLogger(__name__)
 
 # Kafka's "topic already exists" error code: a racing creator, or a topic made elsewhere.
 _TOPIC_ALREADY_EXISTS = 36
@@ -68,6 +71,8 @@ class KafkaLog(EventLog):
     `partitions` and `replication_factor` apply to topics this log creates.
     `session_timeout_ms` is how long a silent group member keeps its partitions; a group
     join also waits about half of it on the test broker, so tests make it short.
+    `fetch_max_wait_ms` bounds how long the broker holds an empty fetch: Kafka answers as
+    soon as records arrive, but tansu only when it runs out, so it is also tansu's latency.
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class KafkaLog(EventLog):
         client_id: str = "jobstream",
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         if partitions < 1 or replication_factor < 1:
             raise ValueError("partitions and replication_factor must be at least 1")
@@ -90,6 +96,7 @@ class KafkaLog(EventLog):
         self.client_id = client_id
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         # Made on the first end_offsets(): most processes never ask.
@@ -145,6 +152,7 @@ class KafkaLog(EventLog):
             "enable_auto_commit": False,
             "session_timeout_ms": self.session_timeout_ms,
             "heartbeat_interval_ms": self.heartbeat_interval_ms,
+            "fetch_max_wait_ms": self.fetch_max_wait_ms,
         }
 
     async def _topic(self, topic: str) -> int:
@@ -198,7 +206,9 @@ class KafkaLog(EventLog):
         try:
             sent = await asyncio.gather(
                 *(
-                    self._send_partition(producer, topic, partition, messages, indices, timestamp_ms)
+                    self._send_partition(
+                        producer, topic, partition, messages, indices, timestamp_ms
+                    )
                     for partition, indices in by_partition.items()
                 )
             )
@@ -208,11 +218,7 @@ class KafkaLog(EventLog):
             raise LogError(f"appending to {topic!r}: {exc}") from exc
 
         records: list[Record | None] = [None] * len(messages)
-        batches = [batch for part in sent for _, batch in part]
-        for (partition, base), (metadata, indices) in zip(
-            ((p, m) for p in by_partition for m in ()), (), strict=False
-        ):
-            pass  # replaced below
+        batches = [indices for part in sent for _, indices in part]
         for metadata, indices in zip(results, batches, strict=True):
             # -1: the broker keeps the producer's timestamps (CreateTime).
             stamp = timestamp_ms if metadata.timestamp == -1 else metadata.timestamp
@@ -284,9 +290,7 @@ class KafkaLog(EventLog):
         reader = AIOKafkaConsumer(group_id=group, **self._consumer_options())
         try:
             await reader.start()
-            positions = {
-                p: await reader.committed(KafkaPartition(topic, p)) for p in range(count)
-            }
+            positions = {p: await reader.committed(KafkaPartition(topic, p)) for p in range(count)}
         except KafkaError as exc:
             raise LogError(f"committed positions of {group!r} in {topic!r}: {exc}") from exc
         finally:
@@ -309,3 +313,236 @@ class KafkaLog(EventLog):
     async def __aenter__(self) -> KafkaLog:
         await self.start()
         return self
+
+
+class KafkaConsumer(Consumer):
+    """A consumer of a KafkaLog; made by `KafkaLog.consumer`.
+
+    Its positions are its own (`_positions`), updated by what `getmany` returns, by `seek`
+    and by each assignment, so `position()` and `assignment()` answer without a round trip.
+    """
+
+    def __init__(
+        self, log: KafkaLog, topics: tuple[str, ...], group: str | None, start: Start
+    ) -> None:
+        self.group = group
+        self.topics = topics
+        self._log = log
+        self._start = start
+        self._kafka: AIOKafkaConsumer | None = None
+        self._positions: dict[TopicPartition, int] = {}
+        # Set, then replaced, by every assignment the group hands this member.
+        self._reassigned = asyncio.Event()
+        # What went wrong while taking an assignment: aiokafka only logs a listener's errors.
+        self._error: BaseException | None = None
+
+    @property
+    def _join_timeout(self) -> float:
+        # A join waits for every member to rejoin, bounded by the session of the slowest.
+        return 3 * self._log.session_timeout_ms / 1000 + 10
+
+    async def start(self) -> None:
+        if self._kafka is not None:
+            return
+        counts = {topic: await self._log._topic(topic) for topic in self.topics}
+        kafka = self._kafka = AIOKafkaConsumer(
+            group_id=self.group,
+            # Only reached by "committed" in a group without a commit: the others seek.
+            auto_offset_reset="earliest",
+            **self._log._consumer_options(),
+        )
+        try:
+            await kafka.start()
+            if self.group is None:
+                tps = [KafkaPartition(t, p) for t, count in counts.items() for p in range(count)]
+                kafka.assign(tps)
+                self._positions = dict(sorted((await self._start_positions(tps)).items()))
+            else:
+                joined = self._reassigned
+                kafka.subscribe(list(self.topics), listener=_Rebalance(self))
+                async with asyncio.timeout(self._join_timeout):
+                    await joined.wait()
+                self._raise_listener_error()
+        except BaseException as exc:
+            self._kafka = None
+            self._positions = {}
+            await kafka.stop()
+            if isinstance(exc, KafkaError | TimeoutError):
+                raise LogError(f"consumer of {list(self.topics)}: {exc!r}") from exc
+            raise
+        self._log._consumers.add(self)
+
+    async def stop(self) -> None:
+        kafka = self._kafka
+        if kafka is None:
+            return
+        self._kafka = None
+        self._positions = {}
+        self._log._consumers.discard(self)
+        # Leaves the group at once, so the others need not wait for the session to expire.
+        await kafka.stop()
+
+    async def _start_positions(self, tps: list[KafkaPartition]) -> dict[TopicPartition, int]:
+        """Positions for newly assigned partitions, as `start` says."""
+        kafka = self._live()
+        if not tps:
+            return {}
+        if self._start == "latest":
+            return await self._ends(tps)
+        if self._start == "earliest" or self.group is None:
+            await kafka.seek_to_beginning(*tps)
+        # "committed" in a group: aiokafka resumes from the commit, else from the earliest.
+        return {TopicPartition(tp.topic, tp.partition): await kafka.position(tp) for tp in tps}
+
+    async def _ends(self, tps: list[KafkaPartition]) -> dict[TopicPartition, int]:
+        """The offset after the last record of each partition.
+
+        ListOffsets(LATEST) alone is not enough: tansu answers it with the last batch's base
+        offset + 1. So read from one before the answer: on a faithful broker that is the last
+        record, on tansu the last batch, and either way the last offset read + 1 is the end.
+        """
+        kafka = self._live()
+        await kafka.seek_to_end(*tps)
+        ends: dict[TopicPartition, int] = {}
+        for tp in tps:
+            end = await kafka.position(tp)
+            if end > 0:
+                kafka.seek(tp, end - 1)
+                tail = (await kafka.getmany(tp, timeout_ms=1000)).get(tp)
+                if tail:
+                    end = max(end, tail[-1].offset + 1)
+                kafka.seek(tp, end)
+            ends[TopicPartition(tp.topic, tp.partition)] = end
+        return ends
+
+    async def _assigned(self, assigned: set[KafkaPartition]) -> None:
+        """The group's new assignment: kept partitions keep their positions."""
+        kafka = self._live()
+        try:
+            positions: dict[TopicPartition, int] = {}
+            fresh = []
+            for ktp in assigned:
+                tp = TopicPartition(ktp.topic, ktp.partition)
+                if tp in self._positions:
+                    # An eager rebalance reset it to the commit: put it back.
+                    kafka.seek(ktp, self._positions[tp])
+                    positions[tp] = self._positions[tp]
+                else:
+                    fresh.append(ktp)
+            positions.update(await self._start_positions(fresh))
+            self._positions = dict(sorted(positions.items()))
+        except Exception as exc:
+            self._error = exc
+            raise
+        finally:
+            self._reassigned.set()
+            self._reassigned = asyncio.Event()
+
+    def _live(self) -> AIOKafkaConsumer:
+        if self._kafka is None:
+            raise LogError("the consumer is not started")
+        return self._kafka
+
+    def _raise_listener_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise LogError(f"taking a new assignment: {error!r}") from error
+
+    async def getmany(self, max_records: int = 1000, timeout: float = 1.0) -> list[Record]:
+        kafka = self._live()
+        if max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        self._raise_listener_error()
+        try:
+            fetched = await kafka.getmany(
+                timeout_ms=max(0, int(timeout * 1000)), max_records=max_records
+            )
+        except KafkaError as exc:
+            raise LogError(f"reading {list(self.topics)}: {exc!r}") from exc
+        records: list[Record] = []
+        positions = self._positions
+        for ktp, batch in fetched.items():
+            tp = TopicPartition(ktp.topic, ktp.partition)
+            # Fetched just before a rebalance took the partition away: its new owner reads it.
+            if not batch or tp not in positions:
+                continue
+            records.extend(
+                Record(
+                    r.topic,
+                    r.partition,
+                    r.offset,
+                    None if r.key is None else r.key.decode(errors="replace"),
+                    b"" if r.value is None else r.value,
+                    # Other clients may write headers we never would: read them, never fail.
+                    {k: (v or b"").decode(errors="replace") for k, v in r.headers},
+                    r.timestamp,
+                )
+                for r in batch
+            )
+            positions[tp] = batch[-1].offset + 1
+        return records
+
+    async def commit(self, positions: Mapping[TopicPartition, int] | None = None) -> None:
+        kafka = self._live()
+        if self.group is None:
+            raise LogError("a consumer without a group has no committed positions")
+        chosen = dict(self._positions if positions is None else positions)
+        while True:
+            lost = sorted(set(chosen) - set(self._positions))
+            if lost:
+                names = ", ".join(f"{t}[{p}]" for t, p in lost)
+                raise NotAssigned(f"group {self.group!r}: {names} no longer assigned")
+            reassigned = self._reassigned
+            try:
+                await kafka.commit({KafkaPartition(*tp): p for tp, p in chosen.items()})
+                return
+            except IllegalStateError as exc:
+                raise NotAssigned(f"group {self.group!r}: {exc}") from exc
+            except CommitFailedError as exc:
+                # The group is rebalancing. Kafka cannot tell yet whether these partitions
+                # stay here, so wait for the new assignment and ask again: raising now
+                # would have the caller skip records no other member is going to read.
+                try:
+                    async with asyncio.timeout(self._join_timeout):
+                        await reassigned.wait()
+                except TimeoutError:
+                    raise NotAssigned(f"group {self.group!r}: {exc}") from exc
+                self._raise_listener_error()
+            except KafkaError as exc:
+                raise LogError(f"committing for group {self.group!r}: {exc!r}") from exc
+
+    async def seek(self, tp: TopicPartition, offset: int) -> None:
+        if offset < 0:
+            raise ValueError("offsets start at 0")
+        kafka = self._live()
+        self._assigned_check(tp)
+        kafka.seek(KafkaPartition(*tp), offset)
+        self._positions[tp] = offset
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        return frozenset(self._positions)
+
+    def position(self, tp: TopicPartition) -> int:
+        self._assigned_check(tp)
+        return self._positions[tp]
+
+    def _assigned_check(self, tp: TopicPartition) -> None:
+        if tp not in self._positions:
+            raise NotAssigned(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
+
+    async def __aenter__(self) -> KafkaConsumer:
+        await self.start()
+        return self
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[KafkaPartition]) -> None:
+        # Positions stay until the new assignment says which partitions remain.
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[KafkaPartition]) -> None:
+        logger.debug("group %s: assigned %s", self._consumer.group, sorted(assigned))
+        await self._consumer._assigned(assigned)

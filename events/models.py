@@ -28,6 +28,7 @@ __all__ = [
     "LogLine",
     "Status",
     "StatusChanged",
+    "StatusName",
     "Stream",
     "now",
 ]

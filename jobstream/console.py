@@ -87,7 +87,7 @@ def format_record(record: JobRecord, color: bool = False) -> str:
     rows = [
         ("job", record.job_id),
         ("name", f"{record.name or '-'} {record.version or ''}".rstrip()),
-        ("status", _status(record.status, color)),
+        ("status", _status(record.status.name, color)),
         ("reason", _text(record.reason)),
         ("stage", _text(record.stage)),
         ("submitted", _text(record.submitted)),
@@ -105,7 +105,8 @@ def format_record(record: JobRecord, color: bool = False) -> str:
 def format_table(records: Sequence[JobRecord], color: bool = False) -> str:
     header = ("JOB", "STATUS", "NAME", "SUBMITTED", "DURATION")
     rows = [
-        (r.job_id[:12], r.status, r.name or "-", _text(r.submitted), _duration(r)) for r in records
+        (r.job_id[:12], r.status.name, r.name or "-", _text(r.submitted), _duration(r))
+        for r in records
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]

@@ -45,6 +45,34 @@ class Settings(BaseModel):
         5.0, ge=0, description="seconds between SIGTERM and SIGKILL on cancel or timeout"
     )
     log_level: str = Field("WARNING", description="Python logging level of services")
+    # Callbacks (callbacks/): the host's retries, and the built-in callbacks' options.
+    callback_attempts: int = Field(
+        8, ge=1, description="calls of a failing callback hook before the event is dead-lettered"
+    )
+    callback_backoff: float = Field(
+        0.5, ge=0, description="seconds before a hook's first retry; doubled for each next one"
+    )
+    callback_max_backoff: float = Field(60.0, ge=0, description="longest wait between retries")
+    callback_timeout: float = Field(
+        30.0, gt=0, description="seconds a hook call may take before it counts as failed"
+    )
+    callback_hold: float = Field(
+        5.0, ge=0, description="seconds an event may wait for its job's JobSubmitted"
+    )
+    webhook_url: str | None = Field(None, description="where the webhook callback POSTs")
+    webhook_secret: str | None = Field(
+        None, description="HMAC-SHA256 key of the webhook's X-Jobstream-Signature-256 header"
+    )
+    webhook_timeout: float = Field(10.0, gt=0, description="seconds per webhook request")
+    webhook_logs: bool = Field(False, description="the webhook also POSTs each log chunk")
+    github_token: str | None = Field(None, description="token of the github callback")
+    github_api: str = Field(
+        "https://api.github.com",
+        description="GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3)",
+    )
+    public_url: str | None = Field(
+        None, description="base URL of jobstream's web pages, linked from commit statuses"
+    )
 
     @field_validator("broker")
     @classmethod

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from events.models import Status
+from events.models import Status, StatusName
 
 __all__ = ["DeadLetter", "JobRecord", "LogLineRow", "Stats"]
 
@@ -17,7 +17,7 @@ class JobRecord(BaseModel):
     job_id: str
     name: str | None = None
     version: str | None = None
-    status: Status = Status.NEW
+    status: StatusName = Status.NEW
     submitted: datetime | None = None
     started: datetime | None = None
     ended: datetime | None = None

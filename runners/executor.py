@@ -137,9 +137,10 @@ class _Job:
         if self._cancel is not None:
             watcher = asyncio.create_task(self._cancel.wait())
             watcher.add_done_callback(self._on_cancel)
+            self._poll_cancel()
         try:
             await self._prepare()
-            if not self._stop.is_set():
+            if not self._poll_cancel():
                 await self._set_status(Status.STARTED)
                 await self._run_sequence()
         except _JobFailed as error:
@@ -154,6 +155,12 @@ class _Job:
     def _on_cancel(self, task: asyncio.Task[bool]) -> None:
         if not task.cancelled():
             self._request_stop(Status.CANCELLED, "cancelled")
+
+    def _poll_cancel(self) -> bool:
+        """Whether the job must stop; sees a cancel the watcher task has not run for yet."""
+        if self._cancel is not None and self._cancel.is_set():
+            self._request_stop(Status.CANCELLED, "cancelled")
+        return self._stop.is_set()
 
     def _request_stop(self, status: Status, reason: str) -> None:
         if not self._stop.is_set():
@@ -226,7 +233,7 @@ class _Job:
             context["organization"] = document.organization
         self._context = context
         for index, (source, token) in enumerate(zip(document.sources, tokens, strict=True)):
-            if self._stop.is_set():
+            if self._poll_cancel():
                 return
             branch = self._interpolate(source.branch) if source.branch else None
             await self._clone(index, GitSource(self._interpolate(source.url), branch, token))
@@ -257,7 +264,7 @@ class _Job:
             position.setdefault(entry.stage, at)
         index: int | None = 0
         seen: set[int] = set()
-        while index is not None and not self._stop.is_set():
+        while index is not None and not self._poll_cancel():
             entry = entries[index]
             if index in seen:
                 # Validation rejects handler loops; this keeps a missed one from running
@@ -286,7 +293,7 @@ class _Job:
         if run:
             for number, step in enumerate(stage.steps, 1):
                 problem = await self._run_step(step)
-                if self._stop.is_set():
+                if self._poll_cancel():
                     return False
                 if problem is not None:
                     return await self._stage_failed(

@@ -119,6 +119,23 @@ class LineSplitter:
         return [_decode(rest)] if rest else []
 
 
+class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Stream pipes, plus a future set when the child exits.
+
+    `asyncio.subprocess.Process.wait()` returns only once the pipes are closed as well, so
+    it would wait on any grandchild that holds them; `exited` does not.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=READ_SIZE, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
 class Process:
     """One child process in its own process group.
 
@@ -142,19 +159,21 @@ class Process:
         self._env = dict(env)
         self._sink = on_output
         self._grace = kill_grace
-        self._proc: asyncio.subprocess.Process | None = None
+        self._pid: int | None = None
         self._done: asyncio.Task[int] | None = None
         self._kill_timer: asyncio.TimerHandle | None = None
 
     @property
     def pid(self) -> int:
-        if self._proc is None:
+        if self._pid is None:
             raise RuntimeError("process not started")
-        return self._proc.pid
+        return self._pid
 
     async def start(self) -> None:
         """Spawn the child; raises OSError if it cannot be started (e.g. no such cwd)."""
-        self._proc = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitProtocol(loop),
             *self._argv,
             cwd=self._cwd,
             env=self._env,
@@ -162,9 +181,9 @@ class Process:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            limit=READ_SIZE,
         )
-        self._done = asyncio.create_task(self._lifecycle(self._proc))
+        self._pid = transport.get_pid()
+        self._done = asyncio.create_task(self._lifecycle(transport, protocol))
 
     async def wait(self) -> int:
         if self._done is None:
@@ -174,7 +193,7 @@ class Process:
 
     async def terminate(self) -> int:
         """SIGTERM to the group now, SIGKILL after `kill_grace`; the exit code."""
-        if self._proc is None or self._done is None:
+        if self._done is None:
             raise RuntimeError("process not started")
         if not self._done.done() and self._kill_timer is None:
             self._signal_group(signal.SIGTERM)
@@ -184,22 +203,25 @@ class Process:
 
     def _signal_group(self, sig: signal.Signals) -> bool:
         """Send `sig` to the child's group; False if the group has no member left."""
-        assert self._proc is not None
         try:
             # The child leads its own session, so its pid is the group id.
-            os.killpg(self._proc.pid, sig)
+            os.killpg(self.pid, sig)
         except ProcessLookupError:
             return False
         return True
 
-    async def _lifecycle(self, proc: asyncio.subprocess.Process) -> int:
-        assert proc.stdout is not None and proc.stderr is not None
+    async def _lifecycle(
+        self, transport: asyncio.SubprocessTransport, protocol: _ExitProtocol
+    ) -> int:
+        assert protocol.stdout is not None and protocol.stderr is not None
         readers = [
-            asyncio.create_task(self._read(proc.stdout, "stdout")),
-            asyncio.create_task(self._read(proc.stderr, "stderr")),
+            asyncio.create_task(self._read(protocol.stdout, "stdout")),
+            asyncio.create_task(self._read(protocol.stderr, "stderr")),
         ]
         try:
-            code = await proc.wait()
+            await protocol.exited
+            code = transport.get_returncode()
+            assert code is not None
             if self._signal_group(signal.SIGTERM):
                 await asyncio.wait(readers, timeout=self._grace)
                 self._signal_group(signal.SIGKILL)
@@ -218,6 +240,8 @@ class Process:
                 self._kill_timer.cancel()
             for reader in readers:
                 reader.cancel()
+            # Releases pipes a reader gave up on; the child is already reaped.
+            transport.close()
 
     async def _read(self, reader: asyncio.StreamReader, stream: OutputStream) -> None:
         splitter = LineSplitter()

@@ -17,7 +17,10 @@ import pytest
 from events.embedded import EmbeddedLog
 from events.log import EventLog
 
-LOG_BACKENDS = ["embedded"]
+# The `kafka_broker` fixture: a tansu broker for the session, started on first use.
+pytest_plugins = ["kafka_broker"]
+
+LOG_BACKENDS = ["embedded", "kafka"]
 
 
 def _make_log(request: pytest.FixtureRequest, tmp_path: Path) -> EventLog:
@@ -25,6 +28,8 @@ def _make_log(request: pytest.FixtureRequest, tmp_path: Path) -> EventLog:
     can get it from its own fixture with `request.getfixturevalue`."""
     if request.param == "embedded":
         return EmbeddedLog(tmp_path / "events.db", partitions=4)
+    if request.param == "kafka":
+        return request.getfixturevalue("kafka_broker").log(partitions=4)
     raise ValueError(f"unknown log backend {request.param!r}")
 
 

@@ -122,7 +122,7 @@ def cancel(settings: Settings, job: str) -> None:
                 queries.get_job, await s.host.query(queries.resolve_job_id, job)
             )
             if record.completed:
-                return f"job {record.job_id} already ended {record.status}"
+                return f"job {record.job_id} already ended {record.status.name}"
             await request_cancel(s.log, settings.topics, record.job_id)
             return f"cancel requested for job {record.job_id}"
 

@@ -98,28 +98,30 @@ def serve(settings: Settings) -> None:
 @pass_settings
 def replay(settings: Settings, check: bool) -> None:
     """Rebuild the views from offset 0 of the log, then swap them in atomically."""
-    target = settings.views_path.with_name(settings.views_path.stem + ".replay.duckdb")
     started = time.monotonic()
 
-    def progress(events: int, rate: float) -> None:
-        click.echo(f"\r{events:,} events, {rate:,.0f} events/s", nl=False, err=True)
+    def progress(events: int, seconds: float) -> None:
+        rate = events / seconds if seconds else 0
+        click.echo(f"\rreplaying: {events:,} events, {rate:,.0f} events/s", nl=False, err=True)
 
     async def go():
         async with open_log(settings) as log:
-            return await replay_views(log, settings.topics.all, target, progress=progress)
+            return await replay_views(
+                log, settings.topics.all, settings.views_path, progress=progress
+            )
 
     result = run_async(go())
     click.echo("", err=True)
     click.echo(
         f"replayed {result.events:,} events in {time.monotonic() - started:.2f}s "
-        f"({result.events_per_second:,.0f} events/s)"
+        f"({result.events_per_s:,.0f} events/s)"
     )
     if check:
-        differences = verify(settings.views_path, target)
-        target.unlink(missing_ok=True)
+        differences = verify(settings.views_path, result.path)
+        result.path.unlink(missing_ok=True)
         for line in differences:
             click.echo(line)
         click.echo("views differ" if differences else "views match the log")
         sys.exit(EXIT_FAILED if differences else 0)
-    swap(target, settings.views_path)
+    swap(result.path, settings.views_path)
     click.echo(f"views replaced: {settings.views_path}")

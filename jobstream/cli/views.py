@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from datetime import datetime
 
 import click
 
+from events.models import Status
 from jobstream.cli.common import pass_settings, run_async, session
 from jobstream.console import format_lines, format_record, format_table
 from jobstream.settings import Settings
@@ -17,7 +19,7 @@ from projections.records import JobRecord
 
 __all__ = ["list_command", "log", "show", "stats", "status"]
 
-STATUSES = ["NEW", "WAITING", "STARTED", "FAILING", "SUCCEEDED", "FAILED", "CANCELLED"]
+STATUSES = [s.name for s in Status]
 
 
 def _record_json(record: JobRecord) -> dict:
@@ -54,13 +56,15 @@ def list_command(
     async def go() -> list[JobRecord]:
         async with session(settings) as s:
             return await s.host.query(
-                queries.list_jobs,
-                status=[x.upper() for x in statuses] or None,
-                name=name,
-                since=since.astimezone() if since else None,
-                until=until.astimezone() if until else None,
-                limit=limit,
-                offset=offset,
+                functools.partial(
+                    queries.list_jobs,
+                    status=[x.upper() for x in statuses] or None,
+                    name=name,
+                    since=since.astimezone() if since else None,
+                    until=until.astimezone() if until else None,
+                    limit=limit,
+                    offset=offset,
+                )
             )
 
     records = run_async(go())
@@ -96,8 +100,8 @@ def show(settings: Settings, job: str, as_json: bool) -> None:
 def status(settings: Settings, job: str) -> None:
     """Print the status of JOB; exit 0 if it SUCCEEDED or is still running, 1 otherwise."""
     record = run_async(_job(settings, job))
-    click.echo(record.status)
-    sys.exit(1 if record.status in ("FAILED", "CANCELLED") else 0)
+    click.echo(record.status.name)
+    sys.exit(1 if record.status in (Status.FAILED, Status.CANCELLED) else 0)
 
 
 @click.command()

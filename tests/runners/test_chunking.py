@@ -109,8 +109,9 @@ async def test_a_million_lines_through_masking_and_chunking() -> None:
             self.count += len(lines)  # type: ignore[arg-type]
 
     total = 1_000_000
-    data = b"".join(b"line %07d of build output padded out to eighty chars .......\n" % i
-                    for i in range(total))
+    data = b"".join(
+        b"line %07d of build output padded out to eighty chars .......\n" % i for i in range(total)
+    )
     reads = [data[i : i + 65536] for i in range(0, len(data), 65536)]
     notifier = Counting()
     chunker = LogChunker(notifier)

@@ -1,0 +1,54 @@
+"""The `stdout` callback: one line per event, for trying jobstream out."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from callbacks.base import Callback, JobInfo
+from events.models import (
+    CancelRequested,
+    Completed,
+    Event,
+    Heartbeat,
+    JobSubmitted,
+    LogAppended,
+    StatusChanged,
+)
+
+__all__ = ["StdoutCallback", "describe"]
+
+
+def describe(job: JobInfo, event: Event) -> str:
+    """One line: time, job id and name, event type, and what the event says."""
+    match event:
+        case JobSubmitted():
+            detail = f"by {event.submitter}"
+        case StatusChanged():
+            detail = event.status.name
+            if event.stage:
+                detail += f" stage={event.stage}"
+            if event.reason:
+                detail += f" reason={event.reason!r}"
+        case LogAppended():
+            detail = f"lines {event.lines[0].n}-{event.lines[-1].n}"
+        case Completed():
+            detail = f"{event.status.name} success={event.success} lines={event.lines}"
+        case Heartbeat():
+            detail = f"worker={event.worker}"
+        case CancelRequested():
+            detail = f"by {event.requested_by}"
+    name = job.name or "-"
+    return f"{event.at:%Y-%m-%dT%H:%M:%S}Z {job.id[:12]} {name} {event.type} {detail}"
+
+
+class StdoutCallback(Callback):
+    """Prints every event to `out` (standard output by default)."""
+
+    name = "stdout"
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+
+    async def on_event(self, job: JobInfo, event: Event) -> None:
+        print(describe(job, event), file=self.out or sys.stdout, flush=True)

@@ -1,0 +1,149 @@
+"""`callbacks run` and `callbacks list`: callbacks as consumers of the log."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import get_args
+
+import click
+
+from callbacks import (
+    CallbackHost,
+    CallbackStore,
+    HostRecord,
+    check_name,
+    installed,
+    load,
+)
+from events.errors import JobstreamError
+from events.log import EventLog, Start
+from jobstream.app import configure_logging, open_log, stop_on_signals
+from jobstream.cli.common import pass_settings, run_async
+from jobstream.settings import Settings
+
+__all__ = ["callbacks"]
+
+# A host records a sign of life this often; `list` calls it running within a few of them.
+_BEAT = 2.0
+_ALIVE_WITHIN = 4 * _BEAT
+
+
+def store_path(settings: Settings) -> Path:
+    return settings.data_dir / "callbacks.sqlite"
+
+
+@click.group()
+def callbacks() -> None:
+    """Callbacks: each runs as its own consumer group of the log."""
+
+
+@callbacks.command("run")
+@click.argument("callback")
+@click.option(
+    "--from",
+    "start",
+    type=click.Choice(get_args(Start)),
+    default="committed",
+    show_default=True,
+    help="Where a new consumer starts; committed resumes (from the earliest when new).",
+)
+@click.option(
+    "--name", help="Consumer name (group callback-NAME) [default: the callback's own name]."
+)
+@click.option("--callback-attempts", type=click.IntRange(1), help="Calls of a hook per event.")
+@click.option("--callback-backoff", type=float, help="Seconds before the first retry.")
+@click.option("--webhook-url", help="Where the webhook callback POSTs.")
+@click.option("--github-api", help="GitHub API base URL (GitHub Enterprise Server).")
+@click.option("--public-url", help="Base URL linked from commit statuses.")
+@pass_settings
+def run(settings: Settings, callback: str, start: Start, name: str | None) -> None:
+    """Run CALLBACK (an installed name or module:Class) until interrupted."""
+    configure_logging(settings)
+    try:
+        default_name, cls = load(callback)
+        name = check_name(name or default_name)
+        instance = cls.from_settings(settings.model_dump())
+    except JobstreamError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        async with open_log(settings) as log, CallbackStore(store_path(settings)) as store:
+            host = CallbackHost(
+                log,
+                settings.topics,
+                instance,
+                store,
+                name=name,
+                spec=callback,
+                start=start,
+                attempts=settings.callback_attempts,
+                backoff=settings.callback_backoff,
+                max_backoff=settings.callback_max_backoff,
+                timeout=settings.callback_timeout,
+                hold=settings.callback_hold,
+                beat=_BEAT,
+            )
+            click.echo(f"jobstream: callback {name} (group {host.group}) from {start}", err=True)
+            await host.run(stop)
+
+    run_async(go())
+
+
+@callbacks.command("list")
+@pass_settings
+def list_command(settings: Settings) -> None:
+    """Installed callbacks, and the position and lag of every callback that has run here."""
+    click.echo("installed:")
+    for item in installed():
+        click.echo(f"  {item.name:<12} {item.spec:<40} {item.source}")
+    path = store_path(settings)
+    if not path.exists():
+        click.echo("consumers: none has run on this data directory")
+        return
+
+    async def go() -> list[str]:
+        async with open_log(settings) as log, CallbackStore(path) as store:
+            lines = []
+            for host in await store.hosts():
+                counts = await store.counts(host.callback)
+                lines.extend(await _describe(log, host, counts))
+            return lines
+
+    lines = run_async(go())
+    click.echo("consumers:" if lines else "consumers: none has run on this data directory")
+    if lines:
+        header = ("name", "state", "pid", "delivered", "dead", "topic", "position", "end", "lag")
+        click.echo("  " + _row(header))
+    for line in lines:
+        click.echo("  " + line)
+
+
+async def _describe(log: EventLog, host: HostRecord, counts: dict[str, int]) -> list[str]:
+    """One row per topic; lag is the end offsets minus the committed positions (a
+    reporting figure: end offsets are not exact on every Kafka broker)."""
+    state = "running" if host.running(_ALIVE_WITHIN) else "stopped"
+    if host.stopped is None and state == "stopped":
+        state = "gone"  # killed, or crashed: resumes from its committed position
+    rows = []
+    for i, topic in enumerate(host.topics):
+        committed = await log.committed(host.group, topic)
+        ends = await log.end_offsets(topic)
+        position = sum(committed.values())
+        end = sum(ends.values())
+        lag = sum(max(0, e - committed.get(p, 0)) for p, e in ends.items())
+        own = (
+            (host.callback, state, str(host.pid), str(counts.get("delivered", 0)))
+            if i == 0
+            else ("", "", "", "")
+        )
+        dead = str(counts.get("dead", 0)) if i == 0 else ""
+        rows.append(_row((*own, dead, topic, str(position), str(end), str(lag))))
+    return rows
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    widths = (12, 8, 8, 10, 6, 12, 10, 10, 8)
+    return " ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)).rstrip()
