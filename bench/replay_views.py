@@ -62,7 +62,10 @@ def _big_job(chunks: int = 1_000, lines: int = 1_000) -> list[Record]:
         first = c * lines + 1
         chunk = [
             LogLine(
-                n=n, at="2026-11-28T00:00:00.123456Z", stream="stdout", text=f"line {n:07d} " + "x" * 68
+                n=n,
+                at="2026-11-28T00:00:00.123456Z",
+                stream="stdout",
+                text=f"line {n:07d} " + "x" * 68,
             )
             for n in range(first, first + lines)
         ]
