@@ -15,6 +15,10 @@ interleaving, gives the same rows:
 - CancelRequested changes no row: the job's runner answers it with job-events.
 - A log line is stored once per (job, line number): line numbers grow by one per job, so
   lines at or below the job's `last_line` are already stored.
+
+A LogAppended can reach the fold whole (an Event) or as a `LogChunk`: only its envelope
+facts, its lines staying in DuckDB (projections.views). Both give the same row; for a chunk
+the fold says which lines to store as a threshold (`FoldResult.chunks`: store lines above it).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from events.models import (
 )
 from projections.records import JobRecord
 
-__all__ = ["AppliedKey", "FoldResult", "LineColumns", "fold"]
+__all__ = ["AppliedKey", "FoldResult", "LineColumns", "LogChunk", "fold"]
 
 AppliedKey = tuple[str, str]
 """(job_id, writer)"""
@@ -58,6 +62,24 @@ class LineColumns:
         return len(self.n)
 
 
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    """A valid LogAppended whose lines were left in DuckDB: its envelope and line facts.
+
+    Its line numbers are strictly increasing (`first` lowest, `last` highest); `text_bytes`
+    is the UTF-8 size of all its texts."""
+
+    index: int
+    """Where the record sits in the batch (the key of its staged lines)."""
+    job_id: str
+    writer: str
+    seq: int
+    count: int
+    first: int
+    last: int
+    text_bytes: int
+
+
 @dataclass(slots=True)
 class FoldResult:
     jobs: dict[str, JobRecord]
@@ -65,18 +87,26 @@ class FoldResult:
     applied: dict[AppliedKey, int]
     """(job_id, writer) pairs whose highest applied seq changed, with the new seq."""
     lines: LineColumns
+    """Lines of the LogAppended events folded whole."""
+    chunks: dict[int, int] = field(default_factory=dict)
+    """Applied LogChunks: index -> threshold; their lines above the threshold are new."""
+    partial: list[int] = field(default_factory=list)
+    """Indexes (also in `chunks`) whose threshold falls inside their lines: the fold could
+    not count their new lines and bytes, so `lines` and `bytes` of their jobs still lack
+    them (the caller adds them; last_line is already right)."""
 
 
 def fold(
     rows: Mapping[str, JobRecord],
     applied: Mapping[AppliedKey, int],
-    events: Iterable[Event],
+    events: Iterable[Event | LogChunk],
 ) -> FoldResult:
     """Apply `events` (in log order) to the current `rows` and `applied` seqs of the jobs
     they touch; neither input is modified."""
     jobs: dict[str, JobRecord] = {}
     seqs: dict[AppliedKey, int] = {}
     lines = LineColumns()
+    result = FoldResult(jobs=jobs, applied=seqs, lines=lines)
 
     def row(job_id: str) -> JobRecord:
         current = jobs.get(job_id)
@@ -101,7 +131,9 @@ def fold(
         if event.seq <= last:
             continue
         seqs[key] = event.seq
-        if isinstance(event, StatusChanged):
+        if isinstance(event, LogChunk):
+            _chunk(job, event, result)
+        elif isinstance(event, StatusChanged):
             _status(job, event)
         elif isinstance(event, LogAppended):
             _log(job, event, lines)
@@ -117,7 +149,7 @@ def fold(
             job.completed = True
         if event.writer == job.writer:
             job.last_seq = max(job.last_seq, event.seq)
-    return FoldResult(jobs=jobs, applied=seqs, lines=lines)
+    return result
 
 
 def _submitted(job: JobRecord, event: JobSubmitted) -> None:
@@ -159,3 +191,17 @@ def _log(job: JobRecord, event: LogAppended, out: LineColumns) -> None:
         out.at.append(line.at)
         out.stream.append(line.stream)
         out.text.append(line.text)
+
+
+def _chunk(job: JobRecord, chunk: LogChunk, out: FoldResult) -> None:
+    """`_log` for lines left in DuckDB: increasing line numbers make the new ones a suffix."""
+    threshold = job.last_line
+    if chunk.last <= threshold:
+        return
+    out.chunks[chunk.index] = threshold
+    job.last_line = chunk.last
+    if chunk.first > threshold:
+        job.lines += chunk.count
+        job.bytes += chunk.text_bytes
+    else:
+        out.partial.append(chunk.index)

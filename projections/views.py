@@ -6,6 +6,14 @@ they compose. The checkpoint is the next offset per (projection, topic, partitio
 below it are skipped, and events below the applied seq of their writer are skipped too, so
 a restart or a producer's retry never applies anything twice.
 
+LogAppended records (nearly all of them, and nearly all the bytes) take a fast path: their
+raw JSON goes to DuckDB in one statement that parses it (`from_json`) into a TEMP table for
+the batch; Python reads back only one small row of facts per event (`LogChunk`), the fold
+decides which chunks apply and from which line, and one `INSERT ... SELECT` copies those
+lines into `log_lines`. A record the fast path is not sure of (bad JSON, a missing or
+mistyped field, lines out of order) is decoded by pydantic like every other event, so it is
+folded whole or dead-lettered with pydantic's error.
+
 A DuckDB connection is not thread-safe: ProjectionHost calls `apply` and every query from
 one worker thread. Only one process may hold the file (DuckDB allows one writer per file).
 """
@@ -23,8 +31,8 @@ from pydantic import TypeAdapter, ValidationError
 from events.codec import decode
 from events.errors import MalformedEvent, ViewsBusy
 from events.log import Record, TopicPartition
-from events.models import Event, Status
-from projections.fold import AppliedKey, FoldResult, LineColumns, fold
+from events.models import Event, LogAppended, Status
+from projections.fold import AppliedKey, FoldResult, LineColumns, LogChunk, fold
 from projections.records import JobRecord
 from projections.schema import DDL, JOB_COLUMNS
 
@@ -80,6 +88,94 @@ SELECT
 """
 
 
+_STAGED = "jobstream_staged_lines"
+
+# The LogAppended envelope and lines as DuckDB parses them: a field that is missing, null or
+# of a type DuckDB cannot convert comes out NULL (a line's "at" is parsed right here).
+_LOG_APPENDED_TYPE = (
+    '{"type":"VARCHAR","event_id":"VARCHAR","job_id":"VARCHAR","writer":"VARCHAR",'
+    '"seq":"BIGINT","at":"VARCHAR","v":"BIGINT",'
+    '"lines":[{"n":"BIGINT","at":"TIMESTAMPTZ","stream":"VARCHAR","text":"VARCHAR"}]}'
+)
+
+# DuckDB converts what pydantic refuses (a number as "text", 3.5 as "seq"): a record in
+# which a known key is not followed by the JSON type pydantic wants takes the pydantic path.
+# Conservative: a space after the colon, or "3" for an int, also sends it there.
+_SUSPECT = (
+    r'"(?:type|event_id|job_id|writer|at|stream|text)":[^"]'
+    r'|"(?:n|seq|v)":(?:[^0-9]|[0-9]+[.eE])'
+)
+
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_RFC3339 = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+# try(): a value that is not JSON gives a NULL row (then pydantic says why), never an error.
+_STAGE = f"""
+CREATE OR REPLACE TEMP TABLE {_STAGED} AS
+SELECT i, e.type, e.event_id, e.job_id, e.writer, e.seq, e."at", e.v, e.lines, suspect
+FROM (
+    SELECT
+        i,
+        try(from_json(raw, '{_LOG_APPENDED_TYPE}')) AS e,
+        regexp_matches(raw, $suspect) AS suspect
+    FROM (SELECT unnest($i::INTEGER[]) AS i, unnest($v::VARCHAR[]) AS raw)
+)
+"""
+
+# One row per staged record: `ok` when pydantic would accept it and its line numbers are
+# strictly increasing (what LogChunk promises the fold).
+_FACTS = f"""
+SELECT
+    i, job_id, writer, seq, len(lines), lines[1].n, lines[-1].n,
+    list_sum(list_transform(lines, lambda x: strlen(x.text))),
+    coalesce(
+        NOT suspect
+        AND type = 'LogAppended'
+        AND job_id <> '' AND writer <> '' AND seq >= 1
+        AND (event_id IS NULL OR regexp_full_match(event_id, '{_UUID}'))
+        AND ("at" IS NULL OR (regexp_full_match("at", '{_RFC3339}')
+                              AND try_cast("at" AS TIMESTAMPTZ) IS NOT NULL))
+        AND len(lines) >= 1
+        AND list_bool_and(list_transform(lines, lambda x:
+            x.n >= 1 AND x."at" IS NOT NULL AND x.text IS NOT NULL
+            AND x.stream IN ('stdout', 'stderr', 'system')))
+        AND list_sort(list_distinct(list_transform(lines, lambda x: x.n)))
+            = list_transform(lines, lambda x: x.n),
+        false
+    )
+FROM {_STAGED}
+"""
+
+_INSERT_STAGED = f"""
+INSERT INTO log_lines
+SELECT job_id, x.n, x."at", x.stream, x.text
+FROM (
+    SELECT s.job_id, t.threshold, unnest(s.lines) AS x
+    FROM {_STAGED} s
+    JOIN (SELECT unnest($i::INTEGER[]) AS i, unnest($t::BIGINT[]) AS threshold) t USING (i)
+)
+WHERE x.n > threshold
+"""
+
+# New lines and bytes of the chunks whose threshold falls inside their lines.
+_PARTIAL = f"""
+SELECT job_id, count(*), sum(strlen(x.text))
+FROM (
+    SELECT s.job_id, t.threshold, unnest(s.lines) AS x
+    FROM {_STAGED} s
+    JOIN (SELECT unnest($i::INTEGER[]) AS i, unnest($t::BIGINT[]) AS threshold) t USING (i)
+)
+WHERE x.n > threshold
+GROUP BY job_id
+"""
+
+_BAD_TIMES = """
+SELECT DISTINCT a FROM (SELECT unnest($a::VARCHAR[]) AS a) WHERE try_cast(a AS TIMESTAMPTZ) IS NULL
+"""
+
+
 class DuckDBViews:
     """The views in one DuckDB file. Use `DuckDBViews.open(path)`; not thread-safe."""
 
@@ -130,11 +226,13 @@ class DuckDBViews:
         try:
             done = self._positions(conn, projection)
             fresh = [r for r in records if r.offset >= done.get(r.tp, 0)]
-            events, dead = _decode(fresh)
-            touched = list({e.job_id for e in events})
-            result = fold(self._read_jobs(conn, touched), self._read_applied(conn, touched), events)
+            items, dead = self._decode(conn, fresh)
+            touched = list({e.job_id for e in items})
+            result = fold(self._read_jobs(conn, touched), self._read_applied(conn, touched), items)
+            self._write_staged_lines(conn, result)
             self._write_rows(conn, result)
             self._write_dead_letters(conn, dead)
+            conn.execute(f"DROP TABLE IF EXISTS {_STAGED}")
             ends: dict[TopicPartition, int] = {}
             for r in records:
                 ends[r.tp] = max(ends.get(r.tp, 0), r.offset + 1, done.get(r.tp, 0))
@@ -143,6 +241,59 @@ class DuckDBViews:
         except BaseException:
             conn.rollback()
             raise
+
+    @staticmethod
+    def _decode(
+        conn: duckdb.DuckDBPyConnection, records: list[Record]
+    ) -> tuple[list[Event | LogChunk], list[tuple[Record, str]]]:
+        """The events among `records` in order (LogAppended as LogChunks, lines staged in
+        DuckDB, where the fast path could take them), and the dead letters, with why."""
+        slots: list[Event | LogChunk | None] = [None] * len(records)
+        fast_i: list[int] = []
+        fast_v: list[str] = []
+        for i, r in enumerate(records):
+            kind = r.headers.get("type")
+            if kind == "LogAppended" or (kind is None and b'"LogAppended"' in r.value):
+                try:
+                    fast_v.append(r.value.decode())
+                except UnicodeDecodeError:
+                    continue
+                fast_i.append(i)
+        if fast_v:
+            conn.execute(_STAGE, {"i": fast_i, "v": fast_v, "suspect": _SUSPECT})
+            for i, job_id, writer, seq, count, first, last, size, ok in conn.execute(
+                _FACTS
+            ).fetchall():
+                if ok:
+                    slots[i] = LogChunk(i, job_id, writer, seq, count, first, last, size)
+        slow = [i for i, item in enumerate(slots) if item is None]
+        events, errors = _decode([records[i] for i in slow])
+        dead = {slow[k]: error for k, error in errors}
+        logs: list[tuple[int, LogAppended]] = []
+        for i, event in zip(slow, events, strict=True):
+            slots[i] = event
+            if isinstance(event, LogAppended):
+                logs.append((i, event))
+        # pydantic keeps a line's "at" as text: one DuckDB cannot read would fail the insert.
+        for i, error in _bad_times(conn, logs).items():
+            slots[i] = None
+            dead[i] = error
+        dead_records = [(records[i], dead[i]) for i in sorted(dead)]
+        return [item for item in slots if item is not None], dead_records
+
+    @staticmethod
+    def _write_staged_lines(conn: duckdb.DuckDBPyConnection, result: FoldResult) -> None:
+        """Copy the applied chunks' new lines from the staging table; count the partial ones."""
+        if not result.chunks:
+            return
+        params = {"i": list(result.chunks), "t": list(result.chunks.values())}
+        if result.partial:
+            partial = {"i": result.partial, "t": [result.chunks[i] for i in result.partial]}
+            for job_id, count, size in conn.execute(_PARTIAL, partial).fetchall():
+                job = result.jobs[job_id]
+                job.lines += count
+                job.bytes += size
+        conn.execute(_INSERT_STAGED, params)
 
     @staticmethod
     def _positions(conn: duckdb.DuckDBPyConnection, projection: str) -> dict[TopicPartition, int]:
@@ -266,21 +417,40 @@ class DuckDBViews:
         )
 
 
-def _decode(records: list[Record]) -> tuple[list[Event], list[tuple[Record, str]]]:
-    """The events among `records`, in order, and the records that are not events, with why."""
+def _bad_times(
+    conn: duckdb.DuckDBPyConnection, logs: list[tuple[int, LogAppended]]
+) -> dict[int, str]:
+    """The LogAppended events (by index) with a line whose `at` is not a timestamp."""
+    if not logs:
+        return {}
+    times = [line.at for _, event in logs for line in event.lines]
+    bad = {a for (a,) in conn.execute(_BAD_TIMES, {"a": times}).fetchall()}
+    found: dict[int, str] = {}
+    for i, event in logs:
+        for k, line in enumerate(event.lines):
+            if line.at in bad:
+                found[i] = f"lines.{k}.at: not a timestamp: {line.at!r}"
+                break
+    return found
+
+
+def _decode(records: list[Record]) -> tuple[list[Event | None], list[tuple[int, str]]]:
+    """Each record as an event (None for one that is not), and the positions in `records`
+    of those that are not, with why."""
     if not records:
         return [], []
     try:
         events = _BATCH_ADAPTER.validate_json(b"[" + b",".join(r.value for r in records) + b"]")
         if len(events) == len(records):
-            return events, []
+            return list(events), []
     except ValidationError:
         pass
-    good: list[Event] = []
-    dead: list[tuple[Record, str]] = []
-    for record in records:
+    out: list[Event | None] = []
+    dead: list[tuple[int, str]] = []
+    for k, record in enumerate(records):
         try:
-            good.append(decode(record.value))
+            out.append(decode(record.value))
         except MalformedEvent as exc:
-            dead.append((record, str(exc)))
-    return good, dead
+            out.append(None)
+            dead.append((k, str(exc)))
+    return out, dead

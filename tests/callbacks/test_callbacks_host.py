@@ -133,7 +133,7 @@ async def test_an_always_failing_callback_fills_dead_letters_and_slows_nobody(
             if with_failing:
                 broken = await stack.enter_async_context(
                     running(
-                        log, store, Failing(), "broken", start="latest", attempts=3, backoff=0.01
+                        log, store, Failing(), "broken", start="latest", attempts=3, backoff=0.001
                     )
                 )
                 await broken.ready.wait()

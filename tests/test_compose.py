@@ -1,0 +1,59 @@
+"""docker-compose.yml is valid, and keeps what `--scale worker=3` and restarts rely on.
+
+Validated with `docker-compose config`, which needs no Docker engine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from kafka_broker import skip_or_fail
+
+COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+
+
+def _config(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        skip_or_fail("docker-compose not found: apt-get install docker-compose")
+    assert binary is not None
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE), "config", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=COMPOSE.parent,
+    )
+
+
+def test_compose_file_is_valid() -> None:
+    result = _config("-q")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def services() -> dict:
+    result = _config()
+    assert result.returncode == 0, result.stderr
+    return dict(yaml.safe_load(result.stdout)["services"])
+
+
+def test_every_jobstream_service_uses_kafka(services: dict) -> None:
+    for name in ("projector", "worker", "callbacks"):
+        assert services[name]["environment"]["JOBSTREAM_BROKER"] == "kafka://kafka:9092"
+        assert services[name]["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_worker_can_be_scaled(services: dict) -> None:
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["healthcheck"]["test"][-3:] == ["jobstream", "worker", "--check"]
+
+
+def test_state_survives_restarts(services: dict) -> None:
+    assert any("/var/lib/kafka/data" in str(v) for v in services["kafka"]["volumes"])
+    assert "healthcheck" in services["kafka"]
+    assert any("/data" in str(v) for v in services["projector"]["volumes"])
