@@ -75,6 +75,10 @@ class CallbackHost:
       `backoff * 2**(n-1)` seconds, at most `max_backoff`.
     - `timeout`: seconds a hook call may take before it counts as failed.
     - `hold`: seconds an event may wait for its job's JobSubmitted (see the module doc).
+    - `unrecorded`: deliveries that may wait for their record in the store at once. With 1,
+      each delivery is recorded before the next hook is called, so a crash repeats at most
+      the one in flight; more lets the store's writes overlap the hooks (faster, and a
+      crash may repeat up to that many, which a receiver drops by their Idempotency-Key).
     - `batch`: records read at once; `beat`: seconds between signs of life in the store.
     """
 
@@ -94,14 +98,15 @@ class CallbackHost:
         timeout: float = 30.0,
         hold: float = 5.0,
         batch: int = 500,
+        unrecorded: int = 1,
         beat: float = 2.0,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         if backoff < 0 or max_backoff < 0 or hold < 0:
             raise ValueError("backoff, max_backoff and hold must not be negative")
-        if timeout <= 0 or beat <= 0 or batch < 1:
-            raise ValueError("timeout, beat and batch must be positive")
+        if timeout <= 0 or beat <= 0 or batch < 1 or unrecorded < 1:
+            raise ValueError("timeout, beat, batch and unrecorded must be positive")
         self.log = log
         self.topics = topics
         self.callback = callback
@@ -117,6 +122,9 @@ class CallbackHost:
         self.hold = hold
         self.batch = batch
         self.beat = beat
+        self.unrecorded = unrecorded
+        self._to_record: list[tuple[str, tuple[str, int, int]]] = []
+        self._recording: asyncio.Task[None] | None = None
         self.stats = HostStats()
         self.ready = asyncio.Event()
         """Set once the consumer has joined its group and taken its starting positions."""
@@ -199,6 +207,9 @@ class CallbackHost:
                     handled.add(key)
             self._holding.pop(tp, None)
             positions[tp] = record.offset + 1
+        # The store first, then the log: a committed position never passes an unrecorded
+        # delivery.
+        await self._recorded(0)
         await self._commit(consumer, positions)
         return bool(positions)
 
@@ -303,9 +314,12 @@ class CallbackHost:
                 continue
             finally:
                 _current.reset(token)
-            await self.store.record_delivery(
-                self.name, str(event.event_id), (record.topic, record.partition, record.offset)
+            self._to_record.append(
+                (str(event.event_id), (record.topic, record.partition, record.offset))
             )
+            if self._recording is None or self._recording.done():
+                self._recording = asyncio.create_task(self._record())
+            await self._recorded(self.unrecorded - 1)
             self.stats.delivered += 1
             return True
         logger.warning(
@@ -333,6 +347,23 @@ class CallbackHost:
         )
         self.stats.dead += 1
         return True
+
+    async def _record(self) -> None:
+        """Write what was delivered, in one transaction per round, while hooks go on."""
+        while self._to_record:
+            batch, self._to_record = self._to_record, []
+            await self.store.record_deliveries(self.name, batch)
+
+    async def _recorded(self, at_most: int) -> None:
+        """Wait until at most `at_most` deliveries are not yet in the store."""
+        while self._recording is not None and (len(self._to_record) > at_most or at_most == 0):
+            task = self._recording
+            # Shielded: a stop or cancel of this host must not lose a write under way.
+            await asyncio.shield(task)
+            if task is self._recording:
+                self._recording = None
+                if self._to_record:
+                    self._recording = asyncio.create_task(self._record())
 
     async def _commit(self, consumer: Consumer, positions: dict[TopicPartition, int]) -> None:
         if not positions:

@@ -201,6 +201,17 @@ class _Db:
             if dead is not None:
                 self._dead_letter(dead)
 
+    def record_many(
+        self, callback: str, deliveries: Sequence[tuple[str, tuple[str, int, int]]]
+    ) -> None:
+        at = _now_ms()
+        with self.write():
+            self.db.executemany(
+                'INSERT OR IGNORE INTO deliveries (callback, event_id, topic, "partition",'
+                ' "offset", outcome, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                [(callback, key, *where, "delivered", at) for key, where in deliveries],
+            )
+
     def dead_letter(self, dead: DeadLetter) -> None:
         with self.write():
             self._dead_letter(dead)
@@ -366,11 +377,11 @@ class CallbackStore:
         wanted = list(dict.fromkeys(event_ids))
         return await self._call(self._live().delivered, callback, wanted) if wanted else set()
 
-    async def record_delivery(
-        self, callback: str, event_id: str, where: tuple[str, int, int]
+    async def record_deliveries(
+        self, callback: str, deliveries: Sequence[tuple[str, tuple[str, int, int]]]
     ) -> None:
-        """`callback` has handled `event_id`, read at `where` (topic, partition, offset)."""
-        await self._call(self._live().record, callback, event_id, where, "delivered", None)
+        """`callback` has handled each (event id, (topic, partition, offset)), at once."""
+        await self._call(self._live().record_many, callback, list(deliveries))
 
     async def record_dead(self, dead: DeadLetter) -> None:
         """A dead letter; with an event id, the event also counts as handled (one

@@ -77,6 +77,8 @@ def now() -> datetime:
 class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    # Declared here so it comes first in the JSON; each event narrows it to its own name.
+    type: str
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     job_id: str = Field(min_length=1)
     writer: str = Field(min_length=1)
