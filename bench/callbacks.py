@@ -48,7 +48,7 @@ class NoOp(Callback):
         self.calls += 1
 
 
-async def measure(log: EventLog, store_path: Path, jobs: int, label: str) -> float:
+async def measure(log: EventLog, store_path: Path, jobs: int, label: str, unrecorded: int) -> float:
     topics = Topics(prefix=f"bench-{uuid.uuid4().hex[:8]}-")
     async with log:
         for topic, messages in workload(topics, jobs):
@@ -56,7 +56,14 @@ async def measure(log: EventLog, store_path: Path, jobs: int, label: str) -> flo
         callback = NoOp()
         async with CallbackStore(store_path) as store:
             host = CallbackHost(
-                log, topics, callback, store, name=f"noop-{label}", start="earliest", batch=1000
+                log,
+                topics,
+                callback,
+                store,
+                name=f"noop-{label}-{unrecorded}",
+                start="earliest",
+                batch=1000,
+                unrecorded=unrecorded,
             )
             stop = asyncio.Event()
             task = asyncio.create_task(host.run(stop))
@@ -71,7 +78,10 @@ async def measure(log: EventLog, store_path: Path, jobs: int, label: str) -> flo
             stop.set()
             await task
     rate = target / elapsed
-    print(f"{label}: {target:,} deliveries in {elapsed:.2f}s = {rate:,.0f} deliveries/s")
+    print(
+        f"{label}, unrecorded={unrecorded}: {target:,} deliveries in {elapsed:.2f}s"
+        f" = {rate:,.0f} deliveries/s"
+    )
     return rate
 
 
@@ -90,21 +100,23 @@ def tansu() -> Iterator[str]:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        await measure(
-            EmbeddedLog(tmp_path / "log.sqlite"), tmp_path / "cb.sqlite", args.jobs, "embedded"
-        )
+        for unrecorded in (1, args.unrecorded):
+            log = EmbeddedLog(tmp_path / f"log-{unrecorded}.sqlite")
+            await measure(log, tmp_path / "cb.sqlite", args.jobs, "embedded", unrecorded)
         bootstrap = args.kafka
         with tansu() if args.tansu else contextlib.nullcontext(bootstrap) as bootstrap:
             if bootstrap:
                 from events.kafka import KafkaLog
 
-                log = KafkaLog(bootstrap, fetch_max_wait_ms=50)
-                await measure(log, tmp_path / "cb-kafka.sqlite", args.jobs, "kafka")
+                for unrecorded in (1, args.unrecorded):
+                    log = KafkaLog(bootstrap, fetch_max_wait_ms=50)
+                    await measure(log, tmp_path / "cb.sqlite", args.jobs, "kafka", unrecorded)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2_000)
     parser.add_argument("--kafka", help="bootstrap HOST:PORT of a running broker")
+    parser.add_argument("--unrecorded", type=int, default=64, help="the second run's window")
     parser.add_argument("--tansu", action="store_true", help="start the test broker")
     asyncio.run(main(parser.parse_args()))

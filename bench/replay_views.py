@@ -112,6 +112,6 @@ if __name__ == "__main__":
     asyncio.run(
         main(
             int(sys.argv[1]) if len(sys.argv) > 1 else 2000,
-            int(sys.argv[2]) if len(sys.argv) > 2 else 5000,
+            int(sys.argv[2]) if len(sys.argv) > 2 else 20_000,
         )
     )

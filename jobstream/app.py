@@ -12,7 +12,7 @@ from datetime import datetime
 from dispatcher.leases import LeaseKeeper
 from dispatcher.worker import Worker
 from events.embedded import EmbeddedLog
-from events.errors import LogError
+from events.kafka import KafkaLog, parse_broker_url
 from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream.settings import Settings
@@ -32,10 +32,7 @@ __all__ = [
 
 def open_log(settings: Settings) -> EventLog:
     if settings.broker:
-        raise LogError(
-            f"{settings.broker}: this build of jobstream runs on the embedded log only; "
-            "unset JOBSTREAM_BROKER / --broker"
-        )
+        return KafkaLog(parse_broker_url(settings.broker), partitions=settings.partitions)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 

@@ -73,6 +73,14 @@ class Settings(BaseModel):
     public_url: str | None = Field(
         None, description="base URL of jobstream's web pages, linked from commit statuses"
     )
+    # The HTTP API (jobstream.api), served by `project` and `serve`.
+    host: str = Field("127.0.0.1", description="address the API listens on")
+    port: int = Field(8080, ge=0, le=65535, description="API port; 0 picks a free one")
+    auth: bool = Field(False, description="every API request needs a bearer token")
+    max_body: int = Field(1 << 20, ge=1, description="largest accepted request body, in bytes")
+    token: str | None = Field(
+        None, description="bearer token the command line sends to the API (--server)"
+    )
 
     @field_validator("broker")
     @classmethod
@@ -132,6 +140,10 @@ class Settings(BaseModel):
     @property
     def health_dir(self) -> Path:
         return self.data_dir / "workers"
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.data_dir / "tokens.sqlite"
 
 
 def _env_path(value: str | None) -> Path | None:

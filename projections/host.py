@@ -38,7 +38,7 @@ class ProjectionHost:
         topics: list[str],
         *,
         name: str = "views",
-        batch: int = 5000,
+        batch: int = 20_000,
     ) -> None:
         self.log = log
         self.views = views

@@ -42,7 +42,7 @@ async def replay(
     *,
     progress: Progress | None = None,
     name: str = "views",
-    batch: int = 5000,
+    batch: int = 20_000,
 ) -> ReplayResult:
     """Rebuild the views of `topics` into `replay_path(target)`, up to the end offsets taken
     at the start. The live file is not touched: `swap` puts the result in its place."""

@@ -1,0 +1,60 @@
+"""Bearer-token authentication: a dependency per scope, a no-op while auth is off.
+
+Nothing here logs or echoes a token: failures say only what was wrong with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from jobstream.api.errors import ApiError
+from jobstream.api.tokens import Scope, TokenStore, allows
+
+__all__ = ["Caller", "caller", "read_access", "write_access"]
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `jobstream token create`")
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class Caller:
+    """Who is asking: the token's name, or `anonymous` while auth is off."""
+
+    def __init__(self, name: str, scope: Scope) -> None:
+        self.name = name
+        self.scope = scope
+
+
+async def _authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Scope
+) -> Caller:
+    if not request.app.state.settings.auth:
+        return Caller("anonymous", "write")
+    if credentials is None:
+        raise ApiError(401, "missing_token", "send Authorization: Bearer TOKEN", headers=_CHALLENGE)
+    store: TokenStore = request.app.state.tokens
+    info = await asyncio.to_thread(store.check, credentials.credentials)
+    if info is None:
+        raise ApiError(401, "invalid_token", "unknown or revoked token", headers=_CHALLENGE)
+    if not allows(info.scope, needed):
+        raise ApiError(403, "insufficient_scope", f"this needs a {needed} token")
+    return Caller(info.name, info.scope)
+
+
+async def _read(request: Request, credentials: Credentials) -> Caller:
+    return await _authenticate(request, credentials, "read")
+
+
+async def _write(request: Request, credentials: Credentials) -> Caller:
+    return await _authenticate(request, credentials, "write")
+
+
+read_access = Depends(_read)
+write_access = Depends(_write)
+caller = Annotated[Caller, Depends(_write)]

@@ -1,0 +1,118 @@
+"""Request and response bodies of the HTTP API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, computed_field
+
+from events.models import StatusName, Stream
+from events.validation import Problem
+from projections.records import JobRecord, LogLineRow, Stats
+
+__all__ = [
+    "CancelResult",
+    "ErrorBody",
+    "Health",
+    "Job",
+    "JobCreated",
+    "JobPage",
+    "JobStatus",
+    "LogLine",
+    "LogPage",
+    "Stats",
+    "StreamEnd",
+]
+
+
+class ErrorBody(BaseModel):
+    """Every error: `code` is stable (clients branch on it), `message` is for people."""
+
+    code: str = Field(examples=["job_not_found"])
+    message: str
+    problems: list[Problem] | None = Field(
+        None, description="every problem of a rejected job document, with its path"
+    )
+
+
+class Job(JobRecord):
+    """A job record as the views hold it."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        return self.duration
+
+    @classmethod
+    def of(cls, record: JobRecord) -> Job:
+        return cls.model_validate(record, from_attributes=True)
+
+
+class JobCreated(BaseModel):
+    job_id: str
+    warnings: list[Problem] = Field(default_factory=list)
+
+
+class JobPage(BaseModel):
+    """One page of jobs, newest submitted first."""
+
+    jobs: list[Job]
+    total: int = Field(description="jobs matching the filters, on every page together")
+    limit: int
+    offset: int | None = Field(None, description="position of the first job (offset paging)")
+    next_cursor: str | None = Field(
+        None, description="pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    status: StatusName
+    completed: bool
+    success: bool | None = None
+    stage: str | None = None
+    reason: str | None = None
+
+
+class LogLine(BaseModel):
+    """One log line; also the `data` of each SSE `line` event."""
+
+    n: int
+    at: datetime
+    stream: Stream
+    text: str
+
+    @classmethod
+    def of(cls, row: LogLineRow) -> LogLine:
+        return cls(n=row.n, at=row.at, stream=row.stream, text=row.text)  # type: ignore[arg-type]
+
+
+class LogPage(BaseModel):
+    job_id: str
+    lines: list[LogLine]
+    next: int = Field(description="the line number to ask for next")
+    completed: bool = Field(description="the job has ended: no line will be added")
+
+
+class StreamEnd(BaseModel):
+    """`data` of the SSE `end` event, sent once the job ended and every line was sent."""
+
+    job_id: str
+    status: StatusName
+    lines: int
+
+
+class CancelResult(BaseModel):
+    job_id: str
+    requested: bool = Field(description="false when the job had already ended")
+    status: StatusName
+
+
+class Health(BaseModel):
+    ok: bool
+    log_reachable: bool
+    log_error: str | None = None
+    projection_lag: int | None = Field(
+        None, description="events in the log not yet applied to the views"
+    )
+    applied: int = Field(description="events applied by this process since it started")

@@ -1,0 +1,70 @@
+"""The runtime file: `<data_dir>/server.json` names the API of the process holding the views.
+
+The process that serves the API writes it once it listens and removes it when it stops,
+so a command line on the same data directory finds the server without being told. A
+file left behind by a process that died is recognised by its pid and ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from events.models import now
+
+__all__ = ["RUNTIME_FILE", "RuntimeInfo", "discover", "remove", "write"]
+
+RUNTIME_FILE = "server.json"
+
+
+class RuntimeInfo(BaseModel):
+    url: str
+    pid: int
+    started: datetime
+
+
+def write(data_dir: Path, url: str) -> RuntimeInfo:
+    """Record this process's API address; atomically, so a reader never sees half a file."""
+    info = RuntimeInfo(url=url, pid=os.getpid(), started=now())
+    path = data_dir / RUNTIME_FILE
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(info.model_dump_json())
+    os.replace(partial, path)
+    return info
+
+
+def remove(data_dir: Path) -> None:
+    """Remove the file if this process wrote it (a successor may already have replaced it)."""
+    info = _read(data_dir / RUNTIME_FILE)
+    if info is not None and info.pid == os.getpid():
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / RUNTIME_FILE).unlink()
+
+
+def discover(data_dir: Path) -> RuntimeInfo | None:
+    """The running server's address, or None when there is none (or only a stale file)."""
+    info = _read(data_dir / RUNTIME_FILE)
+    if info is None or not _alive(info.pid):
+        return None
+    return info
+
+
+def _read(path: Path) -> RuntimeInfo | None:
+    try:
+        return RuntimeInfo.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    return True
