@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from callbacks.base import Callback, Delivery, GiveUp, JobInfo, _current
 from callbacks.store import CallbackStore, DeadLetter
 from events.aio import pause
-from events.codec import decode
 from events.errors import MalformedEvent, NotAssigned
+from events.ingest import decode_record
 from events.log import Consumer, EventLog, Record, Start, TopicPartition
 from events.models import Event, JobSubmitted, now
 from events.topics import Topics
@@ -217,7 +217,7 @@ class CallbackHost:
         out: list[tuple[Record, Event | None]] = []
         for record in records:
             try:
-                out.append((record, decode(record.value)))
+                out.append((record, decode_record(record)))
             except MalformedEvent as exc:
                 # Never stops the host: kept for inspection, then passed over.
                 logger.warning("%s: %s[%d]@%d: %s", self.name, *record.tp, record.offset, exc)

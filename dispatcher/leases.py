@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from dispatcher.notifier import EventNotifier
+from dispatcher.submit import submit
 from events.aio import pause
 from events.log import EventLog
-from events.models import Status, now
+from events.models import JobSubmitted, Status, now
 from events.topics import Topics
 
 __all__ = ["KEEPER", "LeaseKeeper", "LostJob"]
@@ -30,9 +32,13 @@ KEEPER = "lease-keeper"
 
 class LostJob(Protocol):
     job_id: str
-    status: Status | str
+    status: Status
     worker: str | None
     heartbeat_at: datetime | None
+    document: dict[str, Any] | None
+    attempt: int
+    submitter: str | None
+    labels: dict[str, str]
 
 
 class LeaseKeeper:
@@ -62,14 +68,35 @@ class LeaseKeeper:
     async def sweep(self) -> list[str]:
         ended = []
         for job in await self.expired(now()):
-            previous = job.status if isinstance(job.status, Status) else Status[job.status]
             reason = (
                 f"worker {job.worker or 'unknown'} lost: no heartbeat since "
                 f"{job.heartbeat_at.isoformat() if job.heartbeat_at else 'it started'}"
             )
+            if retry := self._retry(job):
+                await submit(self.log, self.topics, retry)
+                reason += f"; retried as job {retry.job_id} (attempt {retry.attempt})"
             notifier = EventNotifier(self.log, self.topics.events, job.job_id, KEEPER)
-            await notifier.status_changed(Status.FAILED, previous, reason=reason)
+            await notifier.status_changed(Status.FAILED, job.status, reason=reason)
             await notifier.completion(False, Status.FAILED, 0, 0)
             log.warning("job %s: %s", job.job_id, reason)
             ended.append(job.job_id)
         return ended
+
+    @staticmethod
+    def _retry(job: LostJob) -> JobSubmitted | None:
+        """The next attempt of a lost job whose document asks for retries (`retry: N`).
+
+        Its id derives from the lost job's, so a keeper that ends the same job twice submits
+        the same retry, which projections record once."""
+        if not job.document or job.attempt > int(job.document.get("retry", 0)):
+            return None
+        return JobSubmitted(
+            job_id=uuid.uuid5(uuid.NAMESPACE_URL, f"jobstream:retry:{job.job_id}").hex,
+            writer=KEEPER,
+            seq=1,
+            document=job.document,
+            submitter=job.submitter or "anonymous",
+            labels=job.labels,
+            retry_of=job.job_id,
+            attempt=job.attempt + 1,
+        )

@@ -27,8 +27,8 @@ from dispatcher.attempt import new_writer, run_attempt
 from dispatcher.cancels import CancelWatcher
 from dispatcher.notifier import EventNotifier
 from events.aio import pause
-from events.codec import decode
 from events.errors import MalformedEvent, NotAssigned
+from events.ingest import decode_record
 from events.log import EventLog, Record
 from events.models import JobSubmitted, Status
 from events.topics import Topics
@@ -121,7 +121,7 @@ class Worker:
 
     def _start(self, record: Record) -> None:
         try:
-            event = decode(record.value)
+            event = decode_record(record)
         except MalformedEvent as exc:
             # Projections dead-letter it with its position; a worker just passes it by.
             log.warning(

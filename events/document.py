@@ -118,6 +118,9 @@ class JobDocument(BaseModel):
     # jobstream extensions
     timeout: Timeout | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    retry: int = Field(
+        0, ge=0, le=10, description="run a lost attempt again, up to this many times (jobstream)"
+    )
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)

@@ -96,6 +96,9 @@ class JobSubmitted(EventBase):
     labels: dict[str, str] = Field(default_factory=dict)
     # "local": run by the process that submitted it (jobstream run); workers leave it alone.
     dispatch: Literal["queue", "local"] = "queue"
+    # A retry of a lost attempt is a new job that names the job it retries.
+    retry_of: str | None = None
+    attempt: int = Field(1, ge=1)
 
 
 class CancelRequested(EventBase):

@@ -56,7 +56,11 @@ class _GuardedLoader(yaml.SafeLoader):
 
 def compose(text: str) -> yaml.Node | None:
     """The node tree of one YAML document (None if empty), checked as the module says."""
-    loader = _GuardedLoader(text)
+    try:
+        # The reader checks every character as the loader is built: inside the try.
+        loader = _GuardedLoader(text)
+    except yaml.YAMLError as exc:
+        raise YamlRejected(f"invalid YAML: {exc}") from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -160,6 +160,9 @@ def _submitted(job: JobRecord, event: JobSubmitted) -> None:
     job.submitter = event.submitter
     job.labels = dict(event.labels)
     job.dispatch = event.dispatch
+    job.retry_of = event.retry_of
+    job.attempt = event.attempt
+    job.document = event.document
 
 
 def _take(job: JobRecord, writer: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from events.models import Status, StatusName
 
@@ -36,6 +38,15 @@ class JobRecord(BaseModel):
     lease_expires: datetime | None = None
     completed: bool = False
     last_seq: int = 0
+    retry_of: str | None = None
+    attempt: int = 1
+    document: dict[str, Any] | None = None
+
+    @field_validator("document", mode="before")
+    @classmethod
+    def _document_from_json(cls, value: Any) -> Any:
+        # DuckDB hands a JSON column back as text.
+        return json.loads(value) if isinstance(value, str) else value
 
     @property
     def status_code(self) -> int:

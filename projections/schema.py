@@ -27,6 +27,9 @@
 | lease_expires | TIMESTAMPTZ | `heartbeat_at` plus its `lease_seconds` |
 | completed | BOOLEAN | a Completed was applied: later events change nothing |
 | last_seq | BIGINT | highest `seq` applied from `writer` |
+| retry_of | VARCHAR | the job this one retries (a lost attempt run again), if any |
+| attempt | INTEGER | 1 for a submitted job, 2.. for its retries |
+| document | JSON | the submitted document, secret values encrypted |
 
 `log_lines`: one row per log line: job_id, n (line number from 1), at (TIMESTAMPTZ, when the
 runner read it), stream (stdout / stderr / system), text.
@@ -69,6 +72,9 @@ JOB_COLUMNS: tuple[str, ...] = (
     "lease_expires",
     "completed",
     "last_seq",
+    "retry_of",
+    "attempt",
+    "document",
 )
 
 # "at" is quoted throughout: DuckDB reserves it (AT TIME ZONE).
@@ -96,7 +102,10 @@ CREATE TABLE IF NOT EXISTS job_records (
     heartbeat_at TIMESTAMPTZ,
     lease_expires TIMESTAMPTZ,
     completed BOOLEAN NOT NULL,
-    last_seq BIGINT NOT NULL
+    last_seq BIGINT NOT NULL,
+    retry_of VARCHAR,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    document JSON
 );
 -- No index: DuckDB 2.0 answers `job_id = ? AND n BETWEEN ? AND ?` with a filtered scan
 -- whether or not an ART index exists (measured: the index is not used for the range, and

@@ -20,6 +20,7 @@ one worker thread. Only one process may hold the file (DuckDB allows one writer 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,8 +29,8 @@ from typing import Any
 import duckdb
 from pydantic import TypeAdapter, ValidationError
 
-from events.codec import decode
 from events.errors import MalformedEvent, ViewsBusy
+from events.ingest import decode_record
 from events.log import Record, TopicPartition
 from events.models import Event, LogAppended, Status
 from projections.fold import AppliedKey, FoldResult, LineColumns, LogChunk, fold
@@ -73,7 +74,10 @@ SELECT
     unnest($heartbeat_at::TIMESTAMPTZ[]) AS heartbeat_at,
     unnest($lease_expires::TIMESTAMPTZ[]) AS lease_expires,
     unnest($completed::BOOLEAN[]) AS completed,
-    unnest($last_seq::BIGINT[]) AS last_seq
+    unnest($last_seq::BIGINT[]) AS last_seq,
+    unnest($retry_of::VARCHAR[]) AS retry_of,
+    unnest($attempt::INTEGER[]) AS attempt,
+    unnest($document::JSON[]) AS document
 """
 
 # Line timestamps stay RFC 3339 text until here: DuckDB casts the whole column at once.
@@ -316,6 +320,7 @@ class DuckDBViews:
         for values in cursor.fetchall():
             row = dict(zip(_READ_COLUMNS, values, strict=True))
             row["status"] = Status[row["status"]]
+            row["document"] = json.loads(row["document"]) if row["document"] else None
             jobs[row["job_id"]] = JobRecord.model_construct(**row)
         return jobs
 
@@ -351,6 +356,7 @@ class DuckDBViews:
             params["status_code"].append(job.status_code)
             params["label_keys"].append(list(job.labels))
             params["label_values"].append(list(job.labels.values()))
+            params["document"][-1] = None if job.document is None else json.dumps(job.document)
         conn.execute(_UPSERT_JOBS, params)
 
     @staticmethod
@@ -449,7 +455,7 @@ def _decode(records: list[Record]) -> tuple[list[Event | None], list[tuple[int, 
     dead: list[tuple[int, str]] = []
     for k, record in enumerate(records):
         try:
-            out.append(decode(record.value))
+            out.append(decode_record(record))
         except MalformedEvent as exc:
             out.append(None)
             dead.append((k, str(exc)))

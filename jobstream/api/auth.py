@@ -12,9 +12,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jobstream.api.errors import ApiError
-from jobstream.api.tokens import Scope, TokenStore, allows
+from jobstream.api.state import Services
+from jobstream.api.tokens import Scope, allows
 
-__all__ = ["Caller", "caller", "read_access", "write_access"]
+__all__ = ["Caller", "Reader", "Writer"]
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `jobstream token create`")
 
@@ -34,12 +35,12 @@ class Caller:
 async def _authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Scope
 ) -> Caller:
-    if not request.app.state.settings.auth:
+    services: Services = request.app.state.services
+    if not services.settings.auth:
         return Caller("anonymous", "write")
     if credentials is None:
         raise ApiError(401, "missing_token", "send Authorization: Bearer TOKEN", headers=_CHALLENGE)
-    store: TokenStore = request.app.state.tokens
-    info = await asyncio.to_thread(store.check, credentials.credentials)
+    info = await asyncio.to_thread(services.tokens.check, credentials.credentials)
     if info is None:
         raise ApiError(401, "invalid_token", "unknown or revoked token", headers=_CHALLENGE)
     if not allows(info.scope, needed):
@@ -55,6 +56,7 @@ async def _write(request: Request, credentials: Credentials) -> Caller:
     return await _authenticate(request, credentials, "write")
 
 
-read_access = Depends(_read)
-write_access = Depends(_write)
-caller = Annotated[Caller, Depends(_write)]
+Reader = Annotated[Caller, Depends(_read)]
+"""A route parameter that admits read and write tokens."""
+Writer = Annotated[Caller, Depends(_write)]
+"""A route parameter that admits write tokens only."""

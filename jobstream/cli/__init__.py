@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from jobstream.cli.callbacks import callbacks
 from jobstream.cli.documents import lint, schema, secret
 from jobstream.cli.jobs import cancel, run, submit_command
 from jobstream.cli.services import project, replay, serve, worker
+from jobstream.cli.tokens import token
 from jobstream.cli.views import list_command, log, show, stats, status
 
 __all__ = ["main"]
@@ -29,6 +31,9 @@ __all__ = ["main"]
     "--broker", help="kafka://HOST:PORT[,...]; unset: the embedded log [env: JOBSTREAM_BROKER]."
 )
 @click.option("--server", help="URL of a running jobstream API [env: JOBSTREAM_SERVER].")
+@click.option(
+    "--token", help="Bearer token sent to the API [env: JOBSTREAM_TOKEN]; see `token create`."
+)
 @click.option("--log-level", help="Logging level of services [env: JOBSTREAM_LOG_LEVEL].")
 @click.version_option(package_name="jobstream")
 def main(**_: object) -> None:
@@ -51,5 +56,7 @@ for command in (
     lint,
     schema,
     secret,
+    token,
+    callbacks,
 ):
     main.add_command(command)

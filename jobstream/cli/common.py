@@ -20,7 +20,9 @@ from events.errors import (
     ViewsBusy,
 )
 from events.log import EventLog
+from jobstream import runtime
 from jobstream.app import open_log, projection_host
+from jobstream.client import ApiClient
 from jobstream.settings import Settings, SettingsError
 from projections import ProjectionHost
 
@@ -29,6 +31,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_UNKNOWN_JOB",
     "Session",
+    "api_client",
     "pass_settings",
     "run_async",
     "session",
@@ -102,3 +105,13 @@ async def session(settings: Settings, *, catch_up: bool = True) -> AsyncIterator
         if catch_up:
             await host.run_until_caught_up()
         yield Session(settings, log, host)
+
+
+def api_client(settings: Settings) -> ApiClient | None:
+    """A client of the API to ask instead of opening the views: the configured server, else
+    the one a `serve` or `project` on this data directory announced; None when neither."""
+    url = settings.server
+    if url is None:
+        info = runtime.discover(settings.data_dir)
+        url = info.url if info is not None else None
+    return ApiClient(url, settings.token) if url is not None else None

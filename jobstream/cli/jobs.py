@@ -14,7 +14,8 @@ from events.errors import ViewsBusy
 from events.models import Status
 from events.validation import ValidatedDocument, format_problems, load_document
 from jobstream.app import make_runner, open_log, projection_host, secret_box, stop_on_signals
-from jobstream.cli.common import EXIT_FAILED, pass_settings, run_async, session
+from jobstream.cli.common import EXIT_FAILED, api_client, pass_settings, run_async, session
+from jobstream.client import ApiClient
 from jobstream.console import LivePrinter, format_record
 from jobstream.settings import Settings
 from projections import queries
@@ -99,6 +100,9 @@ async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[st
 @pass_settings
 def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
     """Queue the job in FILE for a worker and print its id."""
+    if (client := api_client(settings)) is not None:
+        click.echo(run_async(_submit_remote(client, file, _labels(labels))))
+        return
     validated = _read_document(file)
     event = submission(validated.document, secret_box(settings), labels=_labels(labels))
 
@@ -110,6 +114,16 @@ def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> N
     click.echo(event.job_id)
 
 
+async def _submit_remote(client: ApiClient, file: Path, labels: dict[str, str]) -> str:
+    # The server validates: the file goes as written, so problems keep their line numbers.
+    kind = "application/json" if file.suffix.lower() == ".json" else "application/yaml"
+    async with client:
+        created = await client.submit(file.read_bytes(), kind, str(file), labels)
+    for line in format_problems(str(file), created.warnings):
+        click.echo(line, err=True)
+    return created.job_id
+
+
 @click.command()
 @click.argument("job")
 @pass_settings
@@ -117,6 +131,12 @@ def cancel(settings: Settings, job: str) -> None:
     """Ask the runner of JOB (an id or unique prefix) to stop it; it ends CANCELLED."""
 
     async def go() -> str:
+        if (client := api_client(settings)) is not None:
+            async with client:
+                outcome = await client.cancel(job)
+            if not outcome.requested:
+                return f"job {outcome.job_id} already ended {outcome.status}"
+            return f"cancel requested for job {outcome.job_id}"
         async with session(settings) as s:
             record = await s.host.query(
                 queries.get_job, await s.host.query(queries.resolve_job_id, job)

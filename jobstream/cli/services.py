@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 
 import click
 
 from dispatcher.worker import check_health
+from jobstream.api import ApiServer
 from jobstream.app import (
     configure_logging,
     lease_keeper,
     make_worker,
     open_log,
     projection_host,
+    secret_box,
     stop_on_signals,
 )
 from jobstream.cli.common import EXIT_FAILED, pass_settings, run_async
@@ -22,7 +25,7 @@ from jobstream.settings import Settings
 from projections.replay import replay as replay_views
 from projections.replay import swap, verify
 
-__all__ = ["project", "replay", "serve", "worker"]
+__all__ = ["project", "replay", "run_services", "serve", "worker"]
 
 concurrency_option = click.option(
     "--concurrency", type=click.IntRange(1), help="Jobs run at once [default: 4]."
@@ -30,6 +33,21 @@ concurrency_option = click.option(
 lease_option = click.option(
     "--lease", type=float, help="Seconds a silent runner keeps its job [default: 30]."
 )
+
+
+def api_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """The flags of the HTTP API that `project` and `serve` answer."""
+    fn = click.option(
+        "--auth/--no-auth",
+        default=None,
+        help="Require a bearer token on every request [env: JOBSTREAM_AUTH; default: off].",
+    )(fn)
+    fn = click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        help="API port; 0: any free one [env: JOBSTREAM_PORT; default: 8080].",
+    )(fn)
+    return click.option("--host", help="API address [env: JOBSTREAM_HOST; default: 127.0.0.1].")(fn)
 
 
 @click.command()
@@ -58,22 +76,52 @@ def worker(settings: Settings, check: bool) -> None:
     run_async(go())
 
 
+async def run_services(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    with_worker: bool,
+    on_ready: Callable[[ApiServer], None] | None = None,
+) -> None:
+    """Project the log into the views, end lost jobs, answer the HTTP API (and run jobs
+    `with_worker`) until `stop` is set. `on_ready` is called once the API accepts."""
+    async with open_log(settings) as log, projection_host(settings, log) as host:
+        api = ApiServer(settings, log, host, secret_box(settings))
+        tasks = [host.run(stop), lease_keeper(settings, log, host).run(stop), api.run(stop)]
+        if with_worker:
+            tasks.append(make_worker(settings, log).run(stop))
+
+        async def announce() -> None:
+            await api.ready.wait()
+            if on_ready is not None:
+                on_ready(api)
+
+        announcing = asyncio.create_task(announce())
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            announcing.cancel()
+
+
 async def _project(settings: Settings, with_worker: bool) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
-    async with open_log(settings) as log, projection_host(settings, log) as host:
-        tasks = [host.run(stop), lease_keeper(settings, log, host).run(stop)]
-        if with_worker:
-            tasks.append(make_worker(settings, log).run(stop))
+
+    def ready(api: ApiServer) -> None:
         click.echo(f"jobstream: projecting into {settings.views_path}", err=True)
-        await asyncio.gather(*tasks)
+        auth = "on" if settings.auth else "off"
+        click.echo(f"jobstream: API on {api.url} (auth {auth})", err=True)
+
+    await run_services(settings, stop, with_worker=with_worker, on_ready=ready)
 
 
 @click.command()
 @lease_option
+@api_options
 @pass_settings
 def project(settings: Settings) -> None:
-    """Project the log into the DuckDB views until interrupted; end jobs whose runner is lost."""
+    """Project the log into the DuckDB views and answer the HTTP API until interrupted; end
+    jobs whose runner is lost."""
     configure_logging(settings)
     run_async(_project(settings, with_worker=False))
 
@@ -81,9 +129,10 @@ def project(settings: Settings) -> None:
 @click.command()
 @concurrency_option
 @lease_option
+@api_options
 @pass_settings
 def serve(settings: Settings) -> None:
-    """Worker and projector in one process."""
+    """Worker, projector and HTTP API in one process."""
     configure_logging(settings)
     run_async(_project(settings, with_worker=True))
 

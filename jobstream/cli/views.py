@@ -11,19 +11,20 @@ from datetime import datetime
 import click
 
 from events.models import Status
-from jobstream.cli.common import pass_settings, run_async, session
+from jobstream.cli.common import api_client, pass_settings, run_async, session
+from jobstream.client import ApiClient
 from jobstream.console import format_lines, format_record, format_table
 from jobstream.settings import Settings
 from projections import queries
-from projections.records import JobRecord
+from projections.records import JobRecord, LogLineRow, Stats
 
 __all__ = ["list_command", "log", "show", "stats", "status"]
 
 STATUSES = [s.name for s in Status]
 
 
-def _record_json(record: JobRecord) -> dict:
-    return record.model_dump(mode="json")
+def _record_json(record: JobRecord, *, document: bool = False) -> dict:
+    return record.model_dump(mode="json", exclude=None if document else {"document"})
 
 
 @click.command("list")
@@ -53,19 +54,21 @@ def list_command(
 ) -> None:
     """List jobs, newest first."""
 
+    filters = {
+        "status": [x.upper() for x in statuses] or None,
+        "name": name,
+        "since": since.astimezone() if since else None,
+        "until": until.astimezone() if until else None,
+        "limit": limit,
+        "offset": offset,
+    }
+
     async def go() -> list[JobRecord]:
+        if (client := api_client(settings)) is not None:
+            async with client:
+                return await client.list_jobs(**filters)
         async with session(settings) as s:
-            return await s.host.query(
-                functools.partial(
-                    queries.list_jobs,
-                    status=[x.upper() for x in statuses] or None,
-                    name=name,
-                    since=since.astimezone() if since else None,
-                    until=until.astimezone() if until else None,
-                    limit=limit,
-                    offset=offset,
-                )
-            )
+            return await s.host.query(functools.partial(queries.list_jobs, **filters))
 
     records = run_async(go())
     if as_json:
@@ -77,6 +80,9 @@ def list_command(
 
 
 async def _job(settings: Settings, job: str) -> JobRecord:
+    if (client := api_client(settings)) is not None:
+        async with client:
+            return await client.job(job)
     async with session(settings) as s:
         return await s.host.query(queries.get_job, await s.host.query(queries.resolve_job_id, job))
 
@@ -89,7 +95,7 @@ def show(settings: Settings, job: str, as_json: bool) -> None:
     """Show the record of JOB (an id or a unique prefix)."""
     record = run_async(_job(settings, job))
     if as_json:
-        click.echo(json.dumps(_record_json(record), indent=2))
+        click.echo(json.dumps(_record_json(record, document=True), indent=2))
     else:
         click.echo(format_record(record, color=sys.stdout.isatty()))
 
@@ -113,7 +119,25 @@ def log(settings: Settings, job: str, start: int, follow: bool) -> None:
     """Print the log of JOB from a line number, reading it in pages."""
     color = sys.stdout.isatty()
 
+    def show(lines: list[LogLineRow]) -> None:
+        sys.stdout.write(format_lines(lines, color))
+        sys.stdout.flush()
+
+    async def remote(client: ApiClient) -> None:
+        async with client:
+            job_id = (await client.job(job)).job_id
+            if follow:
+                async for line in client.follow(job_id, start):
+                    show([line])
+                return
+            line = start
+            while (page := await client.log_page(job_id, line)).lines:
+                show(page.lines)
+                line = page.next
+
     async def go() -> None:
+        if (client := api_client(settings)) is not None:
+            return await remote(client)
         async with session(settings) as s:
             job_id = await s.host.query(queries.resolve_job_id, job)
             stop = asyncio.Event()
@@ -124,8 +148,7 @@ def log(settings: Settings, job: str, start: int, follow: bool) -> None:
                     record = await s.host.query(queries.get_job, job_id)
                     page = await s.host.query(queries.log_range, job_id, line, 5000)
                     if page:
-                        sys.stdout.write(format_lines(page, color))
-                        sys.stdout.flush()
+                        show(page)
                         line = page[-1].n + 1
                         continue
                     if not follow or record.completed:
@@ -145,7 +168,10 @@ def log(settings: Settings, job: str, start: int, follow: bool) -> None:
 def stats(settings: Settings, as_json: bool) -> None:
     """Jobs by status and how long finished jobs took."""
 
-    async def go():
+    async def go() -> Stats:
+        if (client := api_client(settings)) is not None:
+            async with client:
+                return await client.stats()
         async with session(settings) as s:
             return await s.host.query(queries.stats)
 

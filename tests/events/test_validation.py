@@ -474,3 +474,9 @@ def test_json_schema() -> None:
         schema["$defs"]
     )
     json.dumps(schema)
+
+
+def test_control_characters_are_a_problem_not_a_crash() -> None:
+    with pytest.raises(DocumentError) as caught:
+        load_document(b"\x00\x01 not json, not yaml: [", "garbage.yml")
+    assert caught.value.problems[0].severity == "error"

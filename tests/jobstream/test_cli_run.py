@@ -1,4 +1,4 @@
-"""`jobstream run`, `submit`, `list`, `show`, `status`, `log`, `lint` end to end, as a user types them."""
+"""`run`, `submit`, `list`, `show`, `status`, `log`, `lint` end to end, as a user types them."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_every_line_is_in_the_views_when_run_returns(cli: Cli, tmp_path: Path) -
         "name: many\nsequence: [{stage: s}]\nstages:\n"
         "  - name: s\n    steps:\n"
         "      - action: command\n"
-        "        cmd: i=1; while [ $i -le 3000 ]; do echo line $i; echo err $i >&2; i=$((i+1)); done\n"
+        "        cmd: i=1; while [ $i -le 3000 ];"
+        " do echo line $i; echo err $i >&2; i=$((i+1)); done\n"
     )
     result = cli("run", str(doc))
     assert result.returncode == 0, result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -13,21 +14,25 @@ from pathlib import Path
 import duckdb
 from cli_support import EXAMPLES, Cli, eventually
 
-from events.codec import decode
 from events.embedded import EmbeddedLog
+from events.errors import MalformedEvent
+from events.ingest import decode_record
+from events.log import Message, Record
 from events.models import Completed, Event
 from events.topics import Topics
 
 
 def read_events(log_path: Path) -> list[Event]:
-    """Every event on both topics, read straight from the embedded log file."""
+    """Every valid event on both topics, read straight from the embedded log file."""
 
     async def go() -> list[Event]:
         async with EmbeddedLog(log_path) as log:
             out = []
             async with log.consumer(Topics().all, start="earliest") as consumer:
                 while batch := await consumer.getmany(max_records=10_000, timeout=0.2):
-                    out.extend(decode(r.value) for r in batch)
+                    for record in batch:
+                        with contextlib.suppress(MalformedEvent):
+                            out.append(decode_record(record))
             return out
 
     return asyncio.run(go())
@@ -179,3 +184,71 @@ def test_secret_never_reaches_log_events_or_views(cli: Cli) -> None:
         con.close()
     shown = cli("show", json.loads(cli("list", "--json").stdout)[0]["job_id"], "--json")
     assert secret_value not in shown.stdout
+
+
+def append_raw(cli: Cli, value: bytes) -> Record:
+    """What `kcat -P -t jobs` does: a bare document, no key, no headers."""
+
+    async def go() -> Record:
+        async with EmbeddedLog(cli.data_dir / "log.sqlite") as log:
+            (record,) = await log.append(Topics().jobs, [Message(value)])
+            return record
+
+    return asyncio.run(go())
+
+
+def test_a_bare_document_from_another_client_runs_and_garbage_is_dead_lettered(
+    cli: Cli,
+) -> None:
+    cli.start("worker")
+    cli.data_dir.mkdir(parents=True, exist_ok=True)
+    append_raw(cli, (EXAMPLES / "minimal.yml").read_bytes())
+    garbage = append_raw(cli, b"\x00\x01 not json, not yaml: [")
+    done = eventually(lambda: completions(cli), timeout=30)
+    (job_id,) = done
+    assert done[job_id].success
+
+    (record,) = json.loads(cli("list", "--json").stdout)
+    assert record["job_id"] == job_id
+    assert record["name"] == "minimal"
+    assert record["status"] == "SUCCEEDED"
+    con = duckdb.connect(str(cli.data_dir / "views.duckdb"), read_only=True)
+    try:
+        dead = con.execute(
+            'select topic, "partition", "offset", error from dead_letters'
+        ).fetchall()
+    finally:
+        con.close()
+    assert [row[:3] for row in dead] == [("jobs", garbage.partition, garbage.offset)]
+    assert "neither an event nor a valid job document" in dead[0][3]
+
+
+def test_a_lost_attempt_is_retried_as_a_new_linked_job(cli: Cli, tmp_path: Path) -> None:
+    marker = tmp_path / "first-attempt-ran"
+    doc = tmp_path / "flaky.yml"
+    doc.write_text(
+        "name: flaky\nretry: 1\nsequence: [{stage: s}]\nstages:\n  - name: s\n    steps:\n"
+        "      - action: command\n"
+        f"        cmd: if [ -e {marker} ]; then echo second; else touch {marker}; sleep 60; fi\n"
+    )
+    cli.start("project")
+    doomed = cli.start("worker")
+    job_id = cli("submit", str(doc)).stdout.strip()
+    eventually(marker.exists, timeout=30)
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    cli.start("worker")
+
+    def both_done() -> dict[str, Completed] | None:
+        done = completions(cli)
+        return done if len(done) == 2 else None
+
+    done = eventually(both_done, timeout=60)
+    assert done[job_id].success is False
+    (retry_id,) = set(done) - {job_id}
+    assert done[retry_id].success is True
+    submitted = {
+        e.job_id: e for e in read_events(cli.data_dir / "log.sqlite") if e.type == "JobSubmitted"
+    }
+    assert submitted[retry_id].retry_of == job_id
+    assert submitted[retry_id].attempt == 2

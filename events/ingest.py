@@ -1,0 +1,78 @@
+"""Reading records of the jobs topic that another Kafka client wrote.
+
+The jobs topic is a public interface. Besides jobstream's own events, a producer may send a
+bare job document (JSON or YAML, no key, no headers), as `kcat -P` does. Such a record is
+read as a JobSubmitted whose job id derives from the record's position, so every consumer
+(workers, projections, callbacks) gives it the same id without writing anything back. A
+record that is neither an event nor a valid document is malformed, with the reason; so is a
+document whose secrets are not encrypted (`jobstream secret encrypt`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from events.codec import decode
+from events.errors import DocumentError, MalformedEvent
+from events.log import Record
+from events.models import Event, JobSubmitted
+from events.secrets import SecretBox
+from events.validation import load_document
+
+__all__ = ["INGEST_WRITER", "decode_record", "is_jobs_topic"]
+
+INGEST_WRITER = "ingest"
+
+
+def is_jobs_topic(topic: str) -> bool:
+    """Topic names are `<prefix>jobs` and `<prefix>job-events` (events.topics)."""
+    return topic.endswith("jobs")
+
+
+def decode_record(record: Record) -> Event:
+    """The event a record holds; on the jobs topic, a bare job document counts as submitted."""
+    try:
+        return decode(record.value)
+    except MalformedEvent as not_event:
+        if not is_jobs_topic(record.topic) or "type" in record.headers:
+            raise
+        return _submitted(record, not_event)
+
+
+def _submitted(record: Record, not_event: MalformedEvent) -> JobSubmitted:
+    where = f"{record.topic}[{record.partition}]@{record.offset}"
+    if _looks_like_event(record.value):
+        raise not_event
+    try:
+        validated = load_document(record.value, where)
+    except DocumentError as exc:
+        problems = "; ".join(str(p) for p in exc.problems if p.severity == "error")
+        raise MalformedEvent(f"neither an event nor a valid job document: {problems}") from None
+    document = validated.document
+    clear = [k for k, v in document.secrets.items() if not SecretBox.is_encrypted(v)]
+    clear += [
+        f"sources[{i}].token"
+        for i, s in enumerate(document.sources)
+        if s.token and not SecretBox.is_encrypted(s.token)
+    ]
+    if clear:
+        # Views and API answers would show them; the runner would have to trust the topic.
+        raise MalformedEvent(
+            f"job document with unencrypted secrets ({', '.join(clear)}): encrypt them "
+            "with `jobstream secret encrypt` before sending the document"
+        )
+    return JobSubmitted(
+        job_id=uuid.uuid5(uuid.NAMESPACE_URL, f"jobstream:{where}").hex,
+        writer=INGEST_WRITER,
+        seq=1,
+        at=datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
+        document=document.model_dump(mode="json", exclude_defaults=True),
+        submitter=f"kafka:{record.topic}",
+        labels=document.labels,
+    )
+
+
+def _looks_like_event(value: bytes) -> bool:
+    # A JSON object naming its type is an event with a problem, not a document.
+    return value.lstrip()[:1] == b"{" and b'"type"' in value[:200]

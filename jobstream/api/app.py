@@ -1,0 +1,88 @@
+"""`create_app`: the FastAPI application over the views, the log and the token store."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from events.document import JobDocument
+from events.log import EventLog
+from events.secrets import SecretBox
+from jobstream.api.errors import install_error_handlers
+from jobstream.api.routes import jobs, logs, service
+from jobstream.api.state import Services
+from jobstream.api.tokens import TokenStore
+from jobstream.settings import Settings
+from projections import ProjectionHost
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).parent / "static"
+
+_DESCRIPTION = """\
+Submit Cyclid-format job documents, list and read jobs, follow logs live (Server-Sent
+Events). Errors are `{"code": ..., "message": ...}`; with auth on, every endpoint needs
+`Authorization: Bearer TOKEN` (`jobstream token create NAME --scope read|write`).
+"""
+
+
+def create_app(
+    settings: Settings,
+    log: EventLog,
+    host: ProjectionHost,
+    box: SecretBox,
+    *,
+    stop: asyncio.Event | None = None,
+) -> FastAPI:
+    """The API of the process that holds `host`'s views; `stop` ends open log streams."""
+    app = FastAPI(
+        title="jobstream",
+        version=version("jobstream"),
+        description=_DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = Services(
+        settings=settings,
+        log=log,
+        host=host,
+        box=box,
+        tokens=TokenStore(settings.tokens_path),
+        stop=stop or asyncio.Event(),
+    )
+    install_error_handlers(app)
+    for router in (jobs.router, logs.router, service.router):
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the job document's schema the POST body refers to (the
+    body is parsed by jobstream's own validator, so FastAPI never sees the model)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        document = JobDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(document.pop("$defs", {}))
+        components[jobs.DOCUMENT_SCHEMA_NAME] = document
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,83 @@
+"""`/jobs/{id}/log`: a range of lines, or the lines as they come (Server-Sent Events)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import duckdb
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse
+
+from jobstream.api.auth import Reader
+from jobstream.api.errors import ERROR_RESPONSES, responses
+from jobstream.api.models import LogLine, LogPage
+from jobstream.api.routes.jobs import JobId, find_job
+from jobstream.api.sse import line_events, start_line
+from jobstream.api.state import ServicesDep
+from projections import queries
+from projections.records import JobRecord, LogLineRow
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/jobs", tags=["logs"], responses=ERROR_RESPONSES)
+
+MAX_PAGE = 10_000
+
+From = Annotated[int, Query(alias="from", ge=1, description="first line number")]
+
+
+def _page(
+    conn: duckdb.DuckDBPyConnection, prefix: str, start: int, limit: int
+) -> tuple[JobRecord, list[LogLineRow]]:
+    record = find_job(conn, prefix)
+    return record, queries.log_range(conn, record.job_id, start, limit)
+
+
+@router.get(
+    "/{job_id}/log",
+    response_model=LogPage,
+    responses=responses(404, 409),
+    summary="Lines `from` .. `from + limit - 1` of a job's log",
+)
+async def log_range(
+    job_id: JobId,
+    services: ServicesDep,
+    _: Reader,
+    start: From = 1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+) -> LogPage:
+    """Never the whole log: at most `limit` lines; ask again from `next` for more."""
+    record, rows = await services.host.query(_page, job_id, start, limit)
+    return LogPage(
+        job_id=record.job_id,
+        lines=[LogLine.of(r) for r in rows],
+        next=rows[-1].n + 1 if rows else start,
+        completed=record.completed,
+    )
+
+
+@router.get(
+    "/{job_id}/log/stream",
+    responses={
+        200: {
+            "description": "`line` events (id: the line number, data: a LogLine), then "
+            "one `end` event (data: a StreamEnd)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **responses(404, 409),
+    },
+    response_class=EventSourceResponse,
+    summary="Follow a job's log live (Server-Sent Events)",
+)
+async def log_stream(
+    job_id: JobId,
+    services: ServicesDep,
+    _: Reader,
+    start: From = 1,
+    last_event_id: Annotated[
+        str | None, Header(description="resume after this line (sent by EventSource)")
+    ] = None,
+) -> EventSourceResponse:
+    record = await services.host.query(find_job, job_id)
+    events = line_events(services, record.job_id, start_line(start, last_event_id))
+    return EventSourceResponse(events, ping=15)

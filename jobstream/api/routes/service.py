@@ -1,0 +1,57 @@
+"""`/stats` and `/health`: figures over all jobs, and whether this server keeps up."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from events.log import TopicPartition
+from jobstream.api.auth import Reader
+from jobstream.api.errors import ERROR_RESPONSES
+from jobstream.api.models import Health, Stats
+from jobstream.api.state import Services, ServicesDep
+from projections import queries
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["service"], responses=ERROR_RESPONSES)
+
+# The log answers within this or counts as unreachable.
+_LOG_TIMEOUT = 5.0
+
+
+@router.get("/stats", response_model=Stats, summary="Jobs by status; durations in seconds")
+async def stats(services: ServicesDep, _: Reader) -> Stats:
+    return await services.host.query(queries.stats)
+
+
+async def _lag(services: Services) -> int:
+    """Events in the log the views have not applied (end offsets are only reported here)."""
+    positions = services.host.positions()
+    behind = 0
+    for topic in services.host.topics:
+        for partition, end in (await services.log.end_offsets(topic)).items():
+            behind += max(0, end - positions.get(TopicPartition(topic, partition), 0))
+    return behind
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "the log is unreachable"}},
+    summary="Is the log reachable, how far behind are the views",
+)
+async def health(services: ServicesDep, _: Reader) -> Health | JSONResponse:
+    try:
+        lag = await asyncio.wait_for(_lag(services), _LOG_TIMEOUT)
+    except Exception as exc:  # any failure to reach the log is the answer, not a crash
+        body = Health(
+            ok=False,
+            log_reachable=False,
+            log_error=f"{type(exc).__name__}: {exc}",
+            applied=services.host.applied,
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=503)
+    return Health(ok=True, log_reachable=True, projection_lag=lag, applied=services.host.applied)

@@ -1,0 +1,223 @@
+"""ApiClient: the command line's way to the views when another process holds them.
+
+Answers come back as the models the direct path uses (JobRecord, LogLineRow, Stats), and
+failures as the same exceptions (JobNotFound, DocumentError, ...), so a command prints
+the same thing and exits with the same code whichever way it asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from events.errors import AmbiguousJobId, DocumentError, JobNotFound, JobstreamError
+from events.models import Status
+from events.validation import Problem
+from projections.records import JobRecord, LogLineRow, Stats
+
+__all__ = ["ApiClient", "ApiRequestError", "CancelOutcome", "Created", "LogPage"]
+
+# A follower reconnects this many times (resuming after the last line) before giving up.
+_RECONNECTS = 10
+_RECONNECT_WAIT = 0.5
+
+
+class ApiRequestError(JobstreamError):
+    """The API answered with an error (its `code` and `message`), or could not be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class _AmbiguousJobId(AmbiguousJobId):
+    # The server's message already names the matches; the client does not know them.
+    def __init__(self, prefix: str, message: str) -> None:
+        self.prefix = prefix
+        self.matches = []
+        JobstreamError.__init__(self, message)
+
+
+class Created(BaseModel):
+    job_id: str
+    warnings: list[Problem] = []
+
+
+class CancelOutcome(BaseModel):
+    job_id: str
+    requested: bool
+    status: str
+
+
+class LogPage(BaseModel):
+    lines: list[LogLineRow]
+    next: int
+    completed: bool
+
+
+def _record(data: dict[str, Any]) -> JobRecord:
+    # Statuses travel by name; the record holds the enum.
+    return JobRecord.model_validate({**data, "status": Status[data["status"]]})
+
+
+class ApiClient:
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    async def list_jobs(
+        self,
+        *,
+        status: list[str] | None = None,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        labels: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[JobRecord]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status:
+            params["status"] = [s.upper() for s in status]
+        if name is not None:
+            params["name"] = name
+        if since is not None:
+            params["since"] = since.isoformat()
+        if until is not None:
+            params["until"] = until.isoformat()
+        if labels:
+            params["label"] = [f"{k}={v}" for k, v in labels.items()]
+        page = await self._call("GET", "/jobs", params=params)
+        return [_record(job) for job in page["jobs"]]
+
+    async def job(self, prefix: str) -> JobRecord:
+        return _record(await self._call("GET", f"/jobs/{prefix}", prefix=prefix))
+
+    async def log_page(self, job_id: str, start: int, limit: int = 5000) -> LogPage:
+        page = await self._call(
+            "GET", f"/jobs/{job_id}/log", params={"from": start, "limit": limit}, prefix=job_id
+        )
+        lines = [LogLineRow(job_id=page["job_id"], **line) for line in page["lines"]]
+        return LogPage(lines=lines, next=page["next"], completed=page["completed"])
+
+    async def follow(self, job_id: str, start: int = 1) -> AsyncIterator[LogLineRow]:
+        """Every line from `start` as it is written, until the job ends (SSE; a dropped
+        connection resumes after the last line received)."""
+        last: int | None = None
+        for attempt in range(_RECONNECTS + 1):
+            headers = {"Last-Event-ID": str(last)} if last is not None else {}
+            try:
+                async with self._http.stream(
+                    "GET",
+                    f"/jobs/{job_id}/log/stream",
+                    params={"from": start},
+                    headers=headers,
+                    timeout=httpx.Timeout(30.0, read=None),
+                ) as response:
+                    if response.is_error:
+                        await response.aread()
+                        raise self._error(response, job_id)
+                    async for event, data, event_id in _sse(response):
+                        if event == "end":
+                            return
+                        if event == "line":
+                            line = LogLineRow(job_id=job_id, **json.loads(data))
+                            last = int(event_id) if event_id else line.n
+                            yield line
+            except httpx.TransportError as exc:
+                if attempt == _RECONNECTS:
+                    raise ApiRequestError(f"lost the log stream from {self.url}: {exc}") from None
+                await asyncio.sleep(_RECONNECT_WAIT)
+        raise ApiRequestError(f"the log stream from {self.url} kept ending early")
+
+    async def stats(self) -> Stats:
+        return Stats.model_validate(await self._call("GET", "/stats"))
+
+    async def cancel(self, prefix: str) -> CancelOutcome:
+        return CancelOutcome.model_validate(
+            await self._call("POST", f"/jobs/{prefix}/cancel", prefix=prefix)
+        )
+
+    async def submit(
+        self, body: bytes, content_type: str, source: str, labels: Mapping[str, str]
+    ) -> Created:
+        """Queue a document; a rejected one raises DocumentError naming `source`."""
+        try:
+            data = await self._call(
+                "POST",
+                "/jobs",
+                content=body,
+                headers={"Content-Type": content_type},
+                params={"label": [f"{k}={v}" for k, v in labels.items()]},
+            )
+        except _Rejected as rejected:
+            raise DocumentError(rejected.problems, source) from None
+        return Created.model_validate(data)
+
+    async def _call(self, method: str, path: str, *, prefix: str = "", **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ApiRequestError(f"cannot reach the jobstream API at {self.url}: {exc}") from None
+        if response.is_error:
+            raise self._error(response, prefix)
+        return response.json()
+
+    def _error(self, response: httpx.Response, prefix: str) -> JobstreamError:
+        try:
+            body = response.json()
+            code, message = body["code"], body["message"]
+        except (ValueError, KeyError, TypeError):
+            code, message = "", response.text[:200] or response.reason_phrase
+        if code == "job_not_found":
+            return JobNotFound(prefix)
+        if code == "ambiguous_job_id":
+            return _AmbiguousJobId(prefix, message)
+        if code == "invalid_document":
+            return _Rejected([Problem.model_validate(p) for p in body.get("problems", [])])
+        return ApiRequestError(
+            f"{self.url}: {message} ({response.status_code} {code})".rstrip(),
+            status=response.status_code,
+            code=code,
+        )
+
+
+class _Rejected(JobstreamError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+async def _sse(response: httpx.Response) -> AsyncIterator[tuple[str, str, str | None]]:
+    """(event, data, id) of each event in a text/event-stream body."""
+    event, data, event_id = "message", [], None
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event, "\n".join(data), event_id
+            event, data, event_id = "message", [], None
+            continue
+        if line.startswith(":"):
+            continue  # a comment: the server's keep-alive ping
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            event_id = value
