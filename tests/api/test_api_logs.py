@@ -1,0 +1,99 @@
+"""`/jobs/{id}/log` ranges and the `/log/stream` Server-Sent Events: live lines, resume from
+Last-Event-ID without gaps or repeats, the final `end` event."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from api_support import LiveServer, sse_events
+
+COUNT = "for i in $(seq 1 {n}); do echo line $i; sleep {pause}; done"
+
+
+def stream(http: httpx.Client, job_id: str, **kwargs) -> list[dict[str, str]]:
+    with http.stream("GET", f"/jobs/{job_id}/log/stream", **kwargs) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return list(sse_events(response.iter_lines()))
+
+
+def numbers(events: list[dict[str, str]]) -> list[int]:
+    return [int(e["id"]) for e in events if e.get("event") == "line"]
+
+
+def test_ranges_of_a_log(server: LiveServer) -> None:
+    job_id = server.submit(COUNT.format(n=50, pause=0))
+    record = server.wait_done(job_id)
+    with server.client() as http:
+        page = http.get(f"/jobs/{job_id}/log", params={"from": 10, "limit": 5}).json()
+        assert [line["n"] for line in page["lines"]] == [10, 11, 12, 13, 14]
+        assert page["next"] == 15
+        assert page["completed"] is True
+        assert {line["stream"] for line in page["lines"]} <= {"stdout", "system"}
+        assert any(line["text"] == "line 9" for line in page["lines"])
+        everything = http.get(f"/jobs/{job_id}/log", params={"limit": 10_000}).json()
+        assert len(everything["lines"]) == record["lines"]
+        past_end = http.get(f"/jobs/{job_id}/log", params={"from": 10_000}).json()
+        assert past_end["lines"] == []
+        assert past_end["next"] == 10_000
+        for params in ({"from": 0}, {"from": -3}, {"limit": 0}, {"limit": 10_001}, {"from": "x"}):
+            bad = http.get(f"/jobs/{job_id}/log", params=params)
+            assert bad.status_code == 422, params
+            assert bad.json()["code"] == "invalid_request"
+        assert http.get("/jobs/nosuchjob/log").status_code == 404
+        assert http.get("/jobs/nosuchjob/log/stream").status_code == 404
+
+
+def test_stream_sends_every_line_live_then_end(server: LiveServer) -> None:
+    job_id = server.submit(COUNT.format(n=20, pause=0.05) + "; echo err >&2")
+    with server.client() as http:
+        events = stream(http, job_id)
+        record = http.get(f"/jobs/{job_id}").json()
+    lines = [json.loads(e["data"]) for e in events if e.get("event") == "line"]
+    assert numbers(events) == list(range(1, record["lines"] + 1))
+    assert [line["n"] for line in lines] == numbers(events)
+    assert {"stdout", "stderr", "system"} <= {line["stream"] for line in lines}
+    end = events[-1]
+    assert end["event"] == "end"
+    assert json.loads(end["data"]) == {
+        "job_id": job_id,
+        "status": "SUCCEEDED",
+        "lines": record["lines"],
+    }
+
+
+def test_stream_resumes_after_last_event_id_without_gaps_or_repeats(server: LiveServer) -> None:
+    job_id = server.submit(COUNT.format(n=40, pause=0.02))
+    received: list[int] = []
+    with server.client() as http:
+        # Drop the connection after a few lines, several times, resuming each time.
+        last: str | None = None
+        for _ in range(3):
+            headers = {"Last-Event-ID": last} if last else {}
+            with http.stream("GET", f"/jobs/{job_id}/log/stream", headers=headers) as response:
+                for event in sse_events(response.iter_lines()):
+                    if event.get("event") == "line":
+                        received.append(int(event["id"]))
+                        last = event["id"]
+                        if len(received) % 7 == 0:
+                            break
+        rest = stream(http, job_id, headers={"Last-Event-ID": last or "0"})
+        total = http.get(f"/jobs/{job_id}").json()["lines"]
+    received += numbers(rest)
+    assert received == list(range(1, total + 1))
+    assert rest[-1]["event"] == "end"
+
+
+def test_stream_from_a_line_and_of_an_ended_job(server: LiveServer) -> None:
+    job_id = server.submit(COUNT.format(n=10, pause=0))
+    record = server.wait_done(job_id)
+    with server.client() as http:
+        events = stream(http, job_id, params={"from": 5})
+        assert numbers(events) == list(range(5, record["lines"] + 1))
+        assert events[-1]["event"] == "end"
+        # Last-Event-ID wins over `from` (a browser's EventSource resends it by itself).
+        resumed = stream(http, job_id, params={"from": 2}, headers={"Last-Event-ID": "8"})
+        assert numbers(resumed) == list(range(9, record["lines"] + 1))
+        beyond = stream(http, job_id, params={"from": 1000})
+        assert [e["event"] for e in beyond] == ["end"]
