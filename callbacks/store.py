@@ -24,7 +24,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from callbacks.base import JobInfo
+from events.sqlite import immediate
 
 __all__ = ["CallbackStore", "DeadLetter", "HostRecord"]
 
@@ -144,16 +145,8 @@ class _Db:
             self.db.close()
             raise
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def write(self) -> contextlib.AbstractContextManager[None]:
+        return immediate(self.db)
 
     def save_jobs(self, infos: Sequence[JobInfo]) -> None:
         with self.write():

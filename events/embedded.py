@@ -32,11 +32,11 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 import orjson
 
@@ -48,8 +48,10 @@ from events.log import (
     Record,
     Start,
     TopicPartition,
+    consumer_topics,
     default_partition,
 )
+from events.sqlite import immediate
 
 __all__ = ["EmbeddedConsumer", "EmbeddedLog"]
 
@@ -169,19 +171,8 @@ class _Store:
     def close(self) -> None:
         self._db.close()
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        # IMMEDIATE takes the write lock before the first read, so two processes can never
-        # both read the same next offset (a deferred transaction would fail its upgrade).
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            # Some errors (a full disk) have rolled back already.
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> contextlib.AbstractContextManager[None]:
+        return immediate(self._db)
 
     def _topic(self, topic: str) -> int:
         """`topic`'s partition count, creating the topic if needed."""
@@ -528,11 +519,7 @@ class EmbeddedLog(EventLog):
         group: str | None = None,
         start: Start = "committed",
     ) -> EmbeddedConsumer:
-        if isinstance(topics, str):
-            raise TypeError("topics must be a collection of topic names, not one string")
-        if start not in get_args(Start):
-            raise ValueError(f"start must be one of {get_args(Start)}, not {start!r}")
-        return EmbeddedConsumer(self, tuple(sorted(set(topics))), group, start)
+        return EmbeddedConsumer(self, consumer_topics(topics, start), group, start)
 
     async def partitions(self, topic: str) -> int:
         return await self._call(self._live_store().partitions, topic)

@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, get_args
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaPartition
@@ -33,7 +33,15 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.partitioner import murmur2
 
 from events.errors import LogError, NotAssigned
-from events.log import Consumer, EventLog, Message, Record, Start, TopicPartition
+from events.log import (
+    Consumer,
+    EventLog,
+    Message,
+    Record,
+    Start,
+    TopicPartition,
+    consumer_topics,
+)
 
 __all__ = ["KafkaConsumer", "KafkaLog", "parse_broker_url"]
 
@@ -274,11 +282,7 @@ class KafkaLog(EventLog):
         group: str | None = None,
         start: Start = "committed",
     ) -> KafkaConsumer:
-        if isinstance(topics, str):
-            raise TypeError("topics must be a collection of topic names, not one string")
-        if start not in get_args(Start):
-            raise ValueError(f"start must be one of {get_args(Start)}, not {start!r}")
-        return KafkaConsumer(self, tuple(sorted(set(topics))), group, start)
+        return KafkaConsumer(self, consumer_topics(topics, start), group, start)
 
     async def partitions(self, topic: str) -> int:
         return await self._topic(topic)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 __all__ = [
     "Consumer",
@@ -22,6 +22,7 @@ __all__ = [
     "Record",
     "Start",
     "TopicPartition",
+    "consumer_topics",
     "default_partition",
 ]
 
@@ -59,6 +60,15 @@ class Record:
     @property
     def tp(self) -> TopicPartition:
         return TopicPartition(self.topic, self.partition)
+
+
+def consumer_topics(topics: Iterable[str], start: Start) -> tuple[str, ...]:
+    """Check a consumer's arguments (as every backend's `consumer` does): sorted topic names."""
+    if isinstance(topics, str):
+        raise TypeError("topics must be a collection of topic names, not one string")
+    if start not in get_args(Start):
+        raise ValueError(f"start must be one of {get_args(Start)}, not {start!r}")
+    return tuple(sorted(set(topics)))
 
 
 def default_partition(key: str | None, partitions: int, fallback: int = 0) -> int:
