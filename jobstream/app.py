@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from dispatcher.leases import LeaseKeeper
 from dispatcher.worker import Worker
@@ -17,7 +18,14 @@ from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream.settings import Settings
 from projections import DuckDBViews, ProjectionHost, queries
+from projections.host import Progress
+from projections.replay import ReplayResult
+from projections.replay import replay as replay_embedded
 from runners import Runner
+
+if TYPE_CHECKING:
+    # faust takes a third of a second to import: only Kafka commands import it.
+    from projections.faust_host import FaustProjectionHost
 
 __all__ = [
     "lease_keeper",
@@ -25,6 +33,7 @@ __all__ = [
     "make_worker",
     "open_log",
     "projection_host",
+    "replay_log",
     "secret_box",
     "stop_on_signals",
 ]
@@ -32,7 +41,13 @@ __all__ = [
 
 def open_log(settings: Settings) -> EventLog:
     if settings.broker:
-        return KafkaLog(parse_broker_url(settings.broker), partitions=settings.partitions)
+        session_ms = int(settings.kafka_session_timeout * 1000)
+        return KafkaLog(
+            parse_broker_url(settings.broker),
+            partitions=settings.partitions,
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=max(100, session_ms // 10),
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 
@@ -61,18 +76,43 @@ def make_worker(settings: Settings, log: EventLog) -> Worker:
 
 
 @contextlib.asynccontextmanager
-async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[ProjectionHost]:
-    """The views, opened for writing by this process (ViewsBusy if another holds them)."""
+async def projection_host(
+    settings: Settings, log: EventLog
+) -> AsyncIterator[ProjectionHost | FaustProjectionHost]:
+    """The views, opened for writing by this process (ViewsBusy if another holds them),
+    with their host: a faust app on Kafka, the plain loop on the embedded log."""
     views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
-    host = ProjectionHost(log, views, settings.topics.all)
+    host: ProjectionHost | FaustProjectionHost
+    if isinstance(log, KafkaLog):
+        from projections.faust_host import FaustProjectionHost
+
+        host = FaustProjectionHost(log, views, settings.topics.all)
+    else:
+        host = ProjectionHost(log, views, settings.topics.all)
     try:
         yield host
     finally:
         await asyncio.to_thread(views.close)
 
 
-def lease_keeper(settings: Settings, log: EventLog, host: ProjectionHost) -> LeaseKeeper:
+async def replay_log(
+    settings: Settings, log: EventLog, progress: Progress | None = None
+) -> ReplayResult:
+    """Rebuild the views from offset 0 beside the live ones (Kafka: read by aiokafka)."""
+    replay = replay_embedded
+    if isinstance(log, KafkaLog):
+        from projections.faust_host import replay_from_kafka as replay
+    return await replay(log, settings.topics.all, settings.views_path, progress=progress)
+
+
+def lease_keeper(
+    settings: Settings, log: EventLog, host: ProjectionHost | FaustProjectionHost
+) -> LeaseKeeper:
     async def expired(at: datetime) -> list:
+        # Heartbeats in views still catching up after a restart look old: judge none yet.
+        caught_up: asyncio.Event | None = getattr(host, "caught_up", None)
+        if caught_up is not None and not caught_up.is_set():
+            return []
         return await host.query(queries.expired_leases, at)
 
     return LeaseKeeper(log, settings.topics, expired, interval=min(1.0, settings.lease / 3))

@@ -45,6 +45,9 @@ class Settings(BaseModel):
         5.0, ge=0, description="seconds between SIGTERM and SIGKILL on cancel or timeout"
     )
     log_level: str = Field("WARNING", description="Python logging level of services")
+    kafka_session_timeout: float = Field(
+        10.0, ge=1, description="seconds a silent Kafka group member keeps its partitions"
+    )
     # Callbacks (callbacks/): the host's retries, and the built-in callbacks' options.
     callback_attempts: int = Field(
         8, ge=1, description="calls of a failing callback hook before the event is dead-lettered"

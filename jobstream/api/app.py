@@ -17,10 +17,9 @@ from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream.api.errors import install_error_handlers
 from jobstream.api.routes import jobs, logs, service
-from jobstream.api.state import Services
+from jobstream.api.state import Services, ViewsHost
 from jobstream.api.tokens import TokenStore
 from jobstream.settings import Settings
-from projections import ProjectionHost
 
 __all__ = ["create_app"]
 
@@ -36,7 +35,7 @@ Events). Errors are `{"code": ..., "message": ...}`; with auth on, every endpoin
 def create_app(
     settings: Settings,
     log: EventLog,
-    host: ProjectionHost,
+    host: ViewsHost,
     box: SecretBox,
     *,
     stop: asyncio.Event | None = None,

@@ -19,8 +19,8 @@ from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream import runtime
 from jobstream.api.app import create_app
+from jobstream.api.state import ViewsHost
 from jobstream.settings import Settings
-from projections import ProjectionHost
 
 __all__ = ["ApiServer"]
 
@@ -36,9 +36,7 @@ class _Server(uvicorn.Server):
 
 
 class ApiServer:
-    def __init__(
-        self, settings: Settings, log: EventLog, host: ProjectionHost, box: SecretBox
-    ) -> None:
+    def __init__(self, settings: Settings, log: EventLog, host: ViewsHost, box: SecretBox) -> None:
         self.settings = settings
         self.log = log
         self.host = host
@@ -82,8 +80,12 @@ class ApiServer:
 
 def _bind(host: str, port: int) -> socket.socket:
     try:
-        family, *_, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets, and without
+        # it every small response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)

@@ -17,12 +17,12 @@ from jobstream.app import (
     make_worker,
     open_log,
     projection_host,
+    replay_log,
     secret_box,
     stop_on_signals,
 )
 from jobstream.cli.common import EXIT_FAILED, pass_settings, run_async
 from jobstream.settings import Settings
-from projections.replay import replay as replay_views
 from projections.replay import swap, verify
 
 __all__ = ["project", "replay", "run_services", "serve", "worker"]
@@ -155,9 +155,7 @@ def replay(settings: Settings, check: bool) -> None:
 
     async def go():
         async with open_log(settings) as log:
-            return await replay_views(
-                log, settings.topics.all, settings.views_path, progress=progress
-            )
+            return await replay_log(settings, log, progress)
 
     result = run_async(go())
     click.echo("", err=True)

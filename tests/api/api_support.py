@@ -68,7 +68,9 @@ class LiveServer:
             self._ready.set()
 
         try:
-            await run_services(self.settings, self._stop, with_worker=self.with_worker, on_ready=ready)
+            await run_services(
+                self.settings, self._stop, with_worker=self.with_worker, on_ready=ready
+            )
         except BaseException as exc:
             self.error = exc
             self._ready.set()
@@ -119,4 +121,6 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict[str, str]]:
         elif not line.startswith(":"):
             field, _, value = line.partition(":")
             value = value.removeprefix(" ")
-            event[field] = f"{event[field]}\n{value}" if field == "data" and field in event else value
+            event[field] = (
+                f"{event[field]}\n{value}" if field == "data" and field in event else value
+            )

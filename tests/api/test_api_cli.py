@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -85,8 +86,10 @@ def test_commands_use_the_running_server(served, tmp_path: Path) -> None:
 
     followed = term("log", "--follow", job_id[:10])
     assert followed.returncode == 0, followed.stderr
-    assert ["one", "two", "three"] == [
-        line for line in followed.stdout.splitlines() if line in ("one", "two", "three")
+    assert [line for line in followed.stdout.splitlines() if line in ("one", "two", "three")] == [
+        "one",
+        "two",
+        "three",
     ]
 
     listed = term("list", "--json")
@@ -150,8 +153,6 @@ def test_auth_server_with_server_and_token_flags(tmp_path: Path) -> None:
 
 
 def test_port_in_use_is_a_plain_error(tmp_path: Path) -> None:
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -61,7 +61,9 @@ def test_invalid_document_lists_every_problem_and_writes_nothing(server: LiveSer
     bad = "name: 3\nsequence: [{stage: nowhere}]\nstages:\n  - name: s\n    steps: 7\n"
     with server.client() as http:
         response = http.post("/jobs", content=bad, headers=YAML)
-        unparsable = http.post("/jobs", content="{not json", headers={"Content-Type": "application/json"})
+        unparsable = http.post(
+            "/jobs", content="{not json", headers={"Content-Type": "application/json"}
+        )
         not_a_mapping = http.post("/jobs", json=[1, 2])
         empty = http.post("/jobs", content=b"", headers=YAML)
     assert response.status_code == 400

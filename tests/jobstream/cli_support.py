@@ -23,6 +23,7 @@ class Cli:
             "JOBSTREAM_DATA_DIR": str(data_dir),
             "JOBSTREAM_LEASE": "2",
             "JOBSTREAM_KILL_GRACE": "1",
+            "JOBSTREAM_PORT": "0",
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("JOBSTREAM_BROKER", None)

@@ -62,7 +62,12 @@ def test_worker_and_projector_processes_run_submitted_jobs(cli: Cli) -> None:
     done = eventually(lambda: (c := completions(cli)) and set(ids) <= set(c) and c, timeout=60)
     assert all(done[i].success for i in ids)
 
-    # DuckDB lets one process write the views: a query names the process holding them.
+    # The projector answers through its API, found by the runtime file it wrote...
+    listed = cli("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert set(ids) <= {r["job_id"] for r in json.loads(listed.stdout)}
+    # ...and without it, DuckDB's one writer: a query names the process holding the views.
+    (cli.data_dir / "server.json").unlink()
     busy = cli("list")
     assert busy.returncode == 3
     assert str(projector.pid) in busy.stderr

@@ -96,6 +96,7 @@ async def test_the_faust_host_projects_a_workload_like_a_replay(
         await host.close()
     assert host.applied == 12 + 12 * 5
     assert queries.count_jobs(views.conn) == 12
+    views.close()
     assert await replayed_equal(log, topics, views.path) == []
 
 

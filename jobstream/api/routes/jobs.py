@@ -97,9 +97,7 @@ async def create_job(
     return JobCreated(job_id=event.job_id, warnings=validated.warnings)
 
 
-@router.get(
-    "", response_model=JobPage, responses=responses(400), summary="List jobs, newest first"
-)
+@router.get("", response_model=JobPage, responses=responses(400), summary="List jobs, newest first")
 async def list_jobs(
     services: ServicesDep,
     _: Reader,

@@ -43,12 +43,16 @@ function when(value) {
 
 // --- the job list -------------------------------------------------------------------------
 
+let listRequests = 0; // as for records: a slow answer must not replace a newer one
+
 async function showJobs() {
+  const request = ++listRequests;
   const status = $("status-filter").value;
   const query = new URLSearchParams({ limit: "100" });
   if (status) query.append("status", status);
   try {
     const page = await api(`/jobs?${query}`);
+    if (request !== listRequests) return;
     const rows = page.jobs.map((job) => {
       const tr = el("tr", { "data-job": job.job_id });
       tr.append(
@@ -77,9 +81,13 @@ const RECORD_FIELDS = [
   ["duration", null], ["lines", "lines"], ["submitter", "submitter"], ["worker", "worker"],
 ];
 
+let recordRequests = 0; // answers can overtake each other: only the newest is shown
+
 async function showRecord(jobId) {
+  const request = ++recordRequests;
   try {
     const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+    if (request !== recordRequests) return job;
     const items = [];
     for (const [label, key] of RECORD_FIELDS) {
       let value = key === null ? duration(job) : job[key];
