@@ -189,13 +189,16 @@ class Worker:
 
 
 def check_health(health_dir: Path) -> list[WorkerHealth]:
-    """The workers whose health file is fresh (`jobstream worker --check`)."""
+    """The workers of this host whose health file is fresh (`jobstream worker --check`).
+
+    Containers share a data volume but not a host name: each checks its own worker."""
+    host = f"{os.uname().nodename}-"
     alive = []
     for path in sorted(health_dir.glob("*.json")) if health_dir.is_dir() else []:
         try:
             health = WorkerHealth(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             continue
-        if health.expires_at > time.time():
+        if health.name.startswith(host) and health.expires_at > time.time():
             alive.append(health)
     return alive

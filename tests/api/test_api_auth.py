@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from jobstream.cli import main
 
 YAML = {"Content-Type": "application/yaml"}
-READS = ["/jobs", "/stats", "/health", "/jobs/x", "/jobs/x/status", "/jobs/x/log"]
+READS = ["/jobs", "/stats", "/jobs/x", "/jobs/x/status", "/jobs/x/log"]
 
 
 def test_missing_and_wrong_tokens_are_401(auth_server: LiveServer) -> None:
@@ -29,9 +29,11 @@ def test_missing_and_wrong_tokens_are_401(auth_server: LiveServer) -> None:
         assert anonymous.post("/jobs/x/cancel").status_code == 401
         basic = anonymous.get("/jobs", headers={"Authorization": "Basic dXNlcjpwYXNz"})
         assert basic.status_code == 401
-        # The page and the API description stay public: they hold no data.
+        # The page, the API description and health stay public: they hold no job data, and
+        # an orchestrator's health check has no token.
         assert anonymous.get("/").status_code == 200
         assert anonymous.get("/openapi.json").status_code == 200
+        assert anonymous.get("/health").json()["ok"] is True
 
 
 def test_read_tokens_read_and_write_tokens_write(auth_server: LiveServer) -> None:

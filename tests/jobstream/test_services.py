@@ -257,3 +257,13 @@ def test_a_lost_attempt_is_retried_as_a_new_linked_job(cli: Cli, tmp_path: Path)
     }
     assert submitted[retry_id].retry_of == job_id
     assert submitted[retry_id].attempt == 2
+
+
+def test_worker_check_follows_a_worker_life(cli: Cli) -> None:
+    assert cli("worker", "--check").returncode == 1  # none yet
+    worker = cli.start("worker")
+    eventually(lambda: cli("worker", "--check").returncode == 0, timeout=30)
+    assert "0 running" in cli("worker", "--check").stdout
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=20)
+    assert cli("worker", "--check").returncode == 1  # its health file went with it
