@@ -166,6 +166,9 @@ class FaustProjectionHost:
         self._positions: dict[TopicPartition, int] = {}
         self._advanced = asyncio.Condition()
         self._failed: asyncio.Future[None] | None = None
+        # A few batches in flight between the agents and DuckDB: enough to overlap them,
+        # few enough that a slow database holds faust back instead of filling memory.
+        self._pending: asyncio.Queue[list[Record]] = asyncio.Queue(maxsize=4)
         self.applied = 0
         """Records applied by this host since it was made."""
         self.first_applied: float | None = None
@@ -201,14 +204,24 @@ class FaustProjectionHost:
         return app
 
     async def _agent(self, stream: Any) -> None:
+        # The agent only queues: DuckDB applies in the applier task meanwhile, so faust's
+        # per-event work and the database work overlap. Faust may then commit offsets ahead
+        # of the views, which is harmless: every assignment seeks to the DuckDB checkpoint.
         async for events in stream.take_events(self.batch, within=self.within):
-            try:
-                await self._apply_batch([_record(e.message, 1000) for e in events])
-            except Exception as exc:
-                # The batch is not acked; run() stops the app and raises this.
-                if self._failed is not None and not self._failed.done():
-                    self._failed.set_exception(exc)
-                raise
+            await self._pending.put([_record(e.message, 1000) for e in events])
+
+    async def _applier(self) -> None:
+        """Apply queued batches in order, merging those that wait into one transaction."""
+        try:
+            while True:
+                records = await self._pending.get()
+                while not self._pending.empty() and len(records) < self.bulk_batch:
+                    records += self._pending.get_nowait()
+                await self._apply_batch(records)
+        except Exception as exc:
+            # run() stops the app and raises this.
+            if self._failed is not None and not self._failed.done():
+                self._failed.set_exception(exc)
 
     async def _apply_batch(self, records: list[Record]) -> None:
         await self._in_thread(self.views.apply, records, projection=self.name)
@@ -235,6 +248,7 @@ class FaustProjectionHost:
             return
         self._failed = asyncio.get_running_loop().create_future()
         app = self._app()
+        applier = asyncio.create_task(self._applier())
         try:
             await app.start()
             stopping = asyncio.ensure_future(stop.wait())
@@ -245,6 +259,9 @@ class FaustProjectionHost:
         finally:
             with contextlib.suppress(Exception):
                 await app.stop()
+            applier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await applier
             failed, self._failed = self._failed, None
         if failed.done():
             failed.result()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from dispatcher.local import LocalDispatcher
 from dispatcher.submit import request_cancel, submission, submit
-from events.errors import ViewsBusy
+from events.errors import JobNotFound, ViewsBusy
 from events.models import Status
 from events.validation import ValidatedDocument, format_problems, load_document
 from jobstream.app import make_runner, open_log, projection_host, secret_box, stop_on_signals
@@ -19,8 +21,12 @@ from jobstream.client import ApiClient
 from jobstream.console import LivePrinter, format_record
 from jobstream.settings import Settings
 from projections import queries
+from projections.records import JobRecord
 
 __all__ = ["cancel", "run", "submit_command"]
+
+# How long `run` waits for the views to show the ended job (a million-line log included).
+RECORD_TIMEOUT = 600.0
 
 labels_option = click.option(
     "--label",
@@ -56,8 +62,9 @@ def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
 def run(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
     """Run the job in FILE here, following its log; exit 0 only if it SUCCEEDED.
 
-    Returns once the final record and every line are in the views (when another process
-    holds the views, once the job has ended). Ctrl-C cancels the job."""
+    Returns once the final record and every line are in the views: its own, or those of the
+    `serve`/`project` holding them, asked through its API (with neither, once the job has
+    ended). Ctrl-C cancels the job."""
     validated = _read_document(file)
     status = run_async(_run(settings, validated, _labels(labels)))
     sys.exit(0 if status is Status.SUCCEEDED else EXIT_FAILED)
@@ -67,31 +74,47 @@ async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[st
     event = submission(validated.document, secret_box(settings), labels=labels, dispatch="local")
     cancel = asyncio.Event()
     stop_on_signals(cancel)
-    async with open_log(settings) as log:
+    async with open_log(settings) as log, contextlib.AsyncExitStack() as stack:
+        try:
+            host = await stack.enter_async_context(projection_host(settings, log))
+        except ViewsBusy as busy:
+            host, holder = None, busy.holder
+        stop = asyncio.Event()
+        projecting = asyncio.create_task(host.run(stop)) if host else None
         dispatcher = LocalDispatcher(
             log, settings.topics, make_runner(settings), lease=settings.lease
         )
-        try:
-            async with projection_host(settings, log) as host:
-                stop = asyncio.Event()
-                projecting = asyncio.create_task(host.run(stop))
-                result = await dispatcher.run(
-                    event, validated.document, cancel=cancel, observer=LivePrinter()
-                )
-                if result.last is not None:
-                    await host.wait_for(result.last, timeout=600)
-                stop.set()
-                await projecting
-                record = await host.query(queries.get_job, event.job_id)
-                click.echo(format_record(record, color=sys.stdout.isatty()))
-        except ViewsBusy as busy:
-            # Someone else projects: run all the same; their views will show it.
-            click.echo(f"note: {busy.holder} holds the views; they will show this job", err=True)
-            result = await dispatcher.run(
-                event, validated.document, cancel=cancel, observer=LivePrinter()
-            )
+        result = await dispatcher.run(
+            event, validated.document, cancel=cancel, observer=LivePrinter()
+        )
+        if host is not None and projecting is not None:
+            if result.last is not None:
+                await host.wait_for(result.last, timeout=RECORD_TIMEOUT)
+            stop.set()
+            await projecting
+            record = await host.query(queries.get_job, event.job_id)
+        elif (client := api_client(settings)) is not None:
+            # The process that holds the views answers for them: wait until they show it all.
+            async with client:
+                record = await _completed_record(client, event.job_id)
+        else:
+            click.echo(f"note: {holder} holds the views; they will show this job", err=True)
             click.echo(f"       job  {event.job_id}\n    status  {result.status.name}")
+            return result.status
+        click.echo(format_record(record, color=sys.stdout.isatty()))
         return result.status
+
+
+async def _completed_record(client: ApiClient, job_id: str) -> JobRecord:
+    deadline = time.monotonic() + RECORD_TIMEOUT
+    while True:
+        with contextlib.suppress(JobNotFound):
+            record = await client.job(job_id)
+            if record.completed:
+                return record
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the views did not show job {job_id} ended in time")
+        await asyncio.sleep(0.05)
 
 
 @click.command("submit")

@@ -267,3 +267,13 @@ def test_worker_check_follows_a_worker_life(cli: Cli) -> None:
     worker.send_signal(signal.SIGTERM)
     worker.wait(timeout=20)
     assert cli("worker", "--check").returncode == 1  # its health file went with it
+
+
+def test_run_beside_a_running_serve_waits_for_its_views(cli: Cli) -> None:
+    cli.start("serve")
+    eventually(lambda: (cli.data_dir / "server.json").exists(), timeout=30)
+    result = cli("run", str(EXAMPLES / "minimal.yml"))
+    assert result.returncode == 0, result.stderr
+    assert "hello" in result.stdout
+    assert "SUCCEEDED" in result.stdout  # the final record, as the server's views show it
+    assert "lines  5" in result.stdout
