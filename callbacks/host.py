@@ -48,9 +48,9 @@ _CACHE = 10_000
 _HELD_PAUSE = 0.05
 
 
-def group_name(name: str) -> str:
-    """The consumer group of the callback called `name`."""
-    return f"callback-{name}"
+def group_name(name: str, topics: Topics) -> str:
+    """The consumer group of the callback called `name` (behind the topic prefix)."""
+    return topics.group(f"callback-{name}")
 
 
 @dataclass
@@ -113,7 +113,7 @@ class CallbackHost:
         self.store = store
         self.name = name
         self.spec = spec or f"{type(callback).__module__}:{type(callback).__qualname__}"
-        self.group = group_name(name)
+        self.group = group_name(name, topics)
         self.start = start
         self.attempts = attempts
         self.backoff = backoff

@@ -38,6 +38,7 @@ __all__ = ["WORKER_GROUP", "Worker", "WorkerHealth", "check_health"]
 
 log = logging.getLogger(__name__)
 
+# The workers' consumer group, behind the topic prefix (Topics.group).
 WORKER_GROUP = "jobstream-workers"
 
 
@@ -88,7 +89,8 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until `stop` is set; running jobs are then cancelled."""
-        committed = await self.log.committed(WORKER_GROUP, self.topics.jobs)
+        group = self.topics.group(WORKER_GROUP)
+        committed = await self.log.committed(group, self.topics.jobs)
         partitions = await self.log.partitions(self.topics.jobs)
         # Every job not yet claimed lies past the group's committed positions, and so does
         # any cancel request for it: the watcher starts there.
@@ -97,7 +99,7 @@ class Worker:
         health = asyncio.create_task(self._write_health(stop))
         try:
             await self.cancels.ready.wait()
-            async with self.log.consumer([self.topics.jobs], group=WORKER_GROUP) as consumer:
+            async with self.log.consumer([self.topics.jobs], group=group) as consumer:
                 while not stop.is_set():
                     free = self.concurrency - len(self._running)
                     if free <= 0:

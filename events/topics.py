@@ -24,3 +24,7 @@ class Topics:
     @property
     def all(self) -> list[str]:
         return [self.jobs, self.events]
+
+    def group(self, name: str) -> str:
+        """A consumer group name: installations with different prefixes share no group."""
+        return f"{self.prefix}{name}"
