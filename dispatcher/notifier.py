@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from events.codec import to_message
-from events.log import EventLog, Record
+from events.codec import encode_log_appended, to_message
+from events.log import EventLog, Message, Record
 from events.models import (
     Completed,
     EventBase,
     Heartbeat,
-    LogAppended,
     LogLine,
     Status,
     StatusChanged,
 )
+from runners.chunking import LogChunk
 from runners.notifier import Notifier
 
 __all__ = ["EventNotifier", "TeeNotifier"]
@@ -39,10 +39,15 @@ class EventNotifier:
         self._lock = asyncio.Lock()
 
     async def emit(self, build: type[EventBase], **fields: object) -> Record:
+        return await self._append(
+            lambda seq: to_message(build(job_id=self.job_id, writer=self.writer, seq=seq, **fields))
+        )
+
+    async def _append(self, message: Callable[[int], Message]) -> Record:
+        """Append the message built for the next seq, under the lock that keeps seq order."""
         async with self._lock:
             self._seq += 1
-            event = build(job_id=self.job_id, writer=self.writer, seq=self._seq, **fields)
-            (self.last,) = await self.log.append(self.topic, [to_message(event)])
+            (self.last,) = await self.log.append(self.topic, [message(self._seq)])
             return self.last
 
     async def status_changed(
@@ -56,7 +61,15 @@ class EventNotifier:
         await self.emit(StatusChanged, status=status, previous=previous, stage=stage, reason=reason)
 
     async def log_write(self, lines: Sequence[LogLine]) -> None:
-        await self.emit(LogAppended, lines=list(lines))
+        # The runner's chunks give their lines as plain rows: no LogLine is ever built.
+        rows = lines.rows() if isinstance(lines, LogChunk) else [x.model_dump() for x in lines]
+        await self._append(
+            lambda seq: Message(
+                encode_log_appended(self.job_id, self.writer, seq, rows),
+                key=self.job_id,
+                headers={"type": "LogAppended"},
+            )
+        )
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         await self.emit(Completed, success=success, status=status, lines=lines, bytes=bytes)

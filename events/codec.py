@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
 from pydantic import ValidationError
 
 from events.errors import MalformedEvent
 from events.log import Message
-from events.models import EVENT_ADAPTER, Event, EventBase
+from events.models import EVENT_ADAPTER, Event, EventBase, LogAppended
 
-__all__ = ["decode", "encode", "to_message"]
+__all__ = ["decode", "encode", "encode_log_appended", "to_message"]
 
 
 def encode(event: EventBase) -> bytes:
@@ -23,6 +27,18 @@ def decode(data: bytes | str) -> Event:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"
         raise MalformedEvent(f"{where}: {first['msg']}") from None
+
+
+def encode_log_appended(
+    job_id: str, writer: str, seq: int, lines: Sequence[Mapping[str, Any]]
+) -> bytes:
+    """A new LogAppended's JSON, as `encode` writes it, from plain line mappings
+    ({n, at, stream, text}, in that order). For the runner's hot path: a pydantic LogLine
+    costs about 3 µs to build, more than reading, masking and storing the line together."""
+    head = LogAppended.model_construct(job_id=job_id, writer=writer, seq=seq, lines=[])
+    body = head.model_dump(mode="json")
+    body["lines"] = lines  # the last field: the key order stays the model's
+    return orjson.dumps(body)
 
 
 def to_message(event: EventBase) -> Message:

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from events.models import LogLine, Status
 from projections.records import JobRecord, LogLineRow
+from runners.chunking import LogChunk
 
 __all__ = ["LivePrinter", "format_lines", "format_record", "format_table"]
 
@@ -24,12 +25,18 @@ _STATUS_STYLE = {
 
 def format_lines(lines: Iterable[LogLine | LogLineRow], color: bool) -> str:
     """Lines as the terminal shows them: stderr red and system lines cyan when coloured."""
-    if not color:
-        return "".join(f"{line.text}\n" for line in lines)
+    return _format((line.stream, line.text) for line in lines) if color else _plain(lines)
+
+
+def _plain(lines: Iterable[LogLine | LogLineRow]) -> str:
+    return "".join(f"{line.text}\n" for line in lines)
+
+
+def _format(pairs: Iterable[tuple[str, str]]) -> str:
     out = []
-    for line in lines:
-        style = _STREAM_STYLE[line.stream]
-        out.append(f"{style}{line.text}{_RESET}\n" if style else f"{line.text}\n")
+    for stream, text in pairs:
+        style = _STREAM_STYLE[stream]
+        out.append(f"{style}{text}{_RESET}\n" if style else f"{text}\n")
     return "".join(out)
 
 
@@ -53,7 +60,10 @@ class LivePrinter:
         return None
 
     async def log_write(self, lines: Sequence[LogLine]) -> None:
-        self.out.write(format_lines(lines, self.color))
+        if isinstance(lines, LogChunk):  # the runner's own chunks: no LogLine built
+            self.out.write(_format(lines.pairs()) if self.color else "\n".join(lines.texts) + "\n")
+        else:
+            self.out.write(format_lines(lines, self.color))
         self.out.flush()
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:

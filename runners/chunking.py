@@ -71,6 +71,24 @@ class LogChunk(Sequence[LogLine]):
         """Every line's text, without building `LogLine`s."""
         return [text for _, _, texts in self.runs for text in texts]
 
+    def rows(self) -> list[dict[str, object]]:
+        """Every line as the plain mapping its JSON holds, without building `LogLine`s
+        (what `events.codec.encode_log_appended` takes)."""
+        rows: list[dict[str, object]] = []
+        n = self.first
+        for stream, at, texts in self.runs:
+            rows += (
+                {"n": i, "at": at, "stream": stream, "text": t} for i, t in enumerate(texts, n)
+            )
+            n += len(texts)
+        return rows
+
+    def pairs(self) -> Iterator[tuple[Stream, str]]:
+        """(stream, text) of every line, for printing."""
+        for stream, _, texts in self.runs:
+            for text in texts:
+                yield stream, text
+
     def _lines(self) -> list[LogLine]:
         if self._built is None:
             n = self.first
