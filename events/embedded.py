@@ -669,19 +669,8 @@ class EmbeddedConsumer(Consumer):
     async def seek(self, tp: TopicPartition, offset: int) -> None:
         if offset < 0:
             raise ValueError("offsets start at 0")
-        self._assigned(tp)
+        self._check_assigned(tp)
         self._positions[tp] = offset
-
-    def assignment(self) -> frozenset[TopicPartition]:
-        return frozenset(self._positions)
-
-    def position(self, tp: TopicPartition) -> int:
-        self._assigned(tp)
-        return self._positions[tp]
-
-    def _assigned(self, tp: TopicPartition) -> None:
-        if tp not in self._positions:
-            raise NotAssigned(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
 
     async def __aenter__(self) -> EmbeddedConsumer:
         await self.start()

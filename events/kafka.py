@@ -520,20 +520,9 @@ class KafkaConsumer(Consumer):
         if offset < 0:
             raise ValueError("offsets start at 0")
         kafka = self._live()
-        self._assigned_check(tp)
+        self._check_assigned(tp)
         kafka.seek(KafkaPartition(*tp), offset)
         self._positions[tp] = offset
-
-    def assignment(self) -> frozenset[TopicPartition]:
-        return frozenset(self._positions)
-
-    def position(self, tp: TopicPartition) -> int:
-        self._assigned_check(tp)
-        return self._positions[tp]
-
-    def _assigned_check(self, tp: TopicPartition) -> None:
-        if tp not in self._positions:
-            raise NotAssigned(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
 
     async def __aenter__(self) -> KafkaConsumer:
         await self.start()

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, get_args
 
+from events.errors import NotAssigned
+
 __all__ = [
     "Consumer",
     "EventLog",
@@ -111,13 +113,22 @@ class Consumer:
         """Read `tp` from `offset` next."""
         raise NotImplementedError
 
+    # Backends keep the position of every assigned partition here; its keys are the
+    # assignment.
+    _positions: dict[TopicPartition, int]
+
     def assignment(self) -> frozenset[TopicPartition]:
         """The partitions this consumer reads now."""
-        raise NotImplementedError
+        return frozenset(self._positions)
 
     def position(self, tp: TopicPartition) -> int:
         """The offset of the next record this consumer will read from `tp`."""
-        raise NotImplementedError
+        self._check_assigned(tp)
+        return self._positions[tp]
+
+    def _check_assigned(self, tp: TopicPartition) -> None:
+        if tp not in self._positions:
+            raise NotAssigned(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
 
     async def __aenter__(self) -> Consumer:
         await self.start()

@@ -18,14 +18,14 @@ from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream.settings import Settings
 from projections import DuckDBViews, ProjectionHost, queries
-from projections.host import Progress
+from projections.host import Progress, ViewsHost
 from projections.replay import ReplayResult
 from projections.replay import replay as replay_embedded
 from runners import Runner
 
 if TYPE_CHECKING:
     # faust takes a third of a second to import: only Kafka commands import it.
-    from projections.faust_host import FaustProjectionHost
+    pass
 
 __all__ = [
     "lease_keeper",
@@ -76,13 +76,11 @@ def make_worker(settings: Settings, log: EventLog) -> Worker:
 
 
 @contextlib.asynccontextmanager
-async def projection_host(
-    settings: Settings, log: EventLog
-) -> AsyncIterator[ProjectionHost | FaustProjectionHost]:
+async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[ViewsHost]:
     """The views, opened for writing by this process (ViewsBusy if another holds them),
     with their host: a faust app on Kafka, the plain loop on the embedded log."""
     views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
-    host: ProjectionHost | FaustProjectionHost
+    host: ViewsHost
     if isinstance(log, KafkaLog):
         from projections.faust_host import FaustProjectionHost
 
@@ -105,13 +103,10 @@ async def replay_log(
     return await replay(log, settings.topics.all, settings.views_path, progress=progress)
 
 
-def lease_keeper(
-    settings: Settings, log: EventLog, host: ProjectionHost | FaustProjectionHost
-) -> LeaseKeeper:
+def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKeeper:
     async def expired(at: datetime) -> list:
         # Heartbeats in views still catching up after a restart look old: judge none yet.
-        caught_up: asyncio.Event | None = getattr(host, "caught_up", None)
-        if caught_up is not None and not caught_up.is_set():
+        if not host.caught_up.is_set():
             return []
         return await host.query(queries.expired_leases, at)
 

@@ -34,9 +34,8 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
@@ -48,15 +47,14 @@ from faust.types import TP
 from events.errors import LogError
 from events.kafka import KafkaLog
 from events.log import Record, TopicPartition
-from projections.host import Progress
-from projections.replay import ReplayResult, replay_path
+from projections.host import Progress, ViewsHost
+from projections.replay import ReplayResult, replay
 from projections.views import DuckDBViews
 
 __all__ = ["FaustProjectionHost", "default_app_id", "replay_from_kafka"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 # Bulk reads: a partition's fetch may be large (events are ~3 KB); the broker answers with
 # up to this many bytes per partition and per fetch.
@@ -124,7 +122,7 @@ def default_app_id(views_path: Path, topics: Iterable[str]) -> str:
     return f"jobstream-projector-{hashlib.sha1(where.encode()).hexdigest()[:10]}"
 
 
-class FaustProjectionHost:
+class FaustProjectionHost(ViewsHost):
     """Keeps `views` up to date with `topics` of the Kafka `log`, in a faust app.
 
     The surface `ProjectionHost` offers the services: `run(stop)`, `run_until_caught_up`,
@@ -150,27 +148,18 @@ class FaustProjectionHost:
         idle: float = 5.0,
         catch_up_first: bool = True,
     ) -> None:
+        super().__init__(views, topics, name=name)
         self.log = log
-        self.views = views
-        self.topics = list(topics)
-        self.name = name
         self.app_id = app_id or default_app_id(views.path, self.topics)
         self.batch = batch
         self.within = within
         self.bulk_batch = bulk_batch
         self.idle = idle
         self.catch_up_first = catch_up_first
-        self.caught_up = asyncio.Event()
-        """Set once `run` has applied everything appended before it started."""
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"duckdb-{name}")
-        self._positions: dict[TopicPartition, int] = {}
-        self._advanced = asyncio.Condition()
         self._failed: asyncio.Future[None] | None = None
         # A few batches in flight between the agents and DuckDB: enough to overlap them,
         # few enough that a slow database holds faust back instead of filling memory.
         self._pending: asyncio.Queue[list[Record]] = asyncio.Queue(maxsize=4)
-        self.applied = 0
-        """Records applied by this host since it was made."""
         self.first_applied: float | None = None
         """`time.perf_counter()` when `run` applied its first batch (for benchmarks)."""
         self.last_applied: float | None = None
@@ -224,16 +213,11 @@ class FaustProjectionHost:
                 self._failed.set_exception(exc)
 
     async def _apply_batch(self, records: list[Record]) -> None:
-        await self._in_thread(self.views.apply, records, projection=self.name)
-        ends: dict[TopicPartition, int] = {}
-        for r in records:
-            ends[r.tp] = max(ends.get(r.tp, 0), r.offset + 1)
+        await self._apply(records)
         now = time.perf_counter()
         if self.first_applied is None:
             self.first_applied = now
         self.last_applied = now
-        self.applied += len(records)
-        await self._advance(ends)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Catch up in bulk, then project with a faust app until `stop` is set (or an apply
@@ -297,44 +281,6 @@ class FaustProjectionHost:
                     await pending
             await reader.stop()
         return count
-
-    # --- the ProjectionHost surface -------------------------------------------------------
-
-    async def wait_for(
-        self, target: Record | tuple[TopicPartition, int], timeout: float = 10.0
-    ) -> None:
-        """Return once the record (or the record at (partition, offset)) has been applied;
-        raises TimeoutError otherwise."""
-        tp, offset = (target.tp, target.offset) if isinstance(target, Record) else target
-        async with asyncio.timeout(timeout), self._advanced:
-            await self._advanced.wait_for(lambda: self._positions.get(tp, 0) > offset)
-
-    async def query(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
-        return await self._in_thread(fn, self.views.conn, *args)
-
-    def positions(self) -> dict[TopicPartition, int]:
-        """The next offset to read per partition, as of the last batch applied."""
-        return dict(self._positions)
-
-    async def close(self) -> None:
-        """Stop the worker thread (the views stay open: their owner closes them)."""
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown)
-
-    async def _checkpoint(self) -> dict[TopicPartition, int]:
-        return await self._in_thread(self.views.positions, self.name)
-
-    async def _advance(self, positions: Mapping[TopicPartition, int]) -> None:
-        async with self._advanced:
-            for tp, position in positions.items():
-                self._positions[tp] = max(self._positions.get(tp, 0), position)
-            self._advanced.notify_all()
-
-    async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        if kwargs:
-            return await loop.run_in_executor(self._thread, lambda: fn(*args, **kwargs))
-        return await loop.run_in_executor(self._thread, fn, *args)
 
 
 class _BulkReader:
@@ -436,18 +382,13 @@ async def replay_from_kafka(
     name: str = "views",
     batch: int = 20_000,
 ) -> ReplayResult:
-    """`projections.replay.replay` for Kafka: rebuild the views of `topics` from offset 0
-    into `replay_path(target)` with the bulk reader (see FaustProjectionHost)."""
-    path = replay_path(target)
-    for p in (path, Path(f"{path}.wal")):
-        p.unlink(missing_ok=True)
-    views = DuckDBViews.open(path)
-    host = FaustProjectionHost(log, views, topics, name=name, bulk_batch=batch)
-    try:
-        start = time.perf_counter()
-        events = await host.run_until_caught_up(progress=progress)
-        seconds = time.perf_counter() - start
-    finally:
-        await host.close()
-        views.close()
-    return ReplayResult(path=path, events=events, seconds=seconds)
+    """`projections.replay.replay` for Kafka: the bulk reader of FaustProjectionHost reads
+    the log, so the stop point never depends on ListOffsets."""
+    return await replay(
+        log,
+        topics,
+        target,
+        progress=progress,
+        name=name,
+        host=lambda views: FaustProjectionHost(log, views, topics, name=name, bulk_batch=batch),
+    )

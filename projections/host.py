@@ -10,15 +10,16 @@ once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from events.log import Consumer, EventLog, Record, TopicPartition
 from projections.views import DuckDBViews
 
-__all__ = ["ProjectionHost"]
+__all__ = ["Progress", "ProjectionHost", "ViewsHost"]
 
 T = TypeVar("T")
 
@@ -26,7 +27,74 @@ Progress = Callable[[int, float], None]
 """Called after each batch with (events applied so far, seconds since the start)."""
 
 
-class ProjectionHost:
+class ViewsHost:
+    """What every host shares: the views, the one thread that uses their connection, and
+    the positions applied so far (`wait_for` waits on them)."""
+
+    def __init__(self, views: DuckDBViews, topics: list[str], *, name: str = "views") -> None:
+        self.views = views
+        self.topics = list(topics)
+        self.name = name
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"duckdb-{name}")
+        self._positions: dict[TopicPartition, int] = {}
+        self._advanced = asyncio.Condition()
+        self.applied = 0
+        """Records applied by this host since it was made."""
+        self.caught_up = asyncio.Event()
+        """Set once the host has applied everything the log held when it started."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Apply what the log brings until `stop` is set."""
+        raise NotImplementedError
+
+    async def run_until_caught_up(self, *, progress: Progress | None = None) -> int:
+        """Apply everything appended before the call; returns the records applied."""
+        raise NotImplementedError
+
+    async def wait_for(
+        self, target: Record | tuple[TopicPartition, int], timeout: float = 10.0
+    ) -> None:
+        """Return once the record (or the record at (partition, offset)) has been applied;
+        raises TimeoutError otherwise."""
+        tp, offset = (target.tp, target.offset) if isinstance(target, Record) else target
+        async with asyncio.timeout(timeout), self._advanced:
+            await self._advanced.wait_for(lambda: self._positions.get(tp, 0) > offset)
+
+    async def query(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
+        return await self._in_thread(fn, self.views.conn, *args)
+
+    def positions(self) -> dict[TopicPartition, int]:
+        """The next offset to read per partition, as of the last batch applied."""
+        return dict(self._positions)
+
+    async def close(self) -> None:
+        """Stop the worker thread (the views stay open: their owner closes them)."""
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown)
+
+    async def _checkpoint(self) -> dict[TopicPartition, int]:
+        return await self._in_thread(self.views.positions, self.name)
+
+    async def _apply(self, records: list[Record]) -> None:
+        """Apply a batch (rows and checkpoint in one transaction) and advance."""
+        await self._in_thread(functools.partial(self.views.apply, projection=self.name), records)
+        ends: dict[TopicPartition, int] = {}
+        for r in records:
+            ends[r.tp] = max(ends.get(r.tp, 0), r.offset + 1)
+        self.applied += len(records)
+        await self._advance(ends)
+
+    async def _advance(self, positions: Mapping[TopicPartition, int]) -> None:
+        async with self._advanced:
+            for tp, position in positions.items():
+                self._positions[tp] = max(self._positions.get(tp, 0), position)
+            self._advanced.notify_all()
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+
+class ProjectionHost(ViewsHost):
     """Keeps `views` up to date with `topics` of `log`.
 
     `name` keys the checkpoint; `batch` caps the records applied per transaction."""
@@ -40,23 +108,17 @@ class ProjectionHost:
         name: str = "views",
         batch: int = 20_000,
     ) -> None:
+        super().__init__(views, topics, name=name)
         self.log = log
-        self.views = views
-        self.topics = list(topics)
-        self.name = name
         self.batch = batch
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"duckdb-{name}")
-        self._positions: dict[TopicPartition, int] = {}
-        self._advanced = asyncio.Condition()
-        self.applied = 0
-        """Records applied by this host since it was made."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Apply batches as they arrive until `stop` is set."""
         consumer = await self._consumer()
         try:
             while not stop.is_set():
-                await self._step(consumer, timeout=0.2)
+                if not await self._step(consumer, timeout=0.2):
+                    self.caught_up.set()  # nothing more to read: the views are current
         finally:
             await consumer.stop()
 
@@ -81,30 +143,9 @@ class ProjectionHost:
             await consumer.stop()
         return count
 
-    async def wait_for(
-        self, target: Record | tuple[TopicPartition, int], timeout: float = 10.0
-    ) -> None:
-        """Return once the record (or the record at (partition, offset)) has been applied;
-        raises TimeoutError otherwise."""
-        tp, offset = (target.tp, target.offset) if isinstance(target, Record) else target
-        async with asyncio.timeout(timeout), self._advanced:
-            await self._advanced.wait_for(lambda: self._positions.get(tp, 0) > offset)
-
-    async def query(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
-        return await self._in_thread(fn, self.views.conn, *args)
-
-    def positions(self) -> dict[TopicPartition, int]:
-        """The next offset to read per partition, as of the last batch applied."""
-        return dict(self._positions)
-
-    async def close(self) -> None:
-        """Stop the worker thread (the views stay open: their owner closes them)."""
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown)
-
     async def _consumer(self) -> Consumer:
         """A started consumer positioned at the checkpoint (earliest where there is none)."""
-        stored = await self._in_thread(DuckDBViews.positions, self.views, self.name)
+        stored = await self._checkpoint()
         consumer = self.log.consumer(self.topics, group=None, start="earliest")
         await consumer.start()
         for tp in consumer.assignment():
@@ -117,22 +158,5 @@ class ProjectionHost:
         records = await consumer.getmany(self.batch, timeout=timeout)
         if not records:
             return 0
-        await self._in_thread(self._apply, records)
-        ends: dict[TopicPartition, int] = {}
-        for r in records:
-            ends[r.tp] = max(ends.get(r.tp, 0), r.offset + 1)
-        await self._advance(ends)
-        self.applied += len(records)
+        await self._apply(records)
         return len(records)
-
-    def _apply(self, records: list[Record]) -> None:
-        self.views.apply(records, projection=self.name)
-
-    async def _advance(self, positions: dict[TopicPartition, int]) -> None:
-        async with self._advanced:
-            for tp, position in positions.items():
-                self._positions[tp] = max(self._positions.get(tp, 0), position)
-            self._advanced.notify_all()
-
-    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 from pydantic import BaseModel
 
 from events.log import EventLog
-from projections.host import Progress, ProjectionHost
+from projections.host import Progress, ProjectionHost, ViewsHost
 from projections.schema import TABLES
 from projections.views import DuckDBViews
 
@@ -43,19 +44,25 @@ async def replay(
     progress: Progress | None = None,
     name: str = "views",
     batch: int = 20_000,
+    host: Callable[[DuckDBViews], ViewsHost] | None = None,
 ) -> ReplayResult:
-    """Rebuild the views of `topics` into `replay_path(target)`, up to the end offsets taken
-    at the start. The live file is not touched: `swap` puts the result in its place."""
+    """Rebuild the views of `topics` into `replay_path(target)`, up to the ends of the log
+    at the start. The live file is not touched: `swap` puts the result in its place.
+
+    `host` makes the host that reads the log (default: ProjectionHost, the plain loop)."""
     path = replay_path(target)
     _remove(path)
     views = DuckDBViews.open(path)
-    host = ProjectionHost(log, views, topics, name=name, batch=batch)
+    if host is None:
+        reader: ViewsHost = ProjectionHost(log, views, topics, name=name, batch=batch)
+    else:
+        reader = host(views)
     try:
         start = time.perf_counter()
-        events = await host.run_until_caught_up(progress=progress)
+        events = await reader.run_until_caught_up(progress=progress)
         seconds = time.perf_counter() - start
     finally:
-        await host.close()
+        await reader.close()
         views.close()
     return ReplayResult(path=path, events=events, seconds=seconds)
 

@@ -17,9 +17,10 @@ from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream.api.errors import install_error_handlers
 from jobstream.api.routes import jobs, logs, service
-from jobstream.api.state import Services, ViewsHost
+from jobstream.api.state import Services
 from jobstream.api.tokens import TokenStore
 from jobstream.settings import Settings
+from projections.host import ViewsHost
 
 __all__ = ["create_app"]
 

@@ -19,8 +19,8 @@ from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream import runtime
 from jobstream.api.app import create_app
-from jobstream.api.state import ViewsHost
 from jobstream.settings import Settings
+from projections.host import ViewsHost
 
 __all__ = ["ApiServer"]
 

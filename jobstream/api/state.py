@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 
-from events.log import EventLog, Record, TopicPartition
+from events.log import EventLog
 from events.secrets import SecretBox
 from jobstream.api.tokens import TokenStore
 from jobstream.settings import Settings
+from projections.host import ViewsHost
 
-__all__ = ["Services", "ServicesDep", "ViewsHost"]
-
-T = TypeVar("T")
-
-
-class ViewsHost(Protocol):
-    """What the API needs of a projection host (the plain loop's or the faust one)."""
-
-    topics: list[str]
-    applied: int
-
-    async def query(self, fn: Callable[..., T], *args: Any) -> T: ...
-
-    async def wait_for(
-        self, target: Record | tuple[TopicPartition, int], timeout: float = 10.0
-    ) -> None: ...
-
-    def positions(self) -> dict[TopicPartition, int]: ...
+__all__ = ["Services", "ServicesDep"]
 
 
 @dataclass
