@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from polling import eventually
 
 from jobstream.api.server import ApiServer
 from jobstream.api.tokens import TokenStore
@@ -96,18 +96,6 @@ class LiveServer:
                 lambda: (r := http.get(f"/jobs/{job_id}").json()).get("completed") and r,
                 timeout=timeout,
             )
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check}")
-        time.sleep(interval)
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[dict[str, str]]:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import eventually, job_yaml
+from api_support import job_yaml
+from polling import eventually
 
 from jobstream import runtime
 

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from api_support import LiveServer, eventually, job_yaml
+from api_support import LiveServer, job_yaml
+from polling import eventually
 
 from events.embedded import EmbeddedLog
 from events.topics import Topics

@@ -7,7 +7,6 @@ import contextlib
 import json
 import socket
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -246,15 +245,3 @@ def serving(respond: Callable[[Request], tuple[int, Any]]) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
-
-
-def eventually(check: Callable[[], object], timeout: float = 30.0) -> Any:
-    """Blocking poll, for tests that drive subprocesses."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)

@@ -11,7 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from callbacks_support import Request, append_jobs, eventually, serving
+from callbacks_support import Request, append_jobs, serving
+from polling import eventually
 
 from callbacks.webhook import SIGNATURE_HEADER, verify
 from events.embedded import EmbeddedLog

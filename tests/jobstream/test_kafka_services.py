@@ -17,8 +17,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_support import EXAMPLES, Cli, eventually
+from cli_support import EXAMPLES, Cli
 from kafka_broker import KafkaBroker
+from polling import eventually
 
 from events.codec import decode
 from events.kafka import KafkaLog, parse_broker_url

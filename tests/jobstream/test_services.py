@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import duckdb
-from cli_support import EXAMPLES, Cli, eventually
+from cli_support import EXAMPLES, Cli
+from polling import eventually
 
 from events.embedded import EmbeddedLog
 from events.errors import MalformedEvent

@@ -1,0 +1,22 @@
+"""Bounded polling for tests that watch other processes: never a bare sleep, never endless."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], timeout: float = 30, interval: float = 0.05) -> T:
+    """Poll `check` until it returns something truthy, and return that; fail after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        time.sleep(interval)
