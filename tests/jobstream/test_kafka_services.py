@@ -8,20 +8,25 @@ partitions move on quickly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
+import shutil
 import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 from cli_support import EXAMPLES, Cli
-from kafka_broker import KafkaBroker
+from kafka_broker import KafkaBroker, skip_or_fail
 from polling import eventually
 
 from events.codec import decode
+from events.errors import MalformedEvent
+from events.ingest import decode_record
 from events.kafka import KafkaLog, parse_broker_url
 from events.models import Completed, Event
 from events.topics import Topics
@@ -51,14 +56,16 @@ class KafkaCli(Cli):
         return super().argv("--broker", self.broker.url, *args)
 
     def events(self) -> list[Event]:
-        """Every event on both topics, read straight from Kafka."""
+        """Every valid event on both topics, read straight from Kafka."""
 
         async def go() -> list[Event]:
             async with KafkaLog(parse_broker_url(self.broker.url), partitions=4) as log:
                 out = []
                 async with log.consumer(self.topics.all, start="earliest") as consumer:
                     while batch := await consumer.getmany(max_records=10_000, timeout=0.5):
-                        out.extend(decode(r.value) for r in batch)
+                        for record in batch:
+                            with contextlib.suppress(MalformedEvent):
+                                out.append(decode_record(record))
                 return out
 
         return asyncio.run(go())
@@ -188,3 +195,59 @@ def test_a_killed_workers_job_fails_and_its_queued_jobs_run_on_the_survivor(
     )
     assert "lost" in reason
     eventually(lambda: kcli.jobs().get(long_job, {}).get("status") == "FAILED", 30, 0.5)
+
+
+@pytest.fixture
+def kcat_cli(tmp_path: Path, librdkafka_broker: KafkaBroker):
+    """The command line on the broker kcat can talk to (see kafka_broker.LibrdkafkaShim)."""
+    if shutil.which("kcat") is None:
+        skip_or_fail("kcat not found: apt-get install kcat")
+    runner = KafkaCli(tmp_path / "data", librdkafka_broker)
+    yield runner
+    runner.stop_all()
+
+
+def kcat(cli: KafkaCli, *args: str, stdin: bytes | None = None) -> bytes:
+    result = subprocess.run(
+        ["kcat", "-b", cli.broker.bootstrap, *args], input=stdin, capture_output=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout
+
+
+def test_a_document_produced_by_kcat_runs_and_kcat_reads_the_documented_events(
+    kcat_cli: KafkaCli,
+) -> None:
+    kcat_cli.start("worker")
+    kcat_cli.start("project")
+    # As anyone would send it: one JSON document a line, no key, no headers.
+    document = json.dumps(json.loads((EXAMPLES / "hello.json").read_text())).encode()
+    kcat(kcat_cli, "-P", "-t", kcat_cli.topics.jobs, stdin=document + b"\n")
+    done = eventually(lambda: kcat_cli.completions(), 90, 0.5)
+    ((job_id, completed),) = done.items()
+    assert completed.success
+
+    messages = [
+        json.loads(line)
+        for line in kcat(
+            kcat_cli, "-C", "-t", kcat_cli.topics.events, "-o", "beginning", "-e", "-J"
+        ).splitlines()
+    ]
+    assert {"StatusChanged", "LogAppended", "Completed"} <= {
+        json.loads(m["payload"])["type"] for m in messages
+    }
+    for message in messages:
+        payload = json.loads(message["payload"])
+        event = decode(message["payload"])  # the JSON the README documents, exactly
+        assert event.model_dump(mode="json") == payload
+        assert message["key"] == payload["job_id"] == job_id
+        headers = dict(zip(message["headers"][::2], message["headers"][1::2], strict=True))
+        assert headers == {"type": payload["type"]}
+    printed = [
+        line["text"]
+        for m in messages
+        if (p := json.loads(m["payload"]))["type"] == "LogAppended"
+        for line in p["lines"]
+    ]
+    assert "Hello, hello-json!" in printed
+    eventually(lambda: kcat_cli.jobs().get(job_id, {}).get("name") == "hello-json", 30, 0.5)
