@@ -19,13 +19,11 @@ Every call runs on the store's own thread (one connection), never on the event l
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +32,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from callbacks.base import JobInfo
-from events.sqlite import immediate
+from events.sqlite import DatabaseThread, immediate
 
 __all__ = ["CallbackStore", "DeadLetter", "HostRecord"]
 
@@ -305,8 +303,7 @@ class CallbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._executor: ThreadPoolExecutor | None = None
-        self._db: _Db | None = None
+        self._thread: DatabaseThread[_Db] = DatabaseThread(f"the callback store {self.path}")
 
     @classmethod
     async def open(cls, path: Path) -> CallbackStore:
@@ -315,28 +312,11 @@ class CallbackStore:
         return store
 
     async def start(self) -> None:
-        if self._executor is not None:
-            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callback-store")
-        try:
-            self._db = await self._call(_Db, self.path)
-        except BaseException:
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise
+        await self._thread.start(lambda: _Db(self.path))
 
     async def close(self) -> None:
-        executor = self._executor
-        if executor is None:
-            return
-        try:
-            if self._db is not None:
-                await self._call(self._db.db.close)
-        finally:
-            self._db = None
-            self._executor = None
-            executor.shutdown(wait=True)
+        await self._thread.close(lambda db: db.db.close())
 
     async def __aenter__(self) -> CallbackStore:
         await self.start()
@@ -346,14 +326,10 @@ class CallbackStore:
         await self.close()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            raise RuntimeError(f"the callback store {self.path} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await self._thread.call(fn, *args)
 
     def _live(self) -> _Db:
-        if self._db is None:
-            raise RuntimeError(f"the callback store {self.path} is not open")
-        return self._db
+        return self._thread.db
 
     async def save_jobs(self, infos: Sequence[JobInfo]) -> None:
         """Remember jobs (the first JobSubmitted of a job id wins)."""

@@ -33,7 +33,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,7 +50,7 @@ from events.log import (
     consumer_topics,
     default_partition,
 )
-from events.sqlite import immediate
+from events.sqlite import DatabaseThread, immediate
 
 __all__ = ["EmbeddedConsumer", "EmbeddedLog"]
 
@@ -450,51 +449,36 @@ class EmbeddedLog(EventLog):
         self.default_partitions = partitions
         self.session_timeout = session_timeout
         self.poll_interval = poll_interval
-        self._executor: ThreadPoolExecutor | None = None
-        self._store: _Store | None = None
+        self._thread: DatabaseThread[_Store] = DatabaseThread(
+            f"the embedded log {self.path}", LogError
+        )
         # Set, then replaced, by every append in this process: waiting consumers wake at once.
         self._appended = asyncio.Event()
         self._consumers: set[EmbeddedConsumer] = set()
 
     async def start(self) -> None:
-        if self._executor is not None:
+        if self._thread.started:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-log")
-        try:
-            self._store = await self._call(_Store, self.path, self.default_partitions)
-        except BaseException:
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise
+        await self._thread.start(lambda: _Store(self.path, self.default_partitions))
 
     async def close(self) -> None:
-        executor = self._executor
-        if executor is None:
+        if not self._thread.started:
             return
         try:
             for consumer in list(self._consumers):
                 await consumer.stop()
-            await self._call(self._live_store().close)
         finally:
-            self._store = None
-            self._executor = None
-            # The thread is idle now: joining it does not hold the event loop up.
-            executor.shutdown(wait=True)
+            await self._thread.close(_Store.close)
             self._wake()
 
     def _live_store(self) -> _Store:
-        if self._store is None:
-            raise LogError(f"the embedded log {self.path} is not started")
-        return self._store
+        return self._thread.db
 
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run `fn` on the log's thread."""
-        if self._executor is None:
-            raise LogError(f"the embedded log {self.path} is not started")
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            return await self._thread.call(fn, *args)
         except sqlite3.Error as exc:
             raise LogError(f"{self.path}: {exc}") from exc
 
