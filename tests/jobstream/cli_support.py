@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from events.errors import MalformedEvent
+from events.ingest import decode_record
+from events.log import EventLog
+from events.models import Event
+from events.topics import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -71,3 +78,14 @@ class Cli:
                 proc.stdout.close()
             if proc.stderr:
                 proc.stderr.close()
+
+
+async def valid_events(log: EventLog, topics: Topics, idle: float) -> list[Event]:
+    """Every valid event on the topics, read from the start until `idle` s bring nothing."""
+    out = []
+    async with log.consumer(topics.all, start="earliest") as consumer:
+        while batch := await consumer.getmany(max_records=10_000, timeout=idle):
+            for record in batch:
+                with contextlib.suppress(MalformedEvent):
+                    out.append(decode_record(record))
+    return out

@@ -8,7 +8,6 @@ partitions move on quickly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -20,13 +19,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_support import EXAMPLES, Cli
+from cli_support import EXAMPLES, Cli, valid_events
 from kafka_broker import KafkaBroker, skip_or_fail
 from polling import eventually
 
 from events.codec import decode
-from events.errors import MalformedEvent
-from events.ingest import decode_record
 from events.kafka import KafkaLog, parse_broker_url
 from events.models import Completed, Event
 from events.topics import Topics
@@ -60,13 +57,7 @@ class KafkaCli(Cli):
 
         async def go() -> list[Event]:
             async with KafkaLog(parse_broker_url(self.broker.url), partitions=4) as log:
-                out = []
-                async with log.consumer(self.topics.all, start="earliest") as consumer:
-                    while batch := await consumer.getmany(max_records=10_000, timeout=0.5):
-                        for record in batch:
-                            with contextlib.suppress(MalformedEvent):
-                                out.append(decode_record(record))
-                return out
+                return await valid_events(log, self.topics, idle=0.5)
 
         return asyncio.run(go())
 

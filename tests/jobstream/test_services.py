@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -12,12 +11,10 @@ import time
 from pathlib import Path
 
 import duckdb
-from cli_support import EXAMPLES, Cli
+from cli_support import EXAMPLES, Cli, valid_events
 from polling import eventually
 
 from events.embedded import EmbeddedLog
-from events.errors import MalformedEvent
-from events.ingest import decode_record
 from events.log import Message, Record
 from events.models import Completed, Event
 from events.topics import Topics
@@ -28,13 +25,7 @@ def read_events(log_path: Path) -> list[Event]:
 
     async def go() -> list[Event]:
         async with EmbeddedLog(log_path) as log:
-            out = []
-            async with log.consumer(Topics().all, start="earliest") as consumer:
-                while batch := await consumer.getmany(max_records=10_000, timeout=0.2):
-                    for record in batch:
-                        with contextlib.suppress(MalformedEvent):
-                            out.append(decode_record(record))
-            return out
+            return await valid_events(log, Topics(), idle=0.2)
 
     return asyncio.run(go())
 
