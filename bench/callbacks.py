@@ -2,6 +2,9 @@
 
     python bench/callbacks.py [--jobs 2000] [--kafka HOST:PORT | --tansu]
 
+It also measures isolation: a projection replay and a `jobstream run`, each alone and then
+beside an always-failing callback host running as its own process (as in production).
+
 Appends the workload (55 events a job; 54 of them reach the three hooks) to a fresh log,
 then runs one CallbackHost from the earliest record until every hook call is made, and
 prints deliveries/s. Each delivery is recorded in the callback store before the position is
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +51,19 @@ class NoOp(Callback):
 
     async def completion(self, job: JobInfo, success: bool) -> None:
         self.calls += 1
+
+
+class Failing(Callback):
+    """Raises on every hook: each event is retried, then dead-lettered."""
+
+    async def status_changed(self, job: JobInfo, status: Status) -> None:
+        raise RuntimeError("always failing")
+
+    async def log_write(self, job: JobInfo, lines: list[LogLine]) -> None:
+        raise RuntimeError("always failing")
+
+    async def completion(self, job: JobInfo, success: bool) -> None:
+        raise RuntimeError("always failing")
 
 
 async def measure(log: EventLog, store_path: Path, jobs: int, label: str, unrecorded: int) -> float:
@@ -97,9 +115,63 @@ def tansu() -> Iterator[str]:
         yield broker.bootstrap
 
 
+def isolation(tmp_path: Path, jobs: int, lines: int) -> None:
+    """Replay events/s and `jobstream run` seconds, alone and beside a failing callback."""
+    data = tmp_path / "isolation"
+    data.mkdir()
+
+    async def fill() -> None:
+        async with EmbeddedLog(data / "log.sqlite") as log:
+            for topic, messages in workload(Topics(), jobs):
+                await log.append(topic, messages)
+
+    asyncio.run(fill())
+    env = {
+        **os.environ,
+        "JOBSTREAM_DATA_DIR": str(data),
+        "JOBSTREAM_CALLBACK_ATTEMPTS": "3",
+        "JOBSTREAM_CALLBACK_BACKOFF": "0.001",
+    }
+    job = data / "lines.yml"
+    job.write_text(
+        "name: lines\nsequence: [{stage: s}]\nstages:\n  - name: s\n    steps:\n"
+        f"      - {{action: command, cmd: 'seq 1 {lines}'}}\n"
+    )
+
+    def figures() -> tuple[float, float]:
+        started = time.perf_counter()
+        cmd = [sys.executable, "-m", "jobstream", "replay"]
+        subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
+        replay = jobs * EVENTS_PER_JOB / (time.perf_counter() - started)
+        started = time.perf_counter()
+        cmd = [sys.executable, "-m", "jobstream", "run", str(job)]
+        subprocess.run(cmd, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        return replay, time.perf_counter() - started
+
+    alone = figures()
+    failing = subprocess.Popen(
+        [sys.executable, "-m", "jobstream", "callbacks", "run", "bench.callbacks:Failing",
+         "--from", "latest"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(2)  # let it join and start failing
+        beside = figures()
+    finally:
+        failing.terminate()
+        failing.wait(timeout=30)
+    after = figures()  # alone again: tells the callback's cost from run-to-run drift
+    print(
+        f"isolation: replay of {jobs:,} jobs {alone[0]:,.0f} / {beside[0]:,.0f} / "
+        f"{after[0]:,.0f} events/s, `jobstream run` of {lines:,} lines {alone[1]:.2f} / "
+        f"{beside[1]:.2f} / {after[1]:.2f} s (alone / beside a failing callback / alone)"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        await asyncio.to_thread(isolation, tmp_path, 500, 200_000)
         for unrecorded in (1, args.unrecorded):
             log = EmbeddedLog(tmp_path / f"log-{unrecorded}.sqlite")
             await measure(log, tmp_path / "cb.sqlite", args.jobs, "embedded", unrecorded)
