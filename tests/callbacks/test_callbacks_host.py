@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from callbacks_support import (
@@ -24,18 +22,6 @@ from callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
 from events.embedded import EmbeddedLog
 from events.log import Message
 from events.models import Event, Status
-
-
-@pytest.fixture
-async def log(tmp_path: Path) -> AsyncIterator[EmbeddedLog]:
-    async with EmbeddedLog(tmp_path / "log.sqlite", poll_interval=0.005) as log:
-        yield log
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CallbackStore]:
-    async with CallbackStore(tmp_path / "callbacks.sqlite") as store:
-        yield store
 
 
 async def test_a_callback_added_later_hears_every_past_completion_once(

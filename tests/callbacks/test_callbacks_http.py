@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from callbacks_support import (
     TOPICS,
     Request,
@@ -27,18 +24,6 @@ from callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
 from events.embedded import EmbeddedLog
 
 SECRET = "s3cret"
-
-
-@pytest.fixture
-async def log(tmp_path: Path) -> AsyncIterator[EmbeddedLog]:
-    async with EmbeddedLog(tmp_path / "log.sqlite", poll_interval=0.005) as log:
-        yield log
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[CallbackStore]:
-    async with CallbackStore(tmp_path / "callbacks.sqlite") as store:
-        yield store
 
 
 async def test_a_receiver_that_was_down_gets_everything_once_signed(
