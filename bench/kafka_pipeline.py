@@ -28,7 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import faust  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 from aiokafka import TopicPartition as KafkaPartition  # noqa: E402
 
@@ -36,7 +35,11 @@ from bench.kafka_log import _batches, _broker  # noqa: E402
 from bench.workload import EVENTS_PER_JOB  # noqa: E402
 from events.kafka import KafkaLog  # noqa: E402
 from events.topics import Topics  # noqa: E402
-from projections.faust_host import FaustProjectionHost, replay_from_kafka  # noqa: E402
+from projections.faust_host import (  # noqa: E402
+    FaustProjectionHost,
+    faust_app,
+    replay_from_kafka,
+)
 from projections.views import DuckDBViews  # noqa: E402
 
 BATCH = 5_000
@@ -86,22 +89,7 @@ async def _raw(log: KafkaLog, topics: Topics, total: int) -> None:
 
 
 async def _bare_agent(log: KafkaLog, topics: Topics, total: int) -> float:
-    app = faust.App(
-        f"bench-bare-{uuid.uuid4().hex[:8]}",
-        broker=f"kafka://{log.bootstrap}",
-        web_enabled=False,
-        store="memory://",
-        key_serializer="raw",
-        value_serializer="raw",
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=log.session_timeout_ms / 1000,
-        broker_heartbeat_interval=log.heartbeat_interval_ms / 1000,
-        stream_buffer_maxsize=BATCH,
-        autodiscover=False,
-        loghandlers=[],
-    )
+    app = faust_app(f"bench-bare-{uuid.uuid4().hex[:8]}", log, batch=BATCH)
     seen = 0
     first = last = 0.0
     done = asyncio.Event()

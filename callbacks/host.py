@@ -221,21 +221,7 @@ class CallbackHost:
             except MalformedEvent as exc:
                 # Never stops the host: kept for inspection, then passed over.
                 logger.warning("%s: %s[%d]@%d: %s", self.name, *record.tp, record.offset, exc)
-                await self.store.record_dead(
-                    DeadLetter(
-                        callback=self.name,
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        event_id=None,
-                        job_id=record.key,
-                        event_type=record.headers.get("type"),
-                        error=f"malformed record: {exc}",
-                        attempts=0,
-                        at=now(),
-                    )
-                )
-                self.stats.dead += 1
+                await self._dead(record, None, f"malformed record: {exc}", attempts=0)
                 out.append((record, None))
         return out
 
@@ -331,22 +317,28 @@ class CallbackHost:
             attempt,
             error,
         )
+        await self._dead(record, event, error, attempts=attempt)
+        return True
+
+    async def _dead(
+        self, record: Record, event: Event | None, error: str, *, attempts: int
+    ) -> None:
+        """Record a dead letter for `record` (`event` is None when it was not one)."""
         await self.store.record_dead(
             DeadLetter(
                 callback=self.name,
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
-                event_id=str(event.event_id),
-                job_id=event.job_id,
-                event_type=event.type,
+                event_id=str(event.event_id) if event else None,
+                job_id=event.job_id if event else record.key,
+                event_type=event.type if event else record.headers.get("type"),
                 error=error,
-                attempts=attempt,
+                attempts=attempts,
                 at=now(),
             )
         )
         self.stats.dead += 1
-        return True
 
     async def _record(self) -> None:
         """Write what was delivered, in one transaction per round, while hooks go on."""

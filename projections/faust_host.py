@@ -35,7 +35,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from aiokafka import AIOKafkaConsumer
@@ -114,6 +114,34 @@ class _ProjectorApp(faust.App):
         return _Transport(self.conf.broker_consumer, self)
 
 
+AppT = TypeVar("AppT", bound=faust.App)
+
+
+def faust_app(app_id: str, log: KafkaLog, *, batch: int, app_class: type[AppT] = faust.App) -> AppT:
+    """A faust App on `log`'s broker and timings, as the projector runs it: no web server,
+    no tables, no topic declaration or leader topic (their state would need end offsets or
+    compaction), raw keys and values. The benchmark's bare agent uses the same."""
+    session = log.session_timeout_ms / 1000
+    return app_class(
+        app_id,
+        broker=f"kafka://{log.bootstrap}",
+        web_enabled=False,
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session,
+        broker_heartbeat_interval=log.heartbeat_interval_ms / 1000,
+        broker_rebalance_timeout=max(session, 2 * session),
+        broker_request_timeout=max(40.0, 2 * session),
+        stream_buffer_maxsize=max(4096, batch),
+        autodiscover=False,
+        loghandlers=[],
+    )
+
+
 def default_app_id(views_path: Path, topics: Iterable[str]) -> str:
     """`jobstream-projector-<digest of this machine, views file and topics>`: stable across
     restarts of one projector, different for two projectors of different views (which must
@@ -167,25 +195,7 @@ class FaustProjectionHost(ViewsHost):
     # --- the live path: faust -------------------------------------------------------------
 
     def _app(self) -> _ProjectorApp:
-        session = self.log.session_timeout_ms / 1000
-        app = _ProjectorApp(
-            self.app_id,
-            broker=f"kafka://{self.log.bootstrap}",
-            web_enabled=False,
-            store="memory://",
-            key_serializer="raw",
-            value_serializer="raw",
-            topic_allow_declare=False,
-            topic_disable_leader=True,
-            consumer_auto_offset_reset="earliest",
-            broker_session_timeout=session,
-            broker_heartbeat_interval=self.log.heartbeat_interval_ms / 1000,
-            broker_rebalance_timeout=max(session, 2 * session),
-            broker_request_timeout=max(40.0, 2 * session),
-            stream_buffer_maxsize=max(4096, self.batch),
-            autodiscover=False,
-            loghandlers=[],
-        )
+        app = faust_app(self.app_id, self.log, batch=self.batch, app_class=_ProjectorApp)
         app.checkpoint = self._checkpoint
         for topic_name in self.topics:
             topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
