@@ -47,10 +47,6 @@ class Status(IntEnum):
     FAILED = 11
     CANCELLED = 12
 
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
