@@ -29,10 +29,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from events.codec import to_message  # noqa: E402
-from events.embedded import EmbeddedLog  # noqa: E402
-from events.log import Message  # noqa: E402
-from events.models import (  # noqa: E402
+from jobstream import runtime  # noqa: E402
+from jobstream.events.codec import to_message  # noqa: E402
+from jobstream.events.log.base import Message  # noqa: E402
+from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
+from jobstream.events.models import (  # noqa: E402
     Completed,
     JobSubmitted,
     LogAppended,
@@ -40,8 +41,7 @@ from events.models import (  # noqa: E402
     Status,
     StatusChanged,
 )
-from events.topics import Topics  # noqa: E402
-from jobstream import runtime  # noqa: E402
+from jobstream.events.names import Topics  # noqa: E402
 
 DOCUMENT = {
     "name": "bench",

@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.workload import EVENTS_PER_JOB, workload  # noqa: E402
-from callbacks import Callback, CallbackHost, CallbackStore, JobInfo  # noqa: E402
-from events.embedded import EmbeddedLog  # noqa: E402
-from events.log import EventLog  # noqa: E402
-from events.models import LogLine, Status  # noqa: E402
-from events.topics import Topics  # noqa: E402
+from jobstream.callbacks import Callback, CallbackHost, CallbackStore, JobInfo  # noqa: E402
+from jobstream.events.log.base import EventLog  # noqa: E402
+from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
+from jobstream.events.models import LogLine, Status  # noqa: E402
+from jobstream.events.names import Topics  # noqa: E402
 
 HOOKED_PER_JOB = EVENTS_PER_JOB - 1  # all but JobSubmitted
 
@@ -178,7 +178,7 @@ async def main(args: argparse.Namespace) -> None:
         bootstrap = args.kafka
         with tansu() if args.tansu else contextlib.nullcontext(bootstrap) as bootstrap:
             if bootstrap:
-                from events.kafka import KafkaLog
+                from jobstream.events.log.kafka import KafkaLog
 
                 for unrecorded in (1, args.unrecorded):
                     log = KafkaLog(bootstrap, fetch_max_wait_ms=50)

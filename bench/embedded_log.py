@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from events.embedded import EmbeddedLog
-from events.log import Message
+from jobstream.events.log.base import Message
+from jobstream.events.log.embedded import EmbeddedLog
 
 
 def _events(count: int) -> list[Message]:

@@ -25,10 +25,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from kafka_broker import find_tansu, run_tansu  # noqa: E402
 
 from bench.workload import EVENTS_PER_JOB, workload  # noqa: E402
-from events.codec import decode  # noqa: E402
-from events.kafka import KafkaLog, parse_broker_url  # noqa: E402
-from events.log import Message  # noqa: E402
-from events.topics import Topics  # noqa: E402
+from jobstream.events.codec import decode  # noqa: E402
+from jobstream.events.log.base import Message  # noqa: E402
+from jobstream.events.log.kafka import KafkaLog, parse_broker_url  # noqa: E402
+from jobstream.events.names import Topics  # noqa: E402
 
 
 def _batches(topics: Topics, jobs: int, per_append: int) -> list[tuple[str, list[Message]]]:

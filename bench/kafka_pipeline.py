@@ -33,14 +33,14 @@ from aiokafka import TopicPartition as KafkaPartition  # noqa: E402
 
 from bench.kafka_log import _batches, _broker  # noqa: E402
 from bench.workload import EVENTS_PER_JOB  # noqa: E402
-from events.kafka import KafkaLog  # noqa: E402
-from events.topics import Topics  # noqa: E402
-from projections.faust_host import (  # noqa: E402
+from jobstream.events.log.kafka import KafkaLog  # noqa: E402
+from jobstream.events.names import Topics  # noqa: E402
+from jobstream.projections.faust_host import (  # noqa: E402
     FaustProjectionHost,
     faust_app,
     replay_from_kafka,
 )
-from projections.views import DuckDBViews  # noqa: E402
+from jobstream.projections.views import DuckDBViews  # noqa: E402
 
 BATCH = 5_000
 WITHIN = 0.1

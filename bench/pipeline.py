@@ -27,14 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.workload import EVENTS_PER_JOB, workload  # noqa: E402
-from dispatcher.submit import submission, submit  # noqa: E402
-from events.codec import decode  # noqa: E402
-from events.embedded import EmbeddedLog  # noqa: E402
-from events.models import Completed  # noqa: E402
-from events.secrets import SecretBox  # noqa: E402
-from events.topics import Topics  # noqa: E402
-from events.validation import load_document  # noqa: E402
-from projections.replay import replay  # noqa: E402
+from jobstream.dispatcher.submit import submission, submit  # noqa: E402
+from jobstream.events.codec import decode  # noqa: E402
+from jobstream.events.documents.secrets import SecretBox  # noqa: E402
+from jobstream.events.documents.validation import load_document  # noqa: E402
+from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
+from jobstream.events.models import Completed  # noqa: E402
+from jobstream.events.names import Topics  # noqa: E402
+from jobstream.projections.replay import replay  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "bench" / "reference_pipeline.py"
 GEN = "import sys; w=sys.stdout.write; [w('line %07d ' % i + 'x'*68 + chr(10)) for i in range({n})]"

@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.workload import workload  # noqa: E402
-from events.codec import to_message  # noqa: E402
-from events.embedded import EmbeddedLog  # noqa: E402
-from events.log import Record  # noqa: E402
-from events.models import LogAppended, LogLine  # noqa: E402
-from events.topics import Topics  # noqa: E402
-from projections.replay import replay, verify  # noqa: E402
-from projections.views import DuckDBViews  # noqa: E402
+from jobstream.events.codec import to_message  # noqa: E402
+from jobstream.events.log.base import Record  # noqa: E402
+from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
+from jobstream.events.models import LogAppended, LogLine  # noqa: E402
+from jobstream.events.names import Topics  # noqa: E402
+from jobstream.projections.replay import replay, verify  # noqa: E402
+from jobstream.projections.views import DuckDBViews  # noqa: E402
 
 TOPICS = Topics()
 

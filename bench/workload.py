@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-from events.codec import to_message
-from events.log import Message
-from events.models import (
+from jobstream.events.codec import to_message
+from jobstream.events.log.base import Message
+from jobstream.events.models import (
     Completed,
     JobSubmitted,
     LogAppended,
@@ -19,7 +19,7 @@ from events.models import (
     Status,
     StatusChanged,
 )
-from events.topics import Topics
+from jobstream.events.names import Topics
 
 JOBS = 2_000
 EVENTS_PER_JOB = 55

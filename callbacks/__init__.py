@@ -1,6 +1,6 @@
 """Callbacks: Cyclid's three hooks, each callback run as its own consumer of the log."""
 
-from callbacks.base import (
+from jobstream.callbacks.base import (
     Callback,
     CallbackConfigError,
     Delivery,
@@ -8,8 +8,8 @@ from callbacks.base import (
     JobInfo,
     current_delivery,
 )
-from callbacks.host import CallbackHost, HostStats, group_name
-from callbacks.registry import (
+from jobstream.callbacks.host import CallbackHost, HostStats, group_name
+from jobstream.callbacks.registry import (
     BUILTINS,
     ENTRY_POINT_GROUP,
     CallbackNotFound,
@@ -18,7 +18,7 @@ from callbacks.registry import (
     installed,
     load,
 )
-from callbacks.store import CallbackStore, DeadLetter, HostRecord
+from jobstream.callbacks.store import CallbackStore, DeadLetter, HostRecord
 
 __all__ = [
     "BUILTINS",

@@ -17,8 +17,8 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.errors import JobstreamError
-from events.models import (
+from jobstream.events.errors import JobstreamError
+from jobstream.events.models import (
     Completed,
     Event,
     JobSubmitted,

@@ -23,8 +23,14 @@ from typing import Any, Self
 
 import httpx
 
-from callbacks.base import Callback, CallbackConfigError, GiveUp, JobInfo, current_delivery
-from events.models import Completed, Event, Status, StatusChanged
+from jobstream.callbacks.base import (
+    Callback,
+    CallbackConfigError,
+    GiveUp,
+    JobInfo,
+    current_delivery,
+)
+from jobstream.events.models import Completed, Event, Status, StatusChanged
 
 __all__ = ["CONTEXT_LABEL", "REPOSITORY_LABEL", "SHA_LABEL", "GitHubCallback", "GitHubError"]
 

@@ -29,14 +29,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from callbacks.base import Callback, Delivery, GiveUp, JobInfo, _current
-from callbacks.store import CallbackStore, DeadLetter
-from events.aio import pause
-from events.errors import MalformedEvent, NotAssigned
-from events.ingest import decode_record
-from events.log import Consumer, EventLog, Record, Start, TopicPartition
-from events.models import Event, JobSubmitted, now
-from events.topics import Topics
+from jobstream.callbacks.base import Callback, Delivery, GiveUp, JobInfo, _current
+from jobstream.callbacks.store import CallbackStore, DeadLetter
+from jobstream.events.documents.ingest import decode_record
+from jobstream.events.errors import MalformedEvent, NotAssigned
+from jobstream.events.log.aio import pause
+from jobstream.events.log.base import Consumer, EventLog, Record, Start, TopicPartition
+from jobstream.events.models import Event, JobSubmitted, now
+from jobstream.events.names import Topics
 
 __all__ = ["CallbackHost", "HostStats", "group_name"]
 

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from callbacks.base import Callback
-from events.errors import JobstreamError
+from jobstream.callbacks.base import Callback
+from jobstream.events.errors import JobstreamError
 
 __all__ = [
     "BUILTINS",
@@ -32,9 +32,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "jobstream.callbacks"
 
 BUILTINS = {
-    "github": "callbacks.github:GitHubCallback",
-    "stdout": "callbacks.stdout:StdoutCallback",
-    "webhook": "callbacks.webhook:WebhookCallback",
+    "github": "jobstream.callbacks.github:GitHubCallback",
+    "stdout": "jobstream.callbacks.stdout:StdoutCallback",
+    "webhook": "jobstream.callbacks.webhook:WebhookCallback",
 }
 
 # Consumer group names travel to Kafka: keep them to the characters it allows everywhere.

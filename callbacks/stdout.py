@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from callbacks.base import Callback, JobInfo
-from events.models import (
+from jobstream.callbacks.base import Callback, JobInfo
+from jobstream.events.models import (
     CancelRequested,
     Completed,
     Event,

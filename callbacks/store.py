@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from callbacks.base import JobInfo
-from events.sqlite import DatabaseThread, immediate
+from jobstream.callbacks.base import JobInfo
+from jobstream.events.log.sqlite import DatabaseThread, immediate
 
 __all__ = ["CallbackStore", "DeadLetter", "HostRecord"]
 

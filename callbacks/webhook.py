@@ -24,14 +24,14 @@ from typing import Any, Self
 import httpx
 import orjson
 
-from callbacks.base import (
+from jobstream.callbacks.base import (
     Callback,
     CallbackConfigError,
     GiveUp,
     JobInfo,
     current_delivery,
 )
-from events.models import Completed, Event, LogAppended, LogLine, Status, StatusChanged
+from jobstream.events.models import Completed, Event, LogAppended, LogLine, Status, StatusChanged
 
 __all__ = ["SIGNATURE_HEADER", "WebhookCallback", "WebhookError", "sign", "verify"]
 

@@ -1,13 +1,13 @@
 """Dispatching jobs: the Notifier that turns runner calls into events, the local dispatcher,
 the Worker that consumes the jobs topic, cancel requests and the lease keeper."""
 
-from dispatcher.attempt import run_attempt
-from dispatcher.cancels import CancelWatcher
-from dispatcher.leases import LeaseKeeper
-from dispatcher.local import LocalDispatcher, LocalRun
-from dispatcher.notifier import EventNotifier, TeeNotifier
-from dispatcher.submit import new_job_id, request_cancel, submission, submit
-from dispatcher.worker import WORKER_GROUP, Worker, WorkerHealth, check_health
+from jobstream.dispatcher.attempt import run_attempt
+from jobstream.dispatcher.cancels import CancelWatcher
+from jobstream.dispatcher.leases import LeaseKeeper
+from jobstream.dispatcher.local import LocalDispatcher, LocalRun
+from jobstream.dispatcher.notifier import EventNotifier, TeeNotifier
+from jobstream.dispatcher.submit import new_job_id, request_cancel, submission, submit
+from jobstream.dispatcher.worker import WORKER_GROUP, Worker, WorkerHealth, check_health
 
 __all__ = [
     "WORKER_GROUP",

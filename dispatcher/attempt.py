@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import uuid
 
-from dispatcher.notifier import EventNotifier, TeeNotifier
-from events.document import JobDocument
-from events.errors import DocumentError
-from events.models import Status
-from events.validation import check_document
-from runners import Runner
-from runners.notifier import Notifier
+from jobstream.dispatcher.notifier import EventNotifier, TeeNotifier
+from jobstream.events.documents.models import JobDocument
+from jobstream.events.documents.validation import check_document
+from jobstream.events.errors import DocumentError
+from jobstream.events.models import Status
+from jobstream.runners import Runner
+from jobstream.runners.notifier import Notifier
 
 __all__ = ["new_writer", "run_attempt"]
 

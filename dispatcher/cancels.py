@@ -11,10 +11,10 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from events.codec import decode
-from events.errors import MalformedEvent
-from events.log import EventLog, Record, Start, TopicPartition
-from events.models import CancelRequested
+from jobstream.events.codec import decode
+from jobstream.events.errors import MalformedEvent
+from jobstream.events.log.base import EventLog, Record, Start, TopicPartition
+from jobstream.events.models import CancelRequested
 
 __all__ = ["CancelWatcher"]
 

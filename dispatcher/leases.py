@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from dispatcher.notifier import EventNotifier
-from dispatcher.submit import submit
-from events.aio import pause
-from events.log import EventLog
-from events.models import JobSubmitted, Status, now
-from events.topics import Topics
+from jobstream.dispatcher.notifier import EventNotifier
+from jobstream.dispatcher.submit import submit
+from jobstream.events.log.aio import pause
+from jobstream.events.log.base import EventLog
+from jobstream.events.models import JobSubmitted, Status, now
+from jobstream.events.names import Topics
 
 __all__ = ["KEEPER", "LeaseKeeper", "LostJob"]
 

@@ -12,16 +12,16 @@ import contextlib
 import os
 from dataclasses import dataclass
 
-from dispatcher.attempt import new_writer, run_attempt
-from dispatcher.cancels import CancelWatcher
-from dispatcher.notifier import EventNotifier
-from dispatcher.submit import submit
-from events.document import JobDocument
-from events.log import EventLog, Record
-from events.models import JobSubmitted, Status
-from events.topics import Topics
-from runners import Runner
-from runners.notifier import Notifier
+from jobstream.dispatcher.attempt import new_writer, run_attempt
+from jobstream.dispatcher.cancels import CancelWatcher
+from jobstream.dispatcher.notifier import EventNotifier
+from jobstream.dispatcher.submit import submit
+from jobstream.events.documents.models import JobDocument
+from jobstream.events.log.base import EventLog, Record
+from jobstream.events.models import JobSubmitted, Status
+from jobstream.events.names import Topics
+from jobstream.runners import Runner
+from jobstream.runners.notifier import Notifier
 
 __all__ = ["LocalDispatcher", "LocalRun"]
 

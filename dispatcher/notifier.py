@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from events.codec import encode_log_appended, to_message
-from events.log import EventLog, Message, Record
-from events.models import (
+from jobstream.events.codec import encode_log_appended, to_message
+from jobstream.events.log.base import EventLog, Message, Record
+from jobstream.events.models import (
     Completed,
     EventBase,
     Heartbeat,
@@ -15,8 +15,8 @@ from events.models import (
     Status,
     StatusChanged,
 )
-from runners.chunking import LogChunk
-from runners.notifier import Notifier
+from jobstream.runners.chunking import LogChunk
+from jobstream.runners.notifier import Notifier
 
 __all__ = ["EventNotifier", "TeeNotifier"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from events.codec import to_message
-from events.document import JobDocument
-from events.log import EventLog, Record
-from events.models import CancelRequested, EventBase, JobSubmitted
-from events.secrets import SecretBox
-from events.topics import Topics
+from jobstream.events.codec import to_message
+from jobstream.events.documents.models import JobDocument
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.log.base import EventLog, Record
+from jobstream.events.models import CancelRequested, EventBase, JobSubmitted
+from jobstream.events.names import Topics
 
 __all__ = ["new_job_id", "request_cancel", "submission", "submit"]
 

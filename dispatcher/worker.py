@@ -23,16 +23,16 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dispatcher.attempt import new_writer, run_attempt
-from dispatcher.cancels import CancelWatcher
-from dispatcher.notifier import EventNotifier
-from events.aio import pause
-from events.errors import MalformedEvent, NotAssigned
-from events.ingest import decode_record
-from events.log import EventLog, Record
-from events.models import JobSubmitted, Status
-from events.topics import Topics
-from runners import Runner
+from jobstream.dispatcher.attempt import new_writer, run_attempt
+from jobstream.dispatcher.cancels import CancelWatcher
+from jobstream.dispatcher.notifier import EventNotifier
+from jobstream.events.documents.ingest import decode_record
+from jobstream.events.errors import MalformedEvent, NotAssigned
+from jobstream.events.log.aio import pause
+from jobstream.events.log.base import EventLog, Record
+from jobstream.events.models import JobSubmitted, Status
+from jobstream.events.names import Topics
+from jobstream.runners import Runner
 
 __all__ = ["WORKER_GROUP", "Worker", "WorkerHealth", "check_health"]
 

@@ -1,12 +1,13 @@
-"""Events and job documents: schemas, JSON encoding, validation, secrets, the log interface.
+"""What every other package needs: the event models, their JSON encoding, the public names
+(topics, consumer groups, writers) and the error tree.
 
-The log's backends (`events.embedded`, `events.kafka`) are imported where they are chosen,
-so importing an event model does not load a Kafka client.
+Two sub-packages hold the rest: `jobstream.events.log` (the `EventLog` interface and its
+backends) and `jobstream.events.documents` (the job document language). Importing this
+package loads neither yaml nor cryptography nor a Kafka client.
 """
 
-from events.codec import decode, encode, to_message
-from events.document import JobDocument
-from events.errors import (
+from jobstream.events.codec import decode, encode, to_message
+from jobstream.events.errors import (
     AmbiguousJobId,
     DocumentError,
     JobNotFound,
@@ -17,9 +18,7 @@ from events.errors import (
     SecretError,
     ViewsBusy,
 )
-from events.ingest import decode_record
-from events.log import Consumer, EventLog, Message, Record, TopicPartition
-from events.models import (
+from jobstream.events.models import (
     CancelRequested,
     Completed,
     Event,
@@ -30,20 +29,15 @@ from events.models import (
     Status,
     StatusChanged,
 )
-from events.secrets import SecretBox
-from events.topics import Topics
-from events.validation import Problem, ValidatedDocument, check_document, load_document
+from jobstream.events.names import Topics
 
 __all__ = [
     "AmbiguousJobId",
     "CancelRequested",
     "Completed",
-    "Consumer",
     "DocumentError",
     "Event",
-    "EventLog",
     "Heartbeat",
-    "JobDocument",
     "JobNotFound",
     "JobSubmitted",
     "JobstreamError",
@@ -51,22 +45,13 @@ __all__ = [
     "LogError",
     "LogLine",
     "MalformedEvent",
-    "Message",
     "NotAssigned",
-    "Problem",
-    "Record",
-    "SecretBox",
     "SecretError",
     "Status",
     "StatusChanged",
-    "TopicPartition",
     "Topics",
-    "ValidatedDocument",
     "ViewsBusy",
-    "check_document",
     "decode",
-    "decode_record",
     "encode",
-    "load_document",
     "to_message",
 ]

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from events.errors import MalformedEvent
-from events.log import Message
-from events.models import EVENT_ADAPTER, Event, EventBase, LogAppended
+from jobstream.events.errors import MalformedEvent
+from jobstream.events.log.base import Message
+from jobstream.events.models import EVENT_ADAPTER, Event, EventBase, LogAppended
 
 __all__ = ["decode", "encode", "encode_log_appended", "to_message"]
 

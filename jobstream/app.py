@@ -10,18 +10,18 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dispatcher.leases import LeaseKeeper
-from dispatcher.worker import Worker
-from events.embedded import EmbeddedLog
-from events.kafka import KafkaLog, parse_broker_url
-from events.log import EventLog
-from events.secrets import SecretBox
+from jobstream.dispatcher.leases import LeaseKeeper
+from jobstream.dispatcher.worker import Worker
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.log.base import EventLog
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.log.kafka import KafkaLog, parse_broker_url
+from jobstream.projections import DuckDBViews, ProjectionHost, queries
+from jobstream.projections.host import Progress, ViewsHost
+from jobstream.projections.replay import ReplayResult
+from jobstream.projections.replay import replay as replay_embedded
+from jobstream.runners import Runner
 from jobstream.settings import Settings
-from projections import DuckDBViews, ProjectionHost, queries
-from projections.host import Progress, ViewsHost
-from projections.replay import ReplayResult
-from projections.replay import replay as replay_embedded
-from runners import Runner
 
 if TYPE_CHECKING:
     # faust takes a third of a second to import: only Kafka commands import it.
@@ -82,7 +82,7 @@ async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[Vi
     views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
     host: ViewsHost
     if isinstance(log, KafkaLog):
-        from projections.faust_host import FaustProjectionHost
+        from jobstream.projections.faust_host import FaustProjectionHost
 
         host = FaustProjectionHost(log, views, settings.topics.all)
     else:
@@ -99,7 +99,7 @@ async def replay_log(
     """Rebuild the views from offset 0 beside the live ones (Kafka: read by aiokafka)."""
     replay = replay_embedded
     if isinstance(log, KafkaLog):
-        from projections.faust_host import replay_from_kafka as replay
+        from jobstream.projections.faust_host import replay_from_kafka as replay
     return await replay(log, settings.topics.all, settings.views_path, progress=progress)
 
 

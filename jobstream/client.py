@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from events.errors import AmbiguousJobId, DocumentError, JobNotFound, JobstreamError
-from events.models import Status
-from events.validation import Problem
-from projections.records import JobRecord, LogLineRow, Stats
+from jobstream.events.documents.validation import Problem
+from jobstream.events.errors import AmbiguousJobId, DocumentError, JobNotFound, JobstreamError
+from jobstream.events.models import Status
+from jobstream.projections.records import JobRecord, LogLineRow, Stats
 
 __all__ = ["ApiClient", "ApiRequestError", "CancelOutcome", "Created", "LogPage"]
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from events.models import LogLine, Status
-from projections.records import JobRecord, LogLineRow
-from runners.chunking import LogChunk
+from jobstream.events.models import LogLine, Status
+from jobstream.projections.records import JobRecord, LogLineRow
+from jobstream.runners.chunking import LogChunk
 
 __all__ = ["LivePrinter", "format_lines", "format_record", "format_table"]
 

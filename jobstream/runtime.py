@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from events.models import now
+from jobstream.events.models import now
 
 __all__ = ["RUNTIME_FILE", "RuntimeInfo", "discover", "remove", "write"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from events.topics import Topics
+from jobstream.events.names import Topics
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
 

@@ -1,8 +1,8 @@
 """The JobRecord and LogBuffer views in DuckDB: fold, store, host, replay, queries."""
 
-from projections.fold import FoldResult, LineColumns
-from projections.host import ProjectionHost
-from projections.queries import (
+from jobstream.projections.fold import FoldResult, LineColumns
+from jobstream.projections.host import ProjectionHost
+from jobstream.projections.queries import (
     count_jobs,
     dead_letters,
     expired_leases,
@@ -12,9 +12,9 @@ from projections.queries import (
     resolve_job_id,
     stats,
 )
-from projections.records import DeadLetter, JobRecord, LogLineRow, Stats
-from projections.replay import ReplayResult, replay, replay_path, swap, verify
-from projections.views import DuckDBViews
+from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, Stats
+from jobstream.projections.replay import ReplayResult, replay, replay_path, swap, verify
+from jobstream.projections.views import DuckDBViews
 
 __all__ = [
     "DeadLetter",

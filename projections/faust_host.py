@@ -44,12 +44,12 @@ from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from events.errors import LogError
-from events.kafka import KafkaLog
-from events.log import Record, TopicPartition
-from projections.host import Progress, ViewsHost
-from projections.replay import ReplayResult, replay
-from projections.views import DuckDBViews
+from jobstream.events.errors import LogError
+from jobstream.events.log.base import Record, TopicPartition
+from jobstream.events.log.kafka import KafkaLog
+from jobstream.projections.host import Progress, ViewsHost
+from jobstream.projections.replay import ReplayResult, replay
+from jobstream.projections.views import DuckDBViews
 
 __all__ = ["FaustProjectionHost", "default_app_id", "replay_from_kafka"]
 

@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from events.document import JobDocument
-from events.models import (
+from jobstream.events.documents.models import JobDocument
+from jobstream.events.models import (
     CancelRequested,
     Completed,
     Event,
@@ -38,7 +38,7 @@ from events.models import (
     Status,
     StatusChanged,
 )
-from projections.records import JobRecord
+from jobstream.projections.records import JobRecord
 
 __all__ = ["AppliedKey", "FoldResult", "LineColumns", "LogChunk", "fold"]
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from events.log import Consumer, EventLog, Record, TopicPartition
-from projections.views import DuckDBViews
+from jobstream.events.log.base import Consumer, EventLog, Record, TopicPartition
+from jobstream.projections.views import DuckDBViews
 
 __all__ = ["Progress", "ProjectionHost", "ViewsHost"]
 

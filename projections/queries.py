@@ -11,10 +11,10 @@ from typing import Any
 
 import duckdb
 
-from events.errors import AmbiguousJobId, JobNotFound
-from events.models import TERMINAL, Status
-from projections.records import DeadLetter, JobRecord, LogLineRow, Stats
-from projections.schema import JOB_COLUMNS
+from jobstream.events.errors import AmbiguousJobId, JobNotFound
+from jobstream.events.models import TERMINAL, Status
+from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, Stats
+from jobstream.projections.schema import JOB_COLUMNS
 
 __all__ = [
     "count_jobs",

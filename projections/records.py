@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from events.models import Status, StatusName
+from jobstream.events.models import Status, StatusName
 
 __all__ = ["DeadLetter", "JobRecord", "LogLineRow", "Stats"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 from pydantic import BaseModel
 
-from events.log import EventLog
-from projections.host import Progress, ProjectionHost, ViewsHost
-from projections.schema import TABLES
-from projections.views import DuckDBViews
+from jobstream.events.log.base import EventLog
+from jobstream.projections.host import Progress, ProjectionHost, ViewsHost
+from jobstream.projections.schema import TABLES
+from jobstream.projections.views import DuckDBViews
 
 __all__ = ["ReplayResult", "replay", "replay_path", "swap", "verify"]
 

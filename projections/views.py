@@ -29,13 +29,13 @@ from typing import Any
 import duckdb
 from pydantic import TypeAdapter, ValidationError
 
-from events.errors import MalformedEvent, ViewsBusy
-from events.ingest import decode_record
-from events.log import Record, TopicPartition
-from events.models import Event, LogAppended, Status
-from projections.fold import AppliedKey, FoldResult, LineColumns, LogChunk, fold
-from projections.records import JobRecord
-from projections.schema import DDL, JOB_COLUMNS
+from jobstream.events.documents.ingest import decode_record
+from jobstream.events.errors import MalformedEvent, ViewsBusy
+from jobstream.events.log.base import Record, TopicPartition
+from jobstream.events.models import Event, LogAppended, Status
+from jobstream.projections.fold import AppliedKey, FoldResult, LineColumns, LogChunk, fold
+from jobstream.projections.records import JobRecord
+from jobstream.projections.schema import DDL, JOB_COLUMNS
 
 __all__ = ["DuckDBViews"]
 

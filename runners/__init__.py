@@ -1,13 +1,13 @@
 """The Runner and its parts: process, masking, chunking, interpolation, conditions."""
 
-from runners.chunking import LogChunk, LogChunker
-from runners.conditions import ConditionError, evaluate
-from runners.executor import Runner
-from runners.interpolation import interpolate
-from runners.masking import Masker, MaskingStream
-from runners.notifier import Notifier
-from runners.process import LineSplitter, Output, Process
-from runners.workspace import GitSource, WorkspaceError, job_workspace
+from jobstream.runners.chunking import LogChunk, LogChunker
+from jobstream.runners.conditions import ConditionError, evaluate
+from jobstream.runners.executor import Runner
+from jobstream.runners.interpolation import interpolate
+from jobstream.runners.masking import Masker, MaskingStream
+from jobstream.runners.notifier import Notifier
+from jobstream.runners.process import LineSplitter, Output, Process
+from jobstream.runners.workspace import GitSource, WorkspaceError, job_workspace
 
 __all__ = [
     "ConditionError",

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from typing import overload
 
-from events.models import LogLine, Stream
-from runners.notifier import Notifier
+from jobstream.events.models import LogLine, Stream
+from jobstream.runners.notifier import Notifier
 
 __all__ = ["LogChunk", "LogChunker", "Run", "utf8_size"]
 

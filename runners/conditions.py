@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from events.errors import JobstreamError
+from jobstream.events.errors import JobstreamError
 
 __all__ = ["ConditionError", "evaluate"]
 

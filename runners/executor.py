@@ -21,17 +21,29 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
-from events.document import CommandStep, JobDocument, ScriptStep, SequenceEntry, Step
-from events.errors import SecretError
-from events.models import Status
-from events.secrets import SecretBox
-from runners.chunking import LogChunker
-from runners.conditions import ConditionError, evaluate
-from runners.interpolation import as_text, interpolate
-from runners.masking import Masker
-from runners.notifier import Notifier
-from runners.process import Output, Process, timestamp
-from runners.workspace import GIT_ENV, GitSource, WorkspaceError, job_workspace, token_forms
+from jobstream.events.documents.models import (
+    CommandStep,
+    JobDocument,
+    ScriptStep,
+    SequenceEntry,
+    Step,
+)
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.errors import SecretError
+from jobstream.events.models import Status
+from jobstream.runners.chunking import LogChunker
+from jobstream.runners.conditions import ConditionError, evaluate
+from jobstream.runners.interpolation import as_text, interpolate
+from jobstream.runners.masking import Masker
+from jobstream.runners.notifier import Notifier
+from jobstream.runners.process import Output, Process, timestamp
+from jobstream.runners.workspace import (
+    GIT_ENV,
+    GitSource,
+    WorkspaceError,
+    job_workspace,
+    token_forms,
+)
 
 __all__ = ["Runner"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from events.models import LogLine, Status
+from jobstream.events.models import LogLine, Status
 
 __all__ = ["Notifier"]
 

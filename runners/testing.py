@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from events.models import LogLine, Status, Stream
+from jobstream.events.models import LogLine, Status, Stream
 
 __all__ = ["Completion", "RecordingNotifier", "StatusCall"]
 

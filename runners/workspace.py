@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from events.errors import JobstreamError
+from jobstream.events.errors import JobstreamError
 
 __all__ = ["GIT_ENV", "GitSource", "WorkspaceError", "job_workspace", "token_forms"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from events.embedded import EmbeddedLog
-from events.log import EventLog
+from jobstream.events.log.base import EventLog
+from jobstream.events.log.embedded import EmbeddedLog
 
 # The `kafka_broker` fixture: a tansu broker for the session, started on first use.
 pytest_plugins = ["kafka_broker"]

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from events.kafka import KafkaLog
+from jobstream.events.log.kafka import KafkaLog
 
 __all__ = ["TEST_OPTIONS", "KafkaBroker", "find_tansu", "kafka_broker", "run_tansu", "skip_or_fail"]
 

@@ -6,7 +6,18 @@ import importlib
 
 import pytest
 
-PACKAGES = ["events", "runners", "dispatcher", "projections", "callbacks"]
+PACKAGES = [
+    f"jobstream.{name}"
+    for name in (
+        "events",
+        "events.log",
+        "events.documents",
+        "runners",
+        "dispatcher",
+        "projections",
+        "callbacks",
+    )
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -12,15 +12,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from events.document import JobDocument
-from events.log import EventLog
-from events.secrets import SecretBox
 from jobstream.api.errors import install_error_handlers
 from jobstream.api.routes import jobs, logs, service
 from jobstream.api.state import Services
 from jobstream.api.tokens import TokenStore
+from jobstream.events.documents.models import JobDocument
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.log.base import EventLog
+from jobstream.projections.host import ViewsHost
 from jobstream.settings import Settings
-from projections.host import ViewsHost
 
 __all__ = ["create_app"]
 

@@ -18,9 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from events.errors import AmbiguousJobId, JobNotFound
-from events.validation import Problem
 from jobstream.api.models import ErrorBody
+from jobstream.events.documents.validation import Problem
+from jobstream.events.errors import AmbiguousJobId, JobNotFound
 
 __all__ = ["ERROR_RESPONSES", "ApiError", "install_error_handlers", "responses"]
 

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, computed_field
 
-from events.models import StatusName, Stream
-from events.validation import Problem
-from projections.records import JobRecord, LogLineRow, Stats
+from jobstream.events.documents.validation import Problem
+from jobstream.events.models import StatusName, Stream
+from jobstream.projections.records import JobRecord, LogLineRow, Stats
 
 __all__ = [
     "CancelResult",

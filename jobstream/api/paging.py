@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ValidationError
 
 from jobstream.api.errors import ApiError
-from projections.records import JobRecord
+from jobstream.projections.records import JobRecord
 
 __all__ = ["Cursor", "next_cursor"]
 

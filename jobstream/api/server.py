@@ -14,13 +14,13 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from events.errors import JobstreamError
-from events.log import EventLog
-from events.secrets import SecretBox
 from jobstream import runtime
 from jobstream.api.app import create_app
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.errors import JobstreamError
+from jobstream.events.log.base import EventLog
+from jobstream.projections.host import ViewsHost
 from jobstream.settings import Settings
-from projections.host import ViewsHost
 
 __all__ = ["ApiServer"]
 

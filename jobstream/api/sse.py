@@ -18,8 +18,8 @@ from sse_starlette import ServerSentEvent
 
 from jobstream.api.models import LogLine, StreamEnd
 from jobstream.api.state import Services
-from projections import queries
-from projections.records import JobRecord, LogLineRow
+from jobstream.projections import queries
+from jobstream.projections.records import JobRecord, LogLineRow
 
 __all__ = ["POLL_INTERVAL", "line_events", "start_line"]
 

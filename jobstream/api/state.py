@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from events.log import EventLog
-from events.secrets import SecretBox
 from jobstream.api.tokens import TokenStore
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.log.base import EventLog
+from jobstream.projections.host import ViewsHost
 from jobstream.settings import Settings
-from projections.host import ViewsHost
 
 __all__ = ["Services", "ServicesDep"]
 

@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from events.errors import JobstreamError
-from events.models import now
+from jobstream.events.errors import JobstreamError
+from jobstream.events.models import now
 
 __all__ = ["Scope", "TokenError", "TokenInfo", "TokenStore", "allows", "hash_token"]
 

@@ -8,7 +8,8 @@ from typing import get_args
 
 import click
 
-from callbacks import (
+from jobstream.app import configure_logging, open_log, stop_on_signals
+from jobstream.callbacks import (
     CallbackHost,
     CallbackStore,
     HostRecord,
@@ -16,10 +17,9 @@ from callbacks import (
     installed,
     load,
 )
-from events.errors import JobstreamError
-from events.log import EventLog, Start
-from jobstream.app import configure_logging, open_log, stop_on_signals
 from jobstream.cli.common import pass_settings, run_async
+from jobstream.events.errors import JobstreamError
+from jobstream.events.log.base import EventLog, Start
 from jobstream.settings import Settings
 
 __all__ = ["callbacks"]

@@ -12,19 +12,19 @@ from typing import Any, TypeVar
 
 import click
 
-from events.errors import (
+from jobstream import runtime
+from jobstream.app import open_log, projection_host
+from jobstream.client import ApiClient
+from jobstream.events.errors import (
     AmbiguousJobId,
     DocumentError,
     JobNotFound,
     JobstreamError,
     ViewsBusy,
 )
-from events.log import EventLog
-from jobstream import runtime
-from jobstream.app import open_log, projection_host
-from jobstream.client import ApiClient
+from jobstream.events.log.base import EventLog
+from jobstream.projections import ProjectionHost
 from jobstream.settings import Settings, SettingsError
-from projections import ProjectionHost
 
 __all__ = [
     "EXIT_BUSY",

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import click
 
-from events.errors import DocumentError
-from events.validation import document_json_schema, format_problems, load_document
 from jobstream.app import secret_box
 from jobstream.cli.common import EXIT_FAILED, pass_settings
+from jobstream.events.documents.validation import (
+    document_json_schema,
+    format_problems,
+    load_document,
+)
+from jobstream.events.errors import DocumentError
 from jobstream.settings import Settings
 
 __all__ = ["lint", "schema", "secret"]

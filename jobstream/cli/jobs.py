@@ -10,18 +10,18 @@ from pathlib import Path
 
 import click
 
-from dispatcher.local import LocalDispatcher
-from dispatcher.submit import request_cancel, submission, submit
-from events.errors import JobNotFound, ViewsBusy
-from events.models import Status
-from events.validation import ValidatedDocument, format_problems, load_document
 from jobstream.app import make_runner, open_log, projection_host, secret_box, stop_on_signals
 from jobstream.cli.common import EXIT_FAILED, api_client, pass_settings, run_async, session
 from jobstream.client import ApiClient
 from jobstream.console import LivePrinter, format_record
+from jobstream.dispatcher.local import LocalDispatcher
+from jobstream.dispatcher.submit import request_cancel, submission, submit
+from jobstream.events.documents.validation import ValidatedDocument, format_problems, load_document
+from jobstream.events.errors import JobNotFound, ViewsBusy
+from jobstream.events.models import Status
+from jobstream.projections import queries
+from jobstream.projections.records import JobRecord
 from jobstream.settings import Settings
-from projections import queries
-from projections.records import JobRecord
 
 __all__ = ["cancel", "run", "submit_command"]
 

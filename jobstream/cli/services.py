@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import click
 
-from dispatcher.worker import check_health
 from jobstream.api import ApiServer
 from jobstream.app import (
     configure_logging,
@@ -22,8 +21,9 @@ from jobstream.app import (
     stop_on_signals,
 )
 from jobstream.cli.common import EXIT_FAILED, pass_settings, run_async
+from jobstream.dispatcher.worker import check_health
+from jobstream.projections.replay import swap, verify
 from jobstream.settings import Settings
-from projections.replay import swap, verify
 
 __all__ = ["project", "replay", "run_services", "serve", "worker"]
 

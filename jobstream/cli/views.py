@@ -10,13 +10,13 @@ from datetime import datetime
 
 import click
 
-from events.models import Status
 from jobstream.cli.common import api_client, pass_settings, run_async, session
 from jobstream.client import ApiClient
 from jobstream.console import format_lines, format_record, format_table
+from jobstream.events.models import Status
+from jobstream.projections import queries
+from jobstream.projections.records import JobRecord, LogLineRow, Stats
 from jobstream.settings import Settings
-from projections import queries
-from projections.records import JobRecord, LogLineRow, Stats
 
 __all__ = ["list_command", "log", "show", "stats", "status"]
 

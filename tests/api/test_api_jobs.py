@@ -11,8 +11,8 @@ import pytest
 from api_support import LiveServer, job_yaml
 from polling import eventually
 
-from events.embedded import EmbeddedLog
-from events.topics import Topics
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.names import Topics
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 YAML = {"Content-Type": "application/yaml"}

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from callbacks import Callback, CallbackHost, CallbackStore, JobInfo, current_delivery
-from events.codec import to_message
-from events.embedded import EmbeddedLog
-from events.log import Message
-from events.models import (
+from jobstream.callbacks import Callback, CallbackHost, CallbackStore, JobInfo, current_delivery
+from jobstream.events.codec import to_message
+from jobstream.events.log.base import Message
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.models import (
     Completed,
     JobSubmitted,
     LogAppended,
@@ -25,7 +25,7 @@ from events.models import (
     Status,
     StatusChanged,
 )
-from events.topics import Topics
+from jobstream.events.names import Topics
 
 TOPICS = Topics()
 

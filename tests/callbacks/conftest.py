@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from callbacks import CallbackStore
-from events.embedded import EmbeddedLog
+from jobstream.callbacks import CallbackStore
+from jobstream.events.log.embedded import EmbeddedLog
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import callbacks
-from callbacks import Callback, CallbackNotFound, JobInfo, installed, load
-from callbacks.base import CallbackConfigError
-from callbacks.stdout import StdoutCallback
-from callbacks.webhook import WebhookCallback, sign, verify
-from events.models import (
+from jobstream.callbacks import Callback, CallbackNotFound, JobInfo, installed, load
+from jobstream.callbacks.base import CallbackConfigError
+from jobstream.callbacks.stdout import StdoutCallback
+from jobstream.callbacks.webhook import WebhookCallback, sign, verify
+from jobstream.events.models import (
     Completed,
     Heartbeat,
     JobSubmitted,
@@ -37,7 +36,8 @@ class OnlyCompletion(Callback):
 
 
 def test_exported_members() -> None:
-    from callbacks import base, host, registry, store
+    from jobstream import callbacks
+    from jobstream.callbacks import base, host, registry, store
 
     modules = (base, host, registry, store)
     assert sorted(callbacks.__all__) == sorted(n for m in modules for n in m.__all__)
@@ -74,19 +74,19 @@ def test_registry_knows_builtins_entry_points_and_specs(
         "[jobstream.callbacks]\ndemo = demo_module:Demo\nstdout = demo_module:Demo\n"
     )
     (tmp_path / "demo_module.py").write_text(
-        "from callbacks import Callback\nclass Demo(Callback):\n    pass\n"
+        "from jobstream.callbacks import Callback\nclass Demo(Callback):\n    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     names = {i.name: i for i in installed()}
     assert {"webhook", "github", "stdout", "demo"} <= set(names)
     assert names["demo"].source == "demo-callbacks"
     # A built-in name cannot be taken over.
-    assert names["stdout"].spec == "callbacks.stdout:StdoutCallback"
+    assert names["stdout"].spec == "jobstream.callbacks.stdout:StdoutCallback"
     name, cls = load("demo")
     assert (name, cls.__name__) == ("demo", "Demo")
     assert load("demo_module:Demo")[0] == "demo_module.Demo"
-    assert load("callbacks.stdout:StdoutCallback") == ("stdout", StdoutCallback)
-    for bad in ("missing", "demo_module:Nope", "nomodule:X", "events.models:Status"):
+    assert load("jobstream.callbacks.stdout:StdoutCallback") == ("stdout", StdoutCallback)
+    for bad in ("missing", "demo_module:Nope", "nomodule:X", "jobstream.events.models:Status"):
         with pytest.raises(CallbackNotFound):
             load(bad)
 

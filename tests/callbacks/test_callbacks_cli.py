@@ -14,8 +14,8 @@ from typing import Any
 from callbacks_support import Request, append_jobs, serving
 from polling import eventually
 
-from callbacks.webhook import SIGNATURE_HEADER, verify
-from events.embedded import EmbeddedLog
+from jobstream.callbacks.webhook import SIGNATURE_HEADER, verify
+from jobstream.events.log.embedded import EmbeddedLog
 
 # Until the group is registered in jobstream.cli, add it here (add_command is idempotent).
 LAUNCH = (
@@ -99,7 +99,7 @@ def test_sigkill_mid_stream_then_restart_delivers_everything_once(tmp_path: Path
 
     assert listed.returncode == 0, listed.stderr
     out = listed.stdout
-    assert "webhook" in out and "callbacks.github:GitHubCallback" in out
+    assert "webhook" in out and "jobstream.callbacks.github:GitHubCallback" in out
     (row,) = [
         line.split()
         for line in out.splitlines()

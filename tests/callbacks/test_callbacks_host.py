@@ -18,10 +18,10 @@ from callbacks_support import (
     wait_until,
 )
 
-from callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
-from events.embedded import EmbeddedLog
-from events.log import Message
-from events.models import Event, Status
+from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
+from jobstream.events.log.base import Message
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.models import Event, Status
 
 
 async def test_a_callback_added_later_hears_every_past_completion_once(

@@ -18,10 +18,10 @@ from callbacks_support import (
     wait_until,
 )
 
-from callbacks import CallbackStore
-from callbacks.github import GitHubCallback
-from callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
-from events.embedded import EmbeddedLog
+from jobstream.callbacks import CallbackStore
+from jobstream.callbacks.github import GitHubCallback
+from jobstream.callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
+from jobstream.events.log.embedded import EmbeddedLog
 
 SECRET = "s3cret"
 

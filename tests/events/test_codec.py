@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from events.codec import decode, encode, encode_log_appended, to_message
-from events.errors import MalformedEvent
-from events.models import LogAppended, LogLine, Status, StatusChanged
+from jobstream.events.codec import decode, encode, encode_log_appended, to_message
+from jobstream.events.errors import MalformedEvent
+from jobstream.events.models import LogAppended, LogLine, Status, StatusChanged
 
 LINES = [
     {"n": 1, "at": "2026-11-28T00:00:00.000001Z", "stream": "stdout", "text": "héllo"},

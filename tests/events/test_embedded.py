@@ -20,17 +20,17 @@ from typing import Any
 
 import pytest
 
-from events.embedded import EmbeddedLog
-from events.errors import LogError, NotAssigned
-from events.log import Message, Record, TopicPartition, default_partition
-from events.testing import drain, read_exactly, wait_for_assignment
+from jobstream.events.errors import LogError, NotAssigned
+from jobstream.events.log.base import Message, Record, TopicPartition, default_partition
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.log.testing import drain, read_exactly, wait_for_assignment
 
 PREAMBLE = """
 import asyncio, json, sys
 from pathlib import Path
-from events.embedded import EmbeddedLog
-from events.log import Message
-from events.testing import drain, read_exactly, wait_for_assignment
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.log.base import Message
+from jobstream.events.log.testing import drain, read_exactly, wait_for_assignment
 
 def send(obj):
     print(json.dumps(obj), flush=True)

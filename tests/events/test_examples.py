@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from events.document import CommandStep, JobDocument, ScriptStep
-from events.validation import load_document
+from jobstream.events.documents.models import CommandStep, JobDocument, ScriptStep
+from jobstream.events.documents.validation import load_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FILES = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".yml", ".yaml", ".json"))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from events.codec import encode
-from events.errors import MalformedEvent
-from events.ingest import decode_record
-from events.log import Record
-from events.models import JobSubmitted, StatusChanged
-from events.secrets import SecretBox
+from jobstream.events.codec import encode
+from jobstream.events.documents.ingest import decode_record
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.errors import MalformedEvent
+from jobstream.events.log.base import Record
+from jobstream.events.models import JobSubmitted, StatusChanged
 
 DOC = (
     b"name: from-kcat\nsequence: [{stage: s}]\n"

@@ -22,20 +22,20 @@ from typing import Any
 import pytest
 from kafka_broker import TEST_OPTIONS, KafkaBroker, skip_or_fail
 
-from events.codec import to_message
-from events.errors import NotAssigned
-from events.kafka import KafkaLog, parse_broker_url
-from events.log import Message, TopicPartition
-from events.models import LogAppended, LogLine, Status, StatusChanged
-from events.testing import drain, read_exactly, wait_for_assignment
+from jobstream.events.codec import to_message
+from jobstream.events.errors import NotAssigned
+from jobstream.events.log.base import Message, TopicPartition
+from jobstream.events.log.kafka import KafkaLog, parse_broker_url
+from jobstream.events.log.testing import drain, read_exactly, wait_for_assignment
+from jobstream.events.models import LogAppended, LogLine, Status, StatusChanged
 
 ROOT = Path(__file__).resolve().parents[2]
 
 MEMBER = textwrap.dedent(
     """
     import asyncio, json, sys
-    from events.kafka import KafkaLog
-    from events.testing import read_exactly
+    from jobstream.events.log.kafka import KafkaLog
+    from jobstream.events.log.testing import read_exactly
 
     def say(**what):
         print(json.dumps(what), flush=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from events.log import EventLog, Message, Record, TopicPartition
-from events.testing import drain, read_exactly, wait_for_position
+from jobstream.events.log.base import EventLog, Message, Record, TopicPartition
+from jobstream.events.log.testing import drain, read_exactly, wait_for_position
 
 
 def _values(records: list[Record]) -> list[bytes]:

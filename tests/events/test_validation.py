@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from events.document import CommandStep, ScriptStep
-from events.errors import DocumentError
-from events.validation import (
+from jobstream.events.documents.models import CommandStep, ScriptStep
+from jobstream.events.documents.validation import (
     MIN_SECRET_LENGTH,
     Problem,
     check_document,
@@ -17,7 +16,8 @@ from events.validation import (
     format_problems,
     load_document,
 )
-from events.yamlsafe import MAX_ALIASES
+from jobstream.events.documents.yamlsafe import MAX_ALIASES
+from jobstream.events.errors import DocumentError
 
 
 def doc(**overrides: Any) -> dict[str, Any]:

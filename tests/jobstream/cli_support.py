@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from events.errors import MalformedEvent
-from events.ingest import decode_record
-from events.log import EventLog
-from events.models import Event
-from events.topics import Topics
+from jobstream.events.documents.ingest import decode_record
+from jobstream.events.errors import MalformedEvent
+from jobstream.events.log.base import EventLog
+from jobstream.events.models import Event
+from jobstream.events.names import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -23,10 +23,10 @@ from cli_support import EXAMPLES, Cli, valid_events
 from kafka_broker import KafkaBroker, skip_or_fail
 from polling import eventually
 
-from events.codec import decode
-from events.kafka import KafkaLog, parse_broker_url
-from events.models import Completed, Event
-from events.topics import Topics
+from jobstream.events.codec import decode
+from jobstream.events.log.kafka import KafkaLog, parse_broker_url
+from jobstream.events.models import Completed, Event
+from jobstream.events.names import Topics
 
 # Above the faust host's lag on tansu (its fetches wait up to 1.5 s), so a live job is
 # never taken for lost; short enough for the lost-worker test.

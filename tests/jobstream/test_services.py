@@ -14,10 +14,10 @@ import duckdb
 from cli_support import EXAMPLES, Cli, valid_events
 from polling import eventually
 
-from events.embedded import EmbeddedLog
-from events.log import Message, Record
-from events.models import Completed, Event
-from events.topics import Topics
+from jobstream.events.log.base import Message, Record
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.models import Completed, Event
+from jobstream.events.names import Topics
 
 
 def read_events(log_path: Path) -> list[Event]:
@@ -135,7 +135,8 @@ def test_projector_killed_at_random_moments_equals_a_clean_replay(cli: Cli, tmp_
         projector.wait()
     eventually(lambda: set(job_ids) <= set(completions(cli)), timeout=60)
     last = cli.start("project")
-    time.sleep(1.0)
+    server = cli.data_dir / "server.json"
+    eventually(lambda: server.exists() and json.loads(server.read_text())["pid"] == last.pid)
     last.send_signal(signal.SIGTERM)
     last.wait(timeout=20)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from projections_support import Offsets
 
-from projections.views import DuckDBViews
+from jobstream.projections.views import DuckDBViews
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from events.codec import encode
-from events.log import Record
-from events.models import (
+from jobstream.events.codec import encode
+from jobstream.events.log.base import Record
+from jobstream.events.models import (
     Completed,
     EventBase,
     JobSubmitted,

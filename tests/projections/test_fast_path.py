@@ -8,12 +8,12 @@ import json
 import pytest
 from projections_support import Offsets, at, run_events, submitted
 
-from events.codec import encode
-from events.log import Record
-from events.models import Completed, LogAppended, LogLine, Status, StatusChanged
-from projections import queries
-from projections.fold import fold
-from projections.views import DuckDBViews
+from jobstream.events.codec import encode
+from jobstream.events.log.base import Record
+from jobstream.events.models import Completed, LogAppended, LogLine, Status, StatusChanged
+from jobstream.projections import queries
+from jobstream.projections.fold import fold
+from jobstream.projections.views import DuckDBViews
 
 
 def _chunk(seq: int, numbers: list[int], *, writer: str = "w1", job_id: str = "j1"):

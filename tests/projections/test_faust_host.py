@@ -12,15 +12,15 @@ import pytest
 from kafka_broker import KafkaBroker
 from projections_support import run_events, submitted
 
-from events.codec import to_message
-from events.kafka import KafkaLog
-from events.log import Record
-from events.models import Status
-from events.topics import Topics
-from projections import queries
-from projections.faust_host import FaustProjectionHost, replay_from_kafka
-from projections.replay import verify
-from projections.views import DuckDBViews
+from jobstream.events.codec import to_message
+from jobstream.events.log.base import Record
+from jobstream.events.log.kafka import KafkaLog
+from jobstream.events.models import Status
+from jobstream.events.names import Topics
+from jobstream.projections import queries
+from jobstream.projections.faust_host import FaustProjectionHost, replay_from_kafka
+from jobstream.projections.replay import verify
+from jobstream.projections.views import DuckDBViews
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from projections_support import at, run_events, submitted
 
-from events.models import Heartbeat, LogAppended, LogLine, Status, StatusChanged
-from projections.fold import fold
-from projections.records import JobRecord
+from jobstream.events.models import Heartbeat, LogAppended, LogLine, Status, StatusChanged
+from jobstream.projections.fold import fold
+from jobstream.projections.records import JobRecord
 
 
 def test_a_whole_run_gives_the_finished_row() -> None:

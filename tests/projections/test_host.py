@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from projections_support import run_events, submitted
 
-from events.codec import to_message
-from events.embedded import EmbeddedLog
-from events.log import TopicPartition
-from events.models import Status
-from projections import queries
-from projections.host import ProjectionHost
-from projections.views import DuckDBViews
+from jobstream.events.codec import to_message
+from jobstream.events.log.base import TopicPartition
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.models import Status
+from jobstream.projections import queries
+from jobstream.projections.host import ProjectionHost
+from jobstream.projections.views import DuckDBViews
 
 TOPICS = ["jobs", "job-events"]
 

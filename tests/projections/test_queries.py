@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from projections_support import Offsets, at, run_events, submitted
 
-from events.errors import AmbiguousJobId, JobNotFound
-from events.models import Heartbeat, Status, StatusChanged
-from projections import queries
-from projections.views import DuckDBViews
+from jobstream.events.errors import AmbiguousJobId, JobNotFound
+from jobstream.events.models import Heartbeat, Status, StatusChanged
+from jobstream.projections import queries
+from jobstream.projections.views import DuckDBViews
 
 
 @pytest.fixture

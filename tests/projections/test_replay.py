@@ -4,12 +4,12 @@ from pathlib import Path
 
 from projections_support import run_events, submitted
 
-from events.codec import to_message
-from events.embedded import EmbeddedLog
-from events.log import Message
-from projections.host import ProjectionHost
-from projections.replay import replay, replay_path, swap, verify
-from projections.views import DuckDBViews
+from jobstream.events.codec import to_message
+from jobstream.events.log.base import Message
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.projections.host import ProjectionHost
+from jobstream.projections.replay import replay, replay_path, swap, verify
+from jobstream.projections.views import DuckDBViews
 
 TOPICS = ["jobs", "job-events"]
 

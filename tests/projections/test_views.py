@@ -8,11 +8,11 @@ import duckdb
 import pytest
 from projections_support import Offsets, run_events, submitted
 
-from events.errors import ViewsBusy
-from events.log import TopicPartition
-from events.models import CancelRequested, Status
-from projections import queries
-from projections.views import DuckDBViews
+from jobstream.events.errors import ViewsBusy
+from jobstream.events.log.base import TopicPartition
+from jobstream.events.models import CancelRequested, Status
+from jobstream.projections import queries
+from jobstream.projections.views import DuckDBViews
 
 
 def test_apply_writes_rows_lines_and_checkpoints(views: DuckDBViews, offsets: Offsets) -> None:

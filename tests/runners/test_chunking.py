@@ -3,11 +3,11 @@ import time
 
 import pytest
 
-from events.models import LogAppended, LogLine
-from runners.chunking import LogChunk, LogChunker, utf8_size
-from runners.masking import Masker
-from runners.process import LineSplitter, timestamp
-from runners.testing import RecordingNotifier
+from jobstream.events.models import LogAppended, LogLine
+from jobstream.runners.chunking import LogChunk, LogChunker, utf8_size
+from jobstream.runners.masking import Masker
+from jobstream.runners.process import LineSplitter, timestamp
+from jobstream.runners.testing import RecordingNotifier
 
 AT = "2024-01-01T00:00:00.000000Z"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from runners.conditions import ConditionError, evaluate
+from jobstream.runners.conditions import ConditionError, evaluate
 
 
 @pytest.mark.parametrize(

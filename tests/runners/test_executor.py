@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from events.document import JobDocument
-from events.models import Status
-from events.secrets import SecretBox
-from runners.executor import Runner
-from runners.testing import RecordingNotifier
+from jobstream.events.documents.models import JobDocument
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.models import Status
+from jobstream.runners.executor import Runner
+from jobstream.runners.testing import RecordingNotifier
 
 BOUND = 30  # seconds; no test job should come near it
 

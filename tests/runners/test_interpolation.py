@@ -1,6 +1,6 @@
 import pytest
 
-from runners.interpolation import as_text, interpolate
+from jobstream.runners.interpolation import as_text, interpolate
 
 CONTEXT = {"name": "world", "n": "3", "empty": ""}
 

@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from runners.masking import Masker
-from runners.process import LineSplitter
+from jobstream.runners.masking import Masker
+from jobstream.runners.process import LineSplitter
 
 
 def test_every_occurrence_of_every_secret_is_masked() -> None:

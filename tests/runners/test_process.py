@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runners.process import LineSplitter, Output, Process
+from jobstream.runners.process import LineSplitter, Output, Process
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from runners.workspace import GitSource, WorkspaceError, job_workspace, token_forms
+from jobstream.runners.workspace import GitSource, WorkspaceError, job_workspace, token_forms
 
 
 def test_workspace_is_created_under_the_root(tmp_path: Path) -> None:

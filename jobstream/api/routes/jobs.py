@@ -12,18 +12,18 @@ import duckdb
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import StringConstraints
 
-from dispatcher.submit import request_cancel, submission, submit
-from events.errors import DocumentError
-from events.models import Status
-from events.validation import load_document
 from jobstream.api.auth import Reader, Writer
 from jobstream.api.body import JSON_TYPES, YAML_TYPES, document_format, read_limited
 from jobstream.api.errors import ERROR_RESPONSES, ApiError, responses
 from jobstream.api.models import CancelResult, Job, JobCreated, JobPage, JobStatus
 from jobstream.api.paging import Cursor, next_cursor
 from jobstream.api.state import ServicesDep
-from projections import queries
-from projections.records import JobRecord
+from jobstream.dispatcher.submit import request_cancel, submission, submit
+from jobstream.events.documents.validation import load_document
+from jobstream.events.errors import DocumentError
+from jobstream.events.models import Status
+from jobstream.projections import queries
+from jobstream.projections.records import JobRecord
 
 __all__ = ["DOCUMENT_SCHEMA_NAME", "find_job", "router"]
 

@@ -14,8 +14,8 @@ from jobstream.api.models import LogLine, LogPage
 from jobstream.api.routes.jobs import JobId, find_job
 from jobstream.api.sse import line_events, start_line
 from jobstream.api.state import ServicesDep
-from projections import queries
-from projections.records import JobRecord, LogLineRow
+from jobstream.projections import queries
+from jobstream.projections.records import JobRecord, LogLineRow
 
 __all__ = ["router"]
 

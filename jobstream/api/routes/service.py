@@ -7,12 +7,12 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from events.log import TopicPartition
 from jobstream.api.auth import Reader
 from jobstream.api.errors import ERROR_RESPONSES
 from jobstream.api.models import Health, Stats
 from jobstream.api.state import Services, ServicesDep
-from projections import queries
+from jobstream.events.log.base import TopicPartition
+from jobstream.projections import queries
 
 __all__ = ["router"]
 

@@ -19,10 +19,10 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from events import yamlsafe
-from events.document import JobDocument, SequenceEntry, Source, Stage, Step
-from events.errors import DocumentError
-from events.secrets import SecretBox
+from jobstream.events.documents import yamlsafe
+from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage, Step
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.errors import DocumentError
 
 __all__ = [
     "MIN_SECRET_LENGTH",

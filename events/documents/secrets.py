@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from events.errors import SecretError
+from jobstream.events.errors import SecretError
 
 __all__ = ["PREFIX", "SecretBox"]
 

@@ -32,8 +32,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.partitioner import murmur2
 
-from events.errors import LogError, NotAssigned
-from events.log import (
+from jobstream.events.errors import LogError, NotAssigned
+from jobstream.events.log.base import (
     Consumer,
     EventLog,
     Message,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
-from events.log import Consumer, Record, TopicPartition
+from jobstream.events.log.base import Consumer, Record, TopicPartition
 
 __all__ = ["drain", "read_exactly", "wait_for_assignment", "wait_for_position"]
 

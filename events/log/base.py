@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, get_args
 
-from events.errors import NotAssigned
+from jobstream.events.errors import NotAssigned
 
 __all__ = [
     "Consumer",

@@ -39,8 +39,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from events.errors import LogError, NotAssigned
-from events.log import (
+from jobstream.events.errors import LogError, NotAssigned
+from jobstream.events.log.base import (
     Consumer,
     EventLog,
     Message,
@@ -50,7 +50,7 @@ from events.log import (
     consumer_topics,
     default_partition,
 )
-from events.sqlite import DatabaseThread, immediate
+from jobstream.events.log.sqlite import DatabaseThread, immediate
 
 __all__ = ["EmbeddedConsumer", "EmbeddedLog"]
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from events.codec import decode
-from events.errors import DocumentError, MalformedEvent
-from events.log import Record
-from events.models import Event, JobSubmitted
-from events.secrets import SecretBox
-from events.validation import load_document
+from jobstream.events.codec import decode
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.validation import load_document
+from jobstream.events.errors import DocumentError, MalformedEvent
+from jobstream.events.log.base import Record
+from jobstream.events.models import Event, JobSubmitted
 
 __all__ = ["INGEST_WRITER", "decode_record", "is_jobs_topic"]
 
