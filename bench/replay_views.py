@@ -36,9 +36,7 @@ TOPICS = Topics()
 
 async def _read_all(log: EmbeddedLog, batch: int) -> list[Record]:
     records: list[Record] = []
-    ends = 0
-    for topic in TOPICS.all:
-        ends += sum((await log.end_offsets(topic)).values())
+    ends = sum((await log.ends(TOPICS.all)).values())
     async with log.consumer(TOPICS.all, group=None, start="earliest") as consumer:
         while len(records) < ends:
             records.extend(await consumer.getmany(batch, timeout=1.0))

@@ -8,7 +8,6 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from jobstream.dispatcher.leases import LeaseKeeper
 from jobstream.dispatcher.worker import Worker
@@ -16,16 +15,11 @@ from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.log.base import EventLog
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
-from jobstream.projections import DuckDBViews, ProjectionHost, queries
-from jobstream.projections.host import Progress, ViewsHost
-from jobstream.projections.replay import ReplayResult
-from jobstream.projections.replay import replay as replay_embedded
+from jobstream.projections import DuckDBViews, ViewsHost, queries
+from jobstream.projections.replay import ReplayResult, replay
+from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
 from jobstream.settings import Settings
-
-if TYPE_CHECKING:
-    # faust takes a third of a second to import: only Kafka commands import it.
-    pass
 
 __all__ = [
     "lease_keeper",
@@ -78,28 +72,27 @@ def make_worker(settings: Settings, log: EventLog) -> Worker:
 @contextlib.asynccontextmanager
 async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[ViewsHost]:
     """The views, opened for writing by this process (ViewsBusy if another holds them),
-    with their host: a faust app on Kafka, the plain loop on the embedded log."""
+    with their host: kept live by a faust app on Kafka, by the runner's own loop otherwise."""
     views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
-    host: ViewsHost
+    live = None
     if isinstance(log, KafkaLog):
-        from jobstream.projections.faust_host import FaustProjectionHost
+        # faust takes a third of a second to import: only Kafka commands import it.
+        from jobstream.projections.faust_host import FaustFeed, default_app_id
 
-        host = FaustProjectionHost(log, views, settings.topics.all)
-    else:
-        host = ProjectionHost(log, views, settings.topics.all)
+        app_id = default_app_id(settings.views_path, settings.topics.all)
+        live = FaustFeed(log, app_id=app_id, data_dir=settings.data_dir / "faust")
+    host = ViewsHost(log, views, settings.topics.all, live=live)
     try:
         yield host
     finally:
+        await host.close()
         await asyncio.to_thread(views.close)
 
 
 async def replay_log(
     settings: Settings, log: EventLog, progress: Progress | None = None
 ) -> ReplayResult:
-    """Rebuild the views from offset 0 beside the live ones (Kafka: read by aiokafka)."""
-    replay = replay_embedded
-    if isinstance(log, KafkaLog):
-        from jobstream.projections.faust_host import replay_from_kafka as replay
+    """Rebuild the views from offset 0 beside the live ones."""
     return await replay(log, settings.topics.all, settings.views_path, progress=progress)
 
 

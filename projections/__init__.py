@@ -1,7 +1,8 @@
-"""The JobRecord and LogBuffer views in DuckDB: fold, store, host, replay, queries."""
+"""The JobRecord and LogBuffer views in DuckDB (fold, store, host, replay, queries), and the
+one projection runner that feeds any projection from any EventLog."""
 
 from jobstream.projections.fold import FoldResult, LineColumns
-from jobstream.projections.host import ProjectionHost
+from jobstream.projections.host import ViewsHost, ViewsProjection
 from jobstream.projections.queries import (
     count_jobs,
     dead_letters,
@@ -14,6 +15,7 @@ from jobstream.projections.queries import (
 )
 from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, Stats
 from jobstream.projections.replay import ReplayResult, replay, replay_path, swap, verify
+from jobstream.projections.runner import Projection, ProjectionRunner
 from jobstream.projections.views import DuckDBViews
 
 __all__ = [
@@ -23,9 +25,12 @@ __all__ = [
     "JobRecord",
     "LineColumns",
     "LogLineRow",
-    "ProjectionHost",
+    "Projection",
+    "ProjectionRunner",
     "ReplayResult",
     "Stats",
+    "ViewsHost",
+    "ViewsProjection",
     "count_jobs",
     "dead_letters",
     "expired_leases",

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 from pydantic import BaseModel
 
 from jobstream.events.log.base import EventLog
-from jobstream.projections.host import Progress, ProjectionHost, ViewsHost
+from jobstream.projections.host import ViewsHost
+from jobstream.projections.runner import Progress
 from jobstream.projections.schema import TABLES
 from jobstream.projections.views import DuckDBViews
 
@@ -44,26 +45,21 @@ async def replay(
     progress: Progress | None = None,
     name: str = "views",
     batch: int = 20_000,
-    host: Callable[[DuckDBViews], ViewsHost] | None = None,
 ) -> ReplayResult:
     """Rebuild the views of `topics` into `replay_path(target)`, up to the ends of the log
-    at the start. The live file is not touched: `swap` puts the result in its place.
-
-    `host` makes the host that reads the log (default: ProjectionHost, the plain loop)."""
+    at the start, through the same runner as the live views. The live file is not touched:
+    `swap` puts the result in its place."""
     path = replay_path(target)
     _remove(path)
-    views = DuckDBViews.open(path)
-    if host is None:
-        reader: ViewsHost = ProjectionHost(log, views, topics, name=name, batch=batch)
-    else:
-        reader = host(views)
+    views = await asyncio.to_thread(DuckDBViews.open, path)
+    reader = ViewsHost(log, views, topics, name=name, batch=batch)
     try:
         start = time.perf_counter()
         events = await reader.run_until_caught_up(progress=progress)
         seconds = time.perf_counter() - start
     finally:
         await reader.close()
-        views.close()
+        await asyncio.to_thread(views.close)
     return ReplayResult(path=path, events=events, seconds=seconds)
 
 

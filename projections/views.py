@@ -218,13 +218,16 @@ class DuckDBViews:
         """The next offset to read, per partition this projection has checkpointed."""
         return self._positions(self._conn, projection)
 
-    def apply(self, records: Sequence[Record], *, projection: str = "views") -> None:
+    def apply(
+        self, records: Sequence[Record], *, projection: str = "views"
+    ) -> dict[TopicPartition, int]:
         """Apply a batch of records (log order per partition) in one transaction: the rows
         they produce, the applied seqs and the checkpoint commit together or not at all.
+        Returns the checkpoint written for the partitions of `records`.
 
         Records that are not valid events become dead letters; they never raise."""
         if not records:
-            return
+            return {}
         conn = self._conn
         conn.begin()
         try:
@@ -245,6 +248,7 @@ class DuckDBViews:
         except BaseException:
             conn.rollback()
             raise
+        return ends
 
     @staticmethod
     def _decode(

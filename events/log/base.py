@@ -171,11 +171,13 @@ class EventLog:
         """The group's committed positions in `topic`, by partition."""
         raise NotImplementedError
 
-    async def end_offsets(self, topic: str) -> dict[int, int]:
-        """The offset the next appended record would get, by partition.
+    async def ends(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        """The offset after the last record of each partition of `topics`, as of the call
+        (0 for an empty partition; topics are created on first use).
 
-        Only for reporting (lag, progress): never a correctness condition, as Kafka test
-        brokers get it wrong."""
+        A reader whose positions reach these has read everything appended before the call:
+        this is what "caught up" means for every consumer of ours. Backends answer it
+        exactly (on Kafka not from ListOffsets alone, which test brokers get wrong)."""
         raise NotImplementedError
 
     async def __aenter__(self) -> EventLog:

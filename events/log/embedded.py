@@ -199,8 +199,12 @@ class _Store:
     def partitions(self, topic: str) -> int:
         return self._topic(topic)
 
-    def end_offsets(self, topic: str) -> dict[int, int]:
-        return {p: self._end_offset(topic, p) for p in range(self._topic(topic))}
+    def ends(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        return {
+            TopicPartition(topic, p): self._end_offset(topic, p)
+            for topic in sorted(set(topics))
+            for p in range(self._topic(topic))
+        }
 
     def committed(self, group: str, topic: str) -> dict[int, int]:
         rows = self._db.execute(
@@ -511,8 +515,8 @@ class EmbeddedLog(EventLog):
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         return await self._call(self._live_store().committed, group, topic)
 
-    async def end_offsets(self, topic: str) -> dict[int, int]:
-        return await self._call(self._live_store().end_offsets, topic)
+    async def ends(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        return await self._call(self._live_store().ends, consumer_topics(topics, "earliest"))
 
     async def __aenter__(self) -> EmbeddedLog:
         await self.start()

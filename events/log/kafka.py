@@ -8,8 +8,9 @@
 - `append` builds one record batch per partition (more when one fills up) and sends them
   all before awaiting any: one round trip per batch, not per event. A batch's base offset
   from the broker plus a record's place in it gives the record's offset.
-- Never idempotent nor transactional producers, never `end_offsets()` for correctness: the
-  test broker (tansu) does not implement them faithfully, and delivery is at-least-once
+- Never idempotent nor transactional producers, never ListOffsets alone for correctness
+  (`ends` reads each partition's tail): the test broker (tansu) does not implement them
+  faithfully, and delivery is at-least-once
   anyway (DESIGN.md, "Delivery and idempotence").
 - Consumers never auto-commit. A group consumer's partitions come from Kafka's group
   protocol; a partition it keeps across a rebalance keeps its position (as the embedded log
@@ -43,7 +44,7 @@ from jobstream.events.log.base import (
     consumer_topics,
 )
 
-__all__ = ["KafkaConsumer", "KafkaLog", "parse_broker_url"]
+__all__ = ["KafkaConsumer", "KafkaLog", "kafka_record", "parse_broker_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,28 @@ def parse_broker_url(url: str) -> str:
 def _partition_for(key: bytes, partitions: int) -> int:
     # The Java client's default partitioner, so other clients agree on a job's partition.
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+_PARTITION_FETCH_BYTES = 16 << 20
+_FETCH_BYTES = 64 << 20
+
+
+def kafka_record(message: Any, timestamp_ms: int | None) -> Record:
+    """A consumed Kafka message (aiokafka's, or the one inside a faust event) as a Record."""
+    headers = message.headers or ()
+    if isinstance(headers, Mapping):
+        headers = headers.items()
+    key = message.key
+    return Record(
+        message.topic,
+        message.partition,
+        message.offset,
+        None if key is None else key.decode(errors="replace"),
+        b"" if message.value is None else message.value,
+        # Other clients may write headers we never would: read them, never fail.
+        {k: (v or b"").decode(errors="replace") for k, v in headers},
+        timestamp_ms or 0,
+    )
 
 
 class KafkaLog(EventLog):
@@ -108,8 +131,6 @@ class KafkaLog(EventLog):
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
-        # Made on the first end_offsets(): most processes never ask.
-        self._reporter: AIOKafkaConsumer | None = None
         # A topic's partition count never changes once this log has seen it.
         self._partitions: dict[str, int] = {}
         self._round_robin: dict[str, int] = {}
@@ -136,18 +157,16 @@ class KafkaLog(EventLog):
         self._producer, self._admin = producer, admin
 
     async def close(self) -> None:
-        producer, admin, reporter = self._producer, self._admin, self._reporter
+        producer, admin = self._producer, self._admin
         if producer is None or admin is None:
             return
-        self._producer = self._admin = self._reporter = None
+        self._producer = self._admin = None
         try:
             for consumer in list(self._consumers):
                 await consumer.stop()
         finally:
             await producer.stop()
             await admin.close()
-            if reporter is not None:
-                await reporter.stop()
 
     def _live(self) -> tuple[AIOKafkaProducer, AIOKafkaAdminClient]:
         if self._producer is None or self._admin is None:
@@ -162,6 +181,9 @@ class KafkaLog(EventLog):
             "session_timeout_ms": self.session_timeout_ms,
             "heartbeat_interval_ms": self.heartbeat_interval_ms,
             "fetch_max_wait_ms": self.fetch_max_wait_ms,
+            # Catching up reads many ~3 KB events: large fetches, few round trips.
+            "max_partition_fetch_bytes": _PARTITION_FETCH_BYTES,
+            "fetch_max_bytes": _FETCH_BYTES,
         }
 
     async def _topic(self, topic: str) -> int:
@@ -302,18 +324,10 @@ class KafkaLog(EventLog):
             await reader.stop()
         return {p: offset for p, offset in positions.items() if offset is not None}
 
-    async def end_offsets(self, topic: str) -> dict[int, int]:
-        count = await self._topic(topic)
-        if self._reporter is None:
-            reporter = AIOKafkaConsumer(**self._consumer_options())
-            await reporter.start()
-            self._reporter = reporter
-        tps = [KafkaPartition(topic, p) for p in range(count)]
-        try:
-            ends = await self._reporter.end_offsets(tps)
-        except KafkaError as exc:
-            raise LogError(f"end offsets of {topic!r}: {exc}") from exc
-        return {tp.partition: offset for tp, offset in ends.items()}
+    async def ends(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        # A consumer starting at "latest" finds each partition's true end (`_ends`).
+        async with self.consumer(topics, group=None, start="latest") as probe:
+            return {tp: probe.position(tp) for tp in sorted(probe.assignment())}
 
     async def __aenter__(self) -> KafkaLog:
         await self.start()
@@ -471,19 +485,7 @@ class KafkaConsumer(Consumer):
             # Fetched just before a rebalance took the partition away: its new owner reads it.
             if not batch or tp not in positions:
                 continue
-            records.extend(
-                Record(
-                    r.topic,
-                    r.partition,
-                    r.offset,
-                    None if r.key is None else r.key.decode(errors="replace"),
-                    b"" if r.value is None else r.value,
-                    # Other clients may write headers we never would: read them, never fail.
-                    {k: (v or b"").decode(errors="replace") for k, v in r.headers},
-                    r.timestamp,
-                )
-                for r in batch
-            )
+            records.extend(kafka_record(r, r.timestamp) for r in batch)
             positions[tp] = batch[-1].offset + 1
         return records
 

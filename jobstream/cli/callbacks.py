@@ -122,15 +122,14 @@ def list_command(settings: Settings) -> None:
 
 
 async def _describe(log: EventLog, host: HostRecord, counts: dict[str, int]) -> list[str]:
-    """One row per topic; lag is the end offsets minus the committed positions (a
-    reporting figure: end offsets are not exact on every Kafka broker)."""
+    """One row per topic; lag is the ends of the log minus the committed positions."""
     state = "running" if host.running(_ALIVE_WITHIN) else "stopped"
     if host.stopped is None and state == "stopped":
         state = "gone"  # killed, or crashed: resumes from its committed position
     rows = []
     for i, topic in enumerate(host.topics):
         committed = await log.committed(host.group, topic)
-        ends = await log.end_offsets(topic)
+        ends = {tp.partition: end for tp, end in (await log.ends([topic])).items()}
         position = sum(committed.values())
         end = sum(ends.values())
         lag = sum(max(0, e - committed.get(p, 0)) for p, e in ends.items())

@@ -23,7 +23,7 @@ def log_size(server: LiveServer) -> int:
 
     async def count() -> int:
         async with EmbeddedLog(server.settings.log_path) as log:
-            return sum([sum((await log.end_offsets(t)).values()) for t in Topics().all])
+            return sum((await log.ends(Topics().all)).values())
 
     return asyncio.run(count())
 

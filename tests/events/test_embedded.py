@@ -202,12 +202,6 @@ async def test_keys_choose_partitions_and_keyless_records_take_turns(log: Embedd
     assert Counter(r.partition for r in keyless) == dict.fromkeys(range(4), 2)
 
 
-async def test_end_offsets(log: EmbeddedLog) -> None:
-    written = await log.append("t", [Message(b"x", key=f"job-{i}") for i in range(20)])
-    expected = dict.fromkeys(range(4), 0) | Counter(r.partition for r in written)
-    assert await log.end_offsets("t") == expected
-
-
 async def test_an_in_process_append_wakes_a_waiting_consumer_at_once(tmp_path: Path) -> None:
     loop = asyncio.get_running_loop()
     # Polling every 30 s: only the in-process wake-up can deliver the record in time.
@@ -301,7 +295,7 @@ async def test_processes_may_create_the_file_together(
         assert len(await child.receive()) == 20
         await child.finish()
     async with EmbeddedLog(path) as log:
-        assert sum((await log.end_offsets("t")).values()) == 80
+        assert sum((await log.ends(["t"])).values()) == 80
 
 
 async def test_a_reader_process_sees_appends_from_this_one(
@@ -358,7 +352,9 @@ async def test_two_member_processes_split_the_partitions_and_read_each_record_on
         assert {("t", p) for p, _ in read} <= partitions
     together = [tuple(r) for read in reads for r in read]
     assert sorted(together) == _positions(written)
-    assert await log.committed("g", "t") == await log.end_offsets("t")
+    assert await log.committed("g", "t") == {
+        tp.partition: end for tp, end in (await log.ends(["t"])).items()
+    }
 
 
 async def test_when_a_member_stops_another_resumes_its_partitions_from_the_commit(

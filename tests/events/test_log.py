@@ -95,6 +95,28 @@ async def test_headers_and_keys_round_trip(event_log: EventLog, topic: str) -> N
     assert all(r.timestamp_ms > 0 for r in records)
 
 
+async def test_ends_are_the_offsets_after_the_last_records(
+    event_log: EventLog, topic: str
+) -> None:
+    other = f"{topic}-other"
+    assert set((await event_log.ends([topic])).values()) == {0}
+    # Several batches of several records: a broker that answers ListOffsets with the last
+    # batch's base offset + 1 would be off here.
+    written: list[Record] = []
+    for batch in range(3):
+        messages = [Message(b"x", key=f"job-{i}") for i in range(batch * 7, batch * 7 + 7)]
+        written += await event_log.append(topic, messages)
+    written += await event_log.append(other, [Message(b"y", key="job-1") for _ in range(4)])
+
+    ends = await event_log.ends([topic, other])
+    expected = {tp: 0 for tp in ends}
+    for r in written:
+        expected[r.tp] = max(expected[r.tp], r.offset + 1)
+    assert ends == expected
+    assert {tp.topic for tp in ends} == {topic, other}
+    assert len(ends) == await event_log.partitions(topic) + await event_log.partitions(other)
+
+
 async def test_start_earliest_reads_from_the_beginning(event_log: EventLog, topic: str) -> None:
     await event_log.append(topic, [Message(b"%d" % i, key="k") for i in range(5)])
 

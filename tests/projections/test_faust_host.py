@@ -1,5 +1,5 @@
-"""FaustProjectionHost on a real Kafka-protocol broker (tansu): the faust app, the
-checkpoint as the truth, and the bulk path (catch-up, replay from Kafka)."""
+"""The views on a real Kafka-protocol broker (tansu): live through the faust app, the
+checkpoint as the truth, and catching up and replay through the runner on Kafka."""
 
 from __future__ import annotations
 
@@ -18,9 +18,29 @@ from jobstream.events.log.kafka import KafkaLog
 from jobstream.events.models import Status
 from jobstream.events.names import Topics
 from jobstream.projections import queries
-from jobstream.projections.faust_host import FaustProjectionHost, replay_from_kafka
-from jobstream.projections.replay import verify
+from jobstream.projections.faust_host import FaustFeed
+from jobstream.projections.host import ViewsHost
+from jobstream.projections.replay import replay, verify
 from jobstream.projections.views import DuckDBViews
+
+
+def faust_host(
+    log: KafkaLog,
+    views: DuckDBViews,
+    topics: Topics,
+    *,
+    app_id: str | None = None,
+    batch: int = 20_000,
+    **feed: float,
+) -> ViewsHost:
+    """The views host as `project` makes it on Kafka: the runner, then the faust app."""
+    live = FaustFeed(
+        log,
+        app_id=app_id or f"{topics.prefix}{uuid.uuid4().hex[:6]}",
+        data_dir=views.path.parent / "faust",
+        **feed,  # type: ignore[arg-type]
+    )
+    return ViewsHost(log, views, topics.all, batch=batch, live=live)
 
 
 @pytest.fixture
@@ -52,14 +72,14 @@ async def last_records(log: KafkaLog, topics: Topics) -> list[Record]:
 
 
 async def replayed_equal(log: KafkaLog, topics: Topics, live: Path) -> list[str]:
-    result = await replay_from_kafka(log, topics.all, live)
+    result = await replay(log, topics.all, live)
     try:
         return verify(live, result.path)
     finally:
         result.path.unlink(missing_ok=True)
 
 
-async def project_until(host: FaustProjectionHost, targets: list[Record]) -> None:
+async def project_until(host: ViewsHost, targets: list[Record]) -> None:
     """Run the host's faust app until every target record is applied, then stop it."""
     stop = asyncio.Event()
     task = asyncio.create_task(host.run(stop))
@@ -75,7 +95,7 @@ async def test_the_faust_host_projects_a_workload_like_a_replay(
     log: KafkaLog, topics: Topics, views: DuckDBViews
 ) -> None:
     ids = [f"job{i}" for i in range(12)]
-    host = FaustProjectionHost(log, views, topics.all, batch=7, within=0.05)
+    host = faust_host(log, views, topics, batch=7, within=0.05)
     stop = asyncio.Event()
     task = asyncio.create_task(host.run(stop))
     try:
@@ -107,14 +127,14 @@ async def test_deleted_views_are_rebuilt_from_offset_0_whatever_faust_committed(
     await append_jobs(log, topics, ["a", "b", "c"])
     targets = await last_records(log, topics)
     views = DuckDBViews.open(path)
-    host = FaustProjectionHost(log, views, topics.all, app_id=f"{topics.prefix}projector")
+    host = faust_host(log, views, topics, app_id=f"{topics.prefix}projector")
     await project_until(host, targets)
     await host.close()
     views.close()
     # faust has committed (some of) these offsets for its group by now.
     path.unlink()
     views = DuckDBViews.open(path)
-    again = FaustProjectionHost(log, views, topics.all, app_id=f"{topics.prefix}projector")
+    again = faust_host(log, views, topics, app_id=f"{topics.prefix}projector")
     try:
         await project_until(again, targets)
         assert queries.count_jobs(views.conn) == 3
@@ -129,11 +149,11 @@ async def test_a_restarted_host_resumes_from_the_checkpoint(
     log: KafkaLog, topics: Topics, views: DuckDBViews
 ) -> None:
     await append_jobs(log, topics, ["a", "b"])
-    host = FaustProjectionHost(log, views, topics.all, app_id=f"{topics.prefix}projector")
+    host = faust_host(log, views, topics, app_id=f"{topics.prefix}projector")
     await project_until(host, await last_records(log, topics))
     await host.close()
     await append_jobs(log, topics, ["c"])
-    again = FaustProjectionHost(log, views, topics.all, app_id=f"{topics.prefix}projector")
+    again = faust_host(log, views, topics, app_id=f"{topics.prefix}projector")
     try:
         await project_until(again, await last_records(log, topics))
     finally:
@@ -147,10 +167,10 @@ async def test_catching_up_reads_to_the_end_of_multi_record_batches(
     log: KafkaLog, topics: Topics, views: DuckDBViews
 ) -> None:
     # tansu answers ListOffsets with the last batch's base offset + 1: a stop condition on
-    # end_offsets() alone would leave most of these records out.
+    # ListOffsets alone would leave most of these records out.
     ids = [f"job{i}" for i in range(20)]
     await append_jobs(log, topics, ids, lines=50)
-    host = FaustProjectionHost(log, views, topics.all, bulk_batch=17)
+    host = faust_host(log, views, topics, batch=17)
     seen: list[int] = []
     try:
         count = await host.run_until_caught_up(progress=lambda n, s: seen.append(n))
@@ -169,7 +189,7 @@ async def test_an_apply_failure_stops_run_with_the_error(
     log: KafkaLog, topics: Topics, views: DuckDBViews, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await append_jobs(log, topics, ["a"])
-    host = FaustProjectionHost(log, views, topics.all)
+    host = faust_host(log, views, topics)
 
     def broken(records, projection="views"):
         raise RuntimeError("disk full")

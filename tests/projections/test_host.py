@@ -12,7 +12,7 @@ from jobstream.events.log.base import TopicPartition
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.models import Status
 from jobstream.projections import queries
-from jobstream.projections.host import ProjectionHost
+from jobstream.projections.host import ViewsHost
 from jobstream.projections.views import DuckDBViews
 
 TOPICS = ["jobs", "job-events"]
@@ -27,7 +27,7 @@ async def log(tmp_path: Path) -> AsyncIterator[EmbeddedLog]:
 async def test_host_applies_appended_events_and_wait_for_returns(
     log: EmbeddedLog, views: DuckDBViews
 ) -> None:
-    host = ProjectionHost(log, views, TOPICS, batch=3)
+    host = ViewsHost(log, views, TOPICS, batch=3)
     stop = asyncio.Event()
     task = asyncio.create_task(host.run(stop))
     try:
@@ -46,11 +46,11 @@ async def test_host_applies_appended_events_and_wait_for_returns(
 
 async def test_a_new_host_resumes_from_the_checkpoint(log: EmbeddedLog, views: DuckDBViews) -> None:
     first = await log.append("job-events", [to_message(e) for e in run_events("j1")])
-    host = ProjectionHost(log, views, TOPICS)
+    host = ViewsHost(log, views, TOPICS)
     assert await host.run_until_caught_up() == 5
     await host.close()
     await log.append("job-events", [to_message(e) for e in run_events("j2")])
-    again = ProjectionHost(log, views, TOPICS)
+    again = ViewsHost(log, views, TOPICS)
     assert await again.run_until_caught_up() == 5
     await again.close()
     assert views.positions()[first[0].tp] >= 5

@@ -7,7 +7,7 @@ from projections_support import run_events, submitted
 from jobstream.events.codec import to_message
 from jobstream.events.log.base import Message
 from jobstream.events.log.embedded import EmbeddedLog
-from jobstream.projections.host import ProjectionHost
+from jobstream.projections.host import ViewsHost
 from jobstream.projections.replay import replay, replay_path, swap, verify
 from jobstream.projections.views import DuckDBViews
 
@@ -35,7 +35,7 @@ async def test_replay_equals_the_live_views_and_verify_sees_a_change(tmp_path: P
     async with EmbeddedLog(tmp_path / "log.sqlite", partitions=3) as log:
         await _fill(log, 20)
         live = DuckDBViews.open(live_path)
-        host = ProjectionHost(log, live, TOPICS, batch=7)
+        host = ViewsHost(log, live, TOPICS, batch=7)
         await host.run_until_caught_up()
         await host.close()
         live.close()

@@ -11,7 +11,6 @@ from jobstream.api.auth import Reader
 from jobstream.api.errors import ERROR_RESPONSES
 from jobstream.api.models import Health, Stats
 from jobstream.api.state import Services, ServicesDep
-from jobstream.events.log.base import TopicPartition
 from jobstream.projections import queries
 
 __all__ = ["router"]
@@ -28,13 +27,10 @@ async def stats(services: ServicesDep, _: Reader) -> Stats:
 
 
 async def _lag(services: Services) -> int:
-    """Events in the log the views have not applied (end offsets are only reported here)."""
+    """Events in the log the views have not applied."""
     positions = services.host.positions()
-    behind = 0
-    for topic in services.host.topics:
-        for partition, end in (await services.log.end_offsets(topic)).items():
-            behind += max(0, end - positions.get(TopicPartition(topic, partition), 0))
-    return behind
+    ends = await services.log.ends(services.host.runner.topics)
+    return sum(max(0, end - positions.get(tp, 0)) for tp, end in ends.items())
 
 
 @router.get(

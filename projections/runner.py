@@ -1,0 +1,249 @@
+"""The one projection runner: feeds any `Projection` from any `EventLog`.
+
+A projection keeps its own positions, written in the same transaction as what it makes of
+the records (rows in DuckDB, deliveries in a callback's store), so the log's committed
+offsets play no part. The runner:
+
+1. asks the projection where it is (`positions`) and reads its topics from there with a
+   group-less consumer;
+2. applies each batch while it reads the next (one apply in flight at a time, in order);
+3. trusts the positions `apply` returns: a projection that records less than it was given
+   (a callback holding an event until its job's JobSubmitted turns up) gets those records
+   again, read anew from where it stopped;
+4. is *caught up* once its positions reach `EventLog.ends`, taken when it started.
+
+Records may also come from elsewhere (`feed`: the faust agents on Kafka). The runner drops
+what is below its positions and first reads any gap from the log itself, so the source's
+own idea of where it is never matters for correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+
+from jobstream.events.log.base import Consumer, EventLog, Record, TopicPartition
+
+__all__ = ["Positions", "Progress", "Projection", "ProjectionRunner"]
+
+Progress = Callable[[int, float], None]
+"""Called after each batch with (records applied so far, seconds since the start)."""
+
+Positions = Mapping[TopicPartition, int]
+
+
+class Projection:
+    """Something made of the records of `topics`, with its position in each partition.
+
+    `name` keys its stored positions; `topics` are what it reads."""
+
+    name: str
+    topics: tuple[str, ...]
+
+    async def positions(self) -> dict[TopicPartition, int]:
+        """The offset of the next record to apply, per partition it has recorded."""
+        raise NotImplementedError
+
+    async def apply(self, records: Sequence[Record]) -> Positions:
+        """Apply `records` (log order per partition, each partition contiguous from its
+        position) in one transaction with the positions they move to, and return those
+        positions. A record that cannot be decoded or applied is set aside with its reason,
+        never raised: only a failure of the projection's own storage raises."""
+        raise NotImplementedError
+
+
+class ProjectionRunner:
+    """Keeps `projection` up to date with `log`.
+
+    - `batch`: records read at once (one `apply` may merge several such reads from `feed`
+      up to `batch` records or `batch_bytes` bytes).
+    - `poll`: seconds a read waits for new records before trying again.
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        projection: Projection,
+        *,
+        batch: int = 20_000,
+        batch_bytes: int = 64 << 20,
+        poll: float = 0.2,
+    ) -> None:
+        if batch < 1 or batch_bytes < 1 or poll <= 0:
+            raise ValueError("batch, batch_bytes and poll must be positive")
+        self.log = log
+        self.projection = projection
+        self.batch = batch
+        self.batch_bytes = batch_bytes
+        self.poll = poll
+        self.applied = 0
+        """Records applied by this runner since it was made."""
+        self.caught_up = asyncio.Event()
+        """Set once everything the log held when the runner started has been applied."""
+        self._positions: dict[TopicPartition, int] = {}
+        self._advanced = asyncio.Condition()
+        self._started = False
+        # Serialises apply: `feed` may be called by several faust agents at once.
+        self._applying = asyncio.Lock()
+        # Partitions whose last apply recorded less than it was given.
+        self._held: set[TopicPartition] = set()
+        self._stalled = False
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self.projection.topics)
+
+    def positions(self) -> dict[TopicPartition, int]:
+        """The next offset to apply per partition, as of the last batch applied."""
+        return dict(self._positions)
+
+    async def start(self) -> None:
+        """Load the projection's positions (done by every entry point; safe to repeat)."""
+        if not self._started:
+            self._started = True
+            await self._advance(await self.projection.positions())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Apply what the log brings until `stop` is set."""
+        ends = await self._ends()
+        async with self._consumer() as consumer:
+            await self._read(consumer, ends, stop=stop)
+
+    async def run_until_caught_up(self, *, progress: Progress | None = None) -> int:
+        """Apply everything appended before the call; returns the records applied."""
+        ends = await self._ends()
+        before = self.applied
+        started = time.perf_counter()
+
+        def report() -> None:
+            if progress is not None:
+                progress(self.applied - before, time.perf_counter() - started)
+
+        if not self._reached(ends):
+            async with self._consumer() as consumer:
+                await self._read(consumer, ends, until=ends, report=report)
+        return self.applied - before
+
+    async def feed(self, records: Sequence[Record]) -> None:
+        """Apply records read by another reader (in log order per partition): those below
+        the positions are dropped, and a gap before them is first read from the log."""
+        await self.start()
+        async with self._applying:
+            first: dict[TopicPartition, int] = {}
+            for r in records:
+                first.setdefault(r.tp, r.offset)
+            gaps = {tp: at for tp, at in first.items() if at > self._positions.get(tp, 0)}
+            if gaps:
+                async with self._consumer() as consumer:
+                    await self._read(consumer, {}, until=gaps, locked=True)
+            fresh = [r for r in records if r.offset >= self._positions.get(r.tp, 0)]
+            if fresh:
+                await self._apply(fresh)
+
+    async def wait_for(
+        self, target: Record | tuple[TopicPartition, int], timeout: float = 10.0
+    ) -> None:
+        """Return once the record (or the record at (partition, offset)) has been applied;
+        raises TimeoutError otherwise."""
+        tp, offset = (target.tp, target.offset) if isinstance(target, Record) else target
+        async with asyncio.timeout(timeout), self._advanced:
+            await self._advanced.wait_for(lambda: self._positions.get(tp, 0) > offset)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def _ends(self) -> dict[TopicPartition, int]:
+        await self.start()
+        ends = await self.log.ends(self.topics)
+        if self._reached(ends):
+            self.caught_up.set()
+        return ends
+
+    def _reached(self, ends: Positions) -> bool:
+        return all(self._positions.get(tp, 0) >= end for tp, end in ends.items())
+
+    @contextlib.asynccontextmanager
+    async def _consumer(self) -> AsyncIterator[Consumer]:
+        """A started group-less consumer at the runner's positions (earliest elsewhere)."""
+        consumer = self.log.consumer(self.topics, group=None, start="earliest")
+        await consumer.start()
+        try:
+            for tp in consumer.assignment():
+                if self._positions.get(tp, 0):
+                    await consumer.seek(tp, self._positions[tp])
+            yield consumer
+        finally:
+            await consumer.stop()
+
+    async def _read(
+        self,
+        consumer: Consumer,
+        ends: Positions,
+        *,
+        stop: asyncio.Event | None = None,
+        until: Positions | None = None,
+        report: Callable[[], None] | None = None,
+        locked: bool = False,
+    ) -> None:
+        """Read and apply, one apply in flight while the next batch is read, until `stop`
+        is set or the positions reach `until`."""
+        pending: asyncio.Task[None] | None = None
+        try:
+            while not (stop is not None and stop.is_set()):
+                if until is not None and self._reached(until) and pending is None:
+                    return
+                records = await consumer.getmany(self.batch, timeout=self.poll)
+                if until is not None:
+                    records = [r for r in records if r.offset < until.get(r.tp, 0)]
+                if pending is not None:
+                    await pending
+                    pending = None
+                    records = await self._reread_held(consumer, records)
+                    if report is not None:
+                        report()
+                if ends and not self.caught_up.is_set() and self._reached(ends):
+                    self.caught_up.set()
+                if records:
+                    apply = self._apply(records) if locked else self._apply_locked(records)
+                    pending = asyncio.ensure_future(apply)
+        finally:
+            if pending is not None:
+                if stop is not None and stop.is_set():
+                    with contextlib.suppress(Exception):
+                        await pending
+                else:
+                    await pending
+
+    async def _reread_held(self, consumer: Consumer, records: list[Record]) -> list[Record]:
+        """Partitions where the projection recorded less than it was given are read again
+        from where it stopped; what was read ahead in them is dropped."""
+        held, self._held = self._held, set()
+        if not held:
+            return records
+        if self._stalled:
+            await asyncio.sleep(self.poll)  # nothing moved: don't spin on what waits
+        for tp in held:
+            await consumer.seek(tp, self._positions.get(tp, 0))
+        return [r for r in records if r.tp not in held]
+
+    # --- applying --------------------------------------------------------------------------
+
+    async def _apply_locked(self, records: list[Record]) -> None:
+        async with self._applying:
+            await self._apply(records)
+
+    async def _apply(self, records: list[Record]) -> None:
+        recorded = await self.projection.apply(records)
+        read: dict[TopicPartition, int] = {}
+        for r in records:
+            read[r.tp] = r.offset + 1
+        self._held.update(tp for tp, end in read.items() if recorded.get(tp, end) < end)
+        self._stalled = all(recorded.get(tp, 0) <= self._positions.get(tp, 0) for tp in read)
+        self.applied += len(records)
+        await self._advance(recorded)
+
+    async def _advance(self, positions: Positions) -> None:
+        async with self._advanced:
+            self._positions.update(positions)
+            self._advanced.notify_all()
