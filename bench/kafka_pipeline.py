@@ -5,9 +5,9 @@ On the 2,000-job workload (55 events a job, bench/workload.py), prints events/s 
 1. produce: KafkaLog.append, 20 jobs per append;
 2. raw aiokafka: a group-less consumer's getmany from offset 0, no decoding (the ceiling);
 3. bare faust agent: one agent per topic taking batches (`take_events`), no database work;
-4. faust host: FaustProjectionHost's faust path into a new DuckDB file (its bulk catch-up
-   switched off, so the figure is faust's);
-5. replay: `replay_from_kafka` (aiokafka bulk reader + DuckDB) into a new file.
+4. faust host: the views' FaustFeed into a new DuckDB file (the runner's catch-up is not
+   run first, so the figure is faust's);
+5. replay: `replay` (the projection runner on KafkaLog + DuckDB) into a new file.
 
 3 and 4 count from the first event applied to the last; the start (app start, group join,
 first batch) is printed separately. Every reader starts from offset 0 of the same topics.
@@ -35,11 +35,10 @@ from bench.kafka_log import _batches, _broker  # noqa: E402
 from bench.workload import EVENTS_PER_JOB  # noqa: E402
 from jobstream.events.log.kafka import KafkaLog  # noqa: E402
 from jobstream.events.names import Topics  # noqa: E402
-from jobstream.projections.faust_host import (  # noqa: E402
-    FaustProjectionHost,
-    faust_app,
-    replay_from_kafka,
-)
+from jobstream.projections.faust_host import FaustFeed, faust_app  # noqa: E402
+from jobstream.projections.host import ViewsProjection  # noqa: E402
+from jobstream.projections.replay import replay  # noqa: E402
+from jobstream.projections.runner import ProjectionRunner  # noqa: E402
 from jobstream.projections.views import DuckDBViews  # noqa: E402
 
 BATCH = 5_000
@@ -88,8 +87,8 @@ async def _raw(log: KafkaLog, topics: Topics, total: int) -> None:
         await kafka.stop()
 
 
-async def _bare_agent(log: KafkaLog, topics: Topics, total: int) -> float:
-    app = faust_app(f"bench-bare-{uuid.uuid4().hex[:8]}", log, batch=BATCH)
+async def _bare_agent(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> float:
+    app = faust_app(f"bench-bare-{uuid.uuid4().hex[:8]}", log, batch=BATCH, data_dir=tmp)
     seen = 0
     first = last = 0.0
     done = asyncio.Event()
@@ -117,33 +116,48 @@ async def _bare_agent(log: KafkaLog, topics: Topics, total: int) -> float:
     return rate
 
 
+class _TimedProjection(ViewsProjection):
+    """The views projection, noting when it applied its first and last batch."""
+
+    first: float | None = None
+    last: float | None = None
+
+    async def apply(self, records):  # type: ignore[no-untyped-def]
+        positions = await super().apply(records)
+        self.last = time.perf_counter()
+        self.first = self.first or self.last
+        return positions
+
+
 async def _host(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> float:
     views = DuckDBViews.open(tmp / "host.duckdb")
-    host = FaustProjectionHost(
-        log, views, topics.all, batch=BATCH, within=WITHIN, catch_up_first=False
+    projection = _TimedProjection(views, topics.all)
+    runner = ProjectionRunner(log, projection)
+    feed = FaustFeed(
+        log, app_id=f"bench-host-{uuid.uuid4().hex[:8]}", data_dir=tmp, batch=BATCH, within=WITHIN
     )
     stop = asyncio.Event()
     began = time.perf_counter()
-    task = asyncio.create_task(host.run(stop))
+    task = asyncio.create_task(feed.run(runner, stop))
     try:
         async with asyncio.timeout(600):
-            while host.applied < total:
+            while runner.applied < total:
                 await asyncio.sleep(0.05)
                 if task.done():
                     task.result()
     finally:
         stop.set()
         await task
-        await host.close()
+        await projection.close()
         views.close()
-    assert host.first_applied is not None and host.last_applied is not None
-    seconds = host.last_applied - host.first_applied
-    _line(4, "faust host", host.applied, seconds, f"; start {host.first_applied - began:.2f} s")
-    return host.applied / seconds
+    assert projection.first is not None and projection.last is not None
+    seconds = projection.last - projection.first
+    _line(4, "faust host", runner.applied, seconds, f"; start {projection.first - began:.2f} s")
+    return runner.applied / seconds
 
 
 async def _replay(log: KafkaLog, topics: Topics, tmp: Path) -> None:
-    result = await replay_from_kafka(log, topics.all, tmp / "replayed.duckdb")
+    result = await replay(log, topics.all, tmp / "replayed.duckdb")
     _line(5, "replay", result.events, result.seconds, " (target >= 100,000)")
 
 
@@ -160,7 +174,7 @@ async def main(bootstrap: str, jobs: int) -> None:
         ) as log:
             total = await _produce(log, topics, jobs)
             await _raw(log, topics, total)
-            bare = await _bare_agent(log, topics, total)
+            bare = await _bare_agent(log, topics, total, Path(tmp))
             hosted = await _host(log, topics, total, Path(tmp))
             await _replay(log, topics, Path(tmp))
     print(f"faust host / bare agent: {bare / hosted:.2f}x slower (limit 1.5x)")

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from jobstream.events.errors import JobstreamError
 from jobstream.events.names import Topics
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
@@ -23,8 +24,8 @@ ENV_PREFIX = "JOBSTREAM_"
 DEFAULT_FILE = Path("jobstream.toml")
 
 
-class SettingsError(ValueError):
-    pass
+class SettingsError(JobstreamError, ValueError):
+    """A settings file, variable or flag has a value jobstream cannot use."""
 
 
 class Settings(BaseModel):

@@ -1,6 +1,6 @@
 """Read-only queries of the views: functions of a DuckDB connection returning models.
 
-Call them in the thread that owns the connection (ProjectionHost.query does).
+Call them in the thread that owns the connection (ViewsHost.query does).
 """
 
 from __future__ import annotations

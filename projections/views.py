@@ -14,7 +14,7 @@ lines into `log_lines`. A record the fast path is not sure of (bad JSON, a missi
 mistyped field, lines out of order) is decoded by pydantic like every other event, so it is
 folded whole or dead-lettered with pydantic's error.
 
-A DuckDB connection is not thread-safe: ProjectionHost calls `apply` and every query from
+A DuckDB connection is not thread-safe: ViewsHost calls `apply` and every query from
 one worker thread. Only one process may hold the file (DuckDB allows one writer per file).
 """
 
