@@ -8,7 +8,13 @@ import time
 from collections import Counter
 
 import pytest
-from callbacks_support import (
+
+from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
+from jobstream.events.log.base import Message
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.models import Event, Status
+
+from .callbacks_support import (
     TOPICS,
     Failing,
     Recorder,
@@ -17,11 +23,6 @@ from callbacks_support import (
     running,
     wait_until,
 )
-
-from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
-from jobstream.events.log.base import Message
-from jobstream.events.log.embedded import EmbeddedLog
-from jobstream.events.models import Event, Status
 
 
 async def test_a_callback_added_later_hears_every_past_completion_once(

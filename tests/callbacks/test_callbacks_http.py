@@ -7,7 +7,12 @@ import re
 from collections import Counter
 from typing import Any
 
-from callbacks_support import (
+from jobstream.callbacks import CallbackStore
+from jobstream.callbacks.github import GitHubCallback
+from jobstream.callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
+from jobstream.events.log.embedded import EmbeddedLog
+
+from .callbacks_support import (
     TOPICS,
     Request,
     Server,
@@ -17,11 +22,6 @@ from callbacks_support import (
     serving,
     wait_until,
 )
-
-from jobstream.callbacks import CallbackStore
-from jobstream.callbacks.github import GitHubCallback
-from jobstream.callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
-from jobstream.events.log.embedded import EmbeddedLog
 
 SECRET = "s3cret"
 

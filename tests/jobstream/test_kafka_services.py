@@ -19,14 +19,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_support import EXAMPLES, Cli, valid_events
-from kafka_broker import KafkaBroker, skip_or_fail
-from polling import eventually
 
 from jobstream.events.codec import decode
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
 from jobstream.events.models import Completed, Event
 from jobstream.events.names import Topics
+
+from ..kafka_broker import KafkaBroker, skip_or_fail
+from ..polling import eventually
+from .cli_support import EXAMPLES, Cli, valid_events
 
 # Above the faust host's lag on tansu (its fetches wait up to 1.5 s), so a live job is
 # never taken for lost; short enough for the lost-worker test.

@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from kafka_broker import KafkaBroker
-from projections_support import run_events, submitted
 
 from jobstream.events.codec import to_message
 from jobstream.events.log.base import Record
@@ -21,6 +19,9 @@ from jobstream.projections import queries
 from jobstream.projections.faust_host import FaustProjectionHost, replay_from_kafka
 from jobstream.projections.replay import verify
 from jobstream.projections.views import DuckDBViews
+
+from ..kafka_broker import KafkaBroker
+from .projections_support import run_events, submitted
 
 
 @pytest.fixture
