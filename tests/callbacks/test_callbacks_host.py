@@ -14,6 +14,7 @@ from jobstream.events.log.base import Message
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.models import Event, Status
 
+from ..polling import wait_until
 from .callbacks_support import (
     TOPICS,
     Failing,
@@ -21,7 +22,6 @@ from .callbacks_support import (
     append_jobs,
     job_messages,
     running,
-    wait_until,
 )
 
 

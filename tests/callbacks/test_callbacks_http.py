@@ -12,6 +12,7 @@ from jobstream.callbacks.github import GitHubCallback
 from jobstream.callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
 from jobstream.events.log.embedded import EmbeddedLog
 
+from ..polling import wait_until
 from .callbacks_support import (
     TOPICS,
     Request,
@@ -20,7 +21,6 @@ from .callbacks_support import (
     job_messages,
     running,
     serving,
-    wait_until,
 )
 
 SECRET = "s3cret"
