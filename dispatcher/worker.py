@@ -106,7 +106,8 @@ class Worker:
         embedded log a read finds every record appended before it, so a burst after
         `submit` runs every submitted job; on Kafka a read can come back empty while a
         fetch is under way, so there a burst may leave jobs for the next worker."""
-        stop = stop or asyncio.Event()
+        if stop is None:
+            stop = asyncio.Event()
         group = self.topics.group(WORKER_GROUP)
         committed = await self.log.committed(group, self.topics.jobs)
         partitions = await self.log.partitions(self.topics.jobs)
