@@ -10,6 +10,10 @@ The whole loop, in the order it happens:
 3. cancel: a CancelWatcher follows the jobs topic and stops a running job when asked;
 4. health: a small file under the data directory says this worker is alive and what it has
    done (`jobstream worker --check` reads it).
+
+In burst mode (arq's `burst`) the loop ends instead of waiting once the jobs topic has
+nothing more to read and no job is running: tests and one-shot runs submit, run a burst,
+and then look at the log, with no sleep and no stop signal.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class Worker:
     lease: seconds a job's runner may stay silent before the job counts as lost.
     name: this worker's name in events and health files (default: host-pid-random).
     health_dir: where the health file goes (None: no health file).
+    burst: return once a read of the jobs topic finds nothing while no job runs (see `run`).
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class Worker:
         lease: float = 30.0,
         name: str | None = None,
         health_dir: Path | None = None,
+        burst: bool = False,
     ) -> None:
         self.log = log
         self.topics = topics
@@ -83,12 +89,25 @@ class Worker:
         self.lease = lease
         self.name = name or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.health_dir = health_dir
+        self.burst = burst
         self.health = WorkerHealth(self.name, os.getpid())
         self.cancels = CancelWatcher(log, topics.jobs)
         self._running: dict[str, asyncio.Task[Status]] = {}
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Claim and run jobs until `stop` is set; running jobs are then cancelled."""
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Claim and run jobs until `stop` is set; running jobs are then cancelled.
+
+        In burst mode it also returns, without cancelling anything, at the first read of the
+        jobs topic that finds nothing while this worker holds partitions and runs no job.
+        A burst lasts as long as the queue does: it runs the jobs queued before it and any
+        that arrive before the queue empties, each to its own end (timeouts and cancels
+        still apply), and returns at most one read (0.2 s) after the last one ends. A
+        producer that never lets the queue empty keeps it running, as with arq. On the
+        embedded log a read finds every record appended before it, so a burst after
+        `submit` runs every submitted job; on Kafka a read can come back empty while a
+        fetch is under way, so there a burst may leave jobs for the next worker."""
+        if stop is None:
+            stop = asyncio.Event()
         group = self.topics.group(WORKER_GROUP)
         committed = await self.log.committed(group, self.topics.jobs)
         partitions = await self.log.partitions(self.topics.jobs)
@@ -105,7 +124,10 @@ class Worker:
                     if free <= 0:
                         await self._wait_for_slot(stop)
                         continue
-                    for record in await consumer.getmany(max_records=free, timeout=0.2):
+                    records = await consumer.getmany(max_records=free, timeout=0.2)
+                    if self.burst and not records and not self._running and consumer.assignment():
+                        break
+                    for record in records:
                         try:
                             await consumer.commit({record.tp: record.offset + 1})
                         except NotAssigned:

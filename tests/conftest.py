@@ -18,7 +18,7 @@ from jobstream.events.log.base import EventLog
 from jobstream.events.log.embedded import EmbeddedLog
 
 # The `kafka_broker` fixture: a tansu broker for the session, started on first use.
-pytest_plugins = ["kafka_broker"]
+pytest_plugins = ["tests.kafka_broker"]
 
 LOG_BACKENDS = ["embedded", "kafka"]
 

@@ -1,7 +1,9 @@
-"""Bounded polling for tests that watch other processes: never a bare sleep, never endless."""
+"""Bounded polling for tests that watch other processes or tasks: never a bare sleep, never
+endless."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,3 +22,15 @@ def eventually(check: Callable[[], T], timeout: float = 30, interval: float = 0.
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {check}")
         time.sleep(interval)
+
+
+async def wait_until(check: Callable[[], T], timeout: float = 20.0) -> T:
+    """`eventually` for async tests: polls without blocking the loop the watched tasks run
+    on; returns the truthy result, TimeoutError after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (result := check()):
+        if loop.time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s: {check}")
+        await asyncio.sleep(0.01)
+    return result

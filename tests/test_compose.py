@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kafka_broker import skip_or_fail
+
+from .kafka_broker import skip_or_fail
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from polling import eventually
 
 from jobstream.api.server import ApiServer
 from jobstream.api.tokens import TokenStore
 from jobstream.cli.services import run_services
 from jobstream.settings import Settings
+
+from ..polling import eventually
 
 _START_TIMEOUT = 30.0
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import LiveServer
+
+from .api_support import LiveServer
 
 
 @pytest.fixture

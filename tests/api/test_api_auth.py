@@ -8,10 +8,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from api_support import LiveServer, job_yaml
 from click.testing import CliRunner
 
 from jobstream.cli import main
+
+from .api_support import LiveServer, job_yaml
 
 YAML = {"Content-Type": "application/yaml"}
 READS = ["/jobs", "/stats", "/jobs/x", "/jobs/x/status", "/jobs/x/log"]

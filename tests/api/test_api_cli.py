@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import job_yaml
-from polling import eventually
 
 from jobstream import runtime
+
+from ..polling import eventually
+from .api_support import job_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 

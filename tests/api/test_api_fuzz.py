@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from api_support import LiveServer
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -19,6 +18,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from .api_support import LiveServer
 
 CHECKS = [
     not_a_server_error,

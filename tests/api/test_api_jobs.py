@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from api_support import LiveServer, job_yaml
-from polling import eventually
 
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.names import Topics
+
+from ..polling import eventually
+from .api_support import LiveServer, job_yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 YAML = {"Content-Type": "application/yaml"}

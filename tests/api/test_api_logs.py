@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import httpx
-from api_support import LiveServer, sse_events
+
+from .api_support import LiveServer, sse_events
 
 COUNT = "for i in $(seq 1 {n}); do echo line $i; sleep {pause}; done"
 

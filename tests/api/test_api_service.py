@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from api_support import LiveServer
-
 from jobstream import runtime
+
+from .api_support import LiveServer
 
 
 def test_stats_count_by_status_with_durations(server: LiveServer) -> None:

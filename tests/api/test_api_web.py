@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import LiveServer
+
+from .api_support import LiveServer
 
 playwright = pytest.importorskip("playwright.sync_api")
 

@@ -147,16 +147,6 @@ class Failing(Callback):
         raise RuntimeError("always broken")
 
 
-async def wait_until(check: Callable[[], object], timeout: float = 20.0) -> None:
-    """Poll `check` until truthy; TimeoutError after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise TimeoutError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.01)
-
-
 @contextlib.asynccontextmanager
 async def running(
     log: EmbeddedLog, store: CallbackStore, callback: Callback, name: str, **options: Any

@@ -11,11 +11,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from callbacks_support import Request, append_jobs, serving
-from polling import eventually
-
 from jobstream.callbacks.webhook import SIGNATURE_HEADER, verify
 from jobstream.events.log.embedded import EmbeddedLog
+
+from ..polling import eventually
+from .callbacks_support import Request, append_jobs, serving
 
 # Until the group is registered in jobstream.cli, add it here (add_command is idempotent).
 LAUNCH = (

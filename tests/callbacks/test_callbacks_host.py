@@ -8,20 +8,21 @@ import time
 from collections import Counter
 
 import pytest
-from callbacks_support import (
+
+from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
+from jobstream.events.log.base import Message
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.models import Event, Status
+
+from ..polling import wait_until
+from .callbacks_support import (
     TOPICS,
     Failing,
     Recorder,
     append_jobs,
     job_messages,
     running,
-    wait_until,
 )
-
-from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
-from jobstream.events.log.base import Message
-from jobstream.events.log.embedded import EmbeddedLog
-from jobstream.events.models import Event, Status
 
 
 async def test_a_callback_added_later_hears_every_past_completion_once(
@@ -48,6 +49,14 @@ async def test_a_callback_added_later_hears_every_past_completion_once(
     assert again.calls == []
 
 
+async def committed_to_the_end(log: EmbeddedLog, group: str) -> None:
+    """Waits until `group` has committed the end of every partition of both topics."""
+    async with asyncio.timeout(20):
+        for topic in TOPICS.all:
+            while await log.committed(group, topic) != await log.end_offsets(topic):
+                await asyncio.sleep(0.01)
+
+
 async def test_from_latest_skips_history_and_committed_resumes(
     log: EmbeddedLog, store: CallbackStore
 ) -> None:
@@ -55,10 +64,12 @@ async def test_from_latest_skips_history_and_committed_resumes(
     recorder = Recorder()
     async with running(log, store, recorder, "fresh", start="latest") as host:
         await host.ready.wait()
-        await asyncio.sleep(0.2)
-        assert recorder.calls == []
         new = await append_jobs(log, 2)
         await wait_until(lambda: len(recorder.hooks("completion")) == 2)
+        # Committed to the end of the log: the host is past every record of the history,
+        # so none of it was delivered if none of it is here by now.
+        await committed_to_the_end(log, host.group)
+        assert {c.job.id for c in recorder.calls} == set(new)
     more = await append_jobs(log, 3)
     async with running(log, store, recorder, "fresh", start="committed"):
         await wait_until(lambda: len(recorder.hooks("completion")) == 5)
@@ -168,8 +179,9 @@ async def test_events_wait_for_their_job_submitted(log: EmbeddedLog, store: Call
     _, submitted, events = job_messages(name="late-submit", labels={"k": "v"})
     await log.append(TOPICS.events, events)
     recorder = Recorder()
-    async with running(log, store, recorder, "patient", hold=10.0):
-        await asyncio.sleep(0.3)
+    async with running(log, store, recorder, "patient", hold=10.0) as host:
+        # Read twice: read, held back (the partition sought back to them), read again.
+        await wait_until(lambda: host.stats.read >= 2 * len(events))
         assert recorder.calls == []
         await log.append(TOPICS.jobs, submitted)
         await wait_until(lambda: len(recorder.hooks("completion")) == 1)

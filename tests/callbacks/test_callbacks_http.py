@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
 from typing import Any
 
-from callbacks_support import (
+from jobstream.callbacks import CallbackStore
+from jobstream.callbacks.github import GitHubCallback
+from jobstream.callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
+from jobstream.events.log.embedded import EmbeddedLog
+
+from ..polling import wait_until
+from .callbacks_support import (
     TOPICS,
     Request,
     Server,
@@ -15,13 +20,7 @@ from callbacks_support import (
     job_messages,
     running,
     serving,
-    wait_until,
 )
-
-from jobstream.callbacks import CallbackStore
-from jobstream.callbacks.github import GitHubCallback
-from jobstream.callbacks.webhook import SIGNATURE_HEADER, WebhookCallback, verify
-from jobstream.events.log.embedded import EmbeddedLog
 
 SECRET = "s3cret"
 
@@ -42,8 +41,8 @@ async def test_a_receiver_that_was_down_gets_everything_once_signed(
     webhook = WebhookCallback(receiver.url, secret=SECRET, timeout=2)
     options = {"backoff": 0.02, "max_backoff": 0.2, "attempts": 50}
     async with running(log, store, webhook, "webhook", **options) as host:
-        await host.ready.wait()
-        await asyncio.sleep(0.5)
+        # Up only once a delivery to it was refused and is being retried.
+        await wait_until(lambda: host.stats.retries >= 1)
         receiver.start()
         try:
             await wait_until(lambda: len(receiver.requests) >= 6 + 10 * 4, timeout=30)

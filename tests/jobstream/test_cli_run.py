@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import duckdb
-from cli_support import EXAMPLES, Cli
+
+from .cli_support import EXAMPLES, Cli
 
 
 def test_run_minimal_example_succeeds_and_fills_the_views(cli: Cli) -> None:

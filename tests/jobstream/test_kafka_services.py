@@ -19,14 +19,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cli_support import EXAMPLES, Cli, valid_events
-from kafka_broker import KafkaBroker, skip_or_fail
-from polling import eventually
 
+from jobstream.dispatcher import check_health
 from jobstream.events.codec import decode
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
 from jobstream.events.models import Completed, Event
 from jobstream.events.names import Topics
+
+from ..kafka_broker import KafkaBroker, skip_or_fail
+from ..polling import eventually
+from .cli_support import EXAMPLES, Cli, valid_events
 
 # Above the faust host's lag on tansu (its fetches wait up to 1.5 s), so a live job is
 # never taken for lost; short enough for the lost-worker test.
@@ -169,8 +171,9 @@ def test_a_killed_workers_job_fails_and_its_queued_jobs_run_on_the_survivor(
     eventually(lambda: running(long_job), 60, 0.5)
     # The doomed worker is busy: these wait on its partitions (all of them, for now).
     quick = [submit(kcli, EXAMPLES / "minimal.yml") for _ in range(4)]
-    kcli.start("worker", "--concurrency", "2")
-    time.sleep(1.0)
+    survivor = kcli.start("worker", "--concurrency", "2")
+    # Killed only once the survivor is up: its health file says its loop runs.
+    eventually(lambda: survivor.pid in {h.pid for h in check_health(kcli.data_dir / "workers")})
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait()
 

@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import duckdb
-from cli_support import EXAMPLES, Cli, valid_events
-from polling import eventually
 
 from jobstream.events.log.base import Message, Record
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.models import Completed, Event
 from jobstream.events.names import Topics
+
+from ..polling import eventually
+from .cli_support import EXAMPLES, Cli, valid_events
 
 
 def read_events(log_path: Path) -> list[Event]:

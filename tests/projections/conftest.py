@@ -4,9 +4,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from projections_support import Offsets
 
 from jobstream.projections.views import DuckDBViews
+
+from .projections_support import Offsets
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from projections_support import Offsets, at, run_events, submitted
 
 from jobstream.events.codec import encode
 from jobstream.events.log.base import Record
@@ -14,6 +13,8 @@ from jobstream.events.models import Completed, LogAppended, LogLine, Status, Sta
 from jobstream.projections import queries
 from jobstream.projections.fold import fold
 from jobstream.projections.views import DuckDBViews
+
+from .projections_support import Offsets, at, run_events, submitted
 
 
 def _chunk(seq: int, numbers: list[int], *, writer: str = "w1", job_id: str = "j1"):

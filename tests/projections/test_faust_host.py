@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from kafka_broker import KafkaBroker
-from projections_support import run_events, submitted
 
 from jobstream.events.codec import to_message
 from jobstream.events.log.base import Record
@@ -22,6 +20,9 @@ from jobstream.projections.faust_host import FaustFeed
 from jobstream.projections.host import ViewsHost
 from jobstream.projections.replay import replay, verify
 from jobstream.projections.views import DuckDBViews
+
+from ..kafka_broker import KafkaBroker
+from .projections_support import run_events, submitted
 
 
 def faust_host(

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from projections_support import at, run_events, submitted
-
 from jobstream.events.models import Heartbeat, LogAppended, LogLine, Status, StatusChanged
 from jobstream.projections.fold import fold
 from jobstream.projections.records import JobRecord
+
+from .projections_support import at, run_events, submitted
 
 
 def test_a_whole_run_gives_the_finished_row() -> None:

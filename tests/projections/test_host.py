@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from projections_support import run_events, submitted
 
 from jobstream.events.codec import to_message
 from jobstream.events.log.base import TopicPartition
@@ -14,6 +13,8 @@ from jobstream.events.models import Status
 from jobstream.projections import queries
 from jobstream.projections.host import ViewsHost
 from jobstream.projections.views import DuckDBViews
+
+from .projections_support import run_events, submitted
 
 TOPICS = ["jobs", "job-events"]
 

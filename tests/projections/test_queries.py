@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import pytest
-from projections_support import Offsets, at, run_events, submitted
 
 from jobstream.events.errors import AmbiguousJobId, JobNotFound
 from jobstream.events.models import Heartbeat, Status, StatusChanged
 from jobstream.projections import queries
 from jobstream.projections.views import DuckDBViews
+
+from .projections_support import Offsets, at, run_events, submitted
 
 
 @pytest.fixture

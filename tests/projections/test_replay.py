@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from projections_support import run_events, submitted
-
 from jobstream.events.codec import to_message
 from jobstream.events.log.base import Message
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.projections.host import ViewsHost
 from jobstream.projections.replay import replay, replay_path, swap, verify
 from jobstream.projections.views import DuckDBViews
+
+from .projections_support import run_events, submitted
 
 TOPICS = ["jobs", "job-events"]
 

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from projections_support import Offsets, run_events, submitted
 
 from jobstream.events.errors import ViewsBusy
 from jobstream.events.log.base import TopicPartition
 from jobstream.events.models import CancelRequested, Status
 from jobstream.projections import queries
 from jobstream.projections.views import DuckDBViews
+
+from .projections_support import Offsets, run_events, submitted
 
 
 def test_apply_writes_rows_lines_and_checkpoints(views: DuckDBViews, offsets: Offsets) -> None:

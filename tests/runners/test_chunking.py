@@ -9,6 +9,8 @@ from jobstream.runners.masking import Masker
 from jobstream.runners.process import LineSplitter, timestamp
 from jobstream.runners.testing import RecordingNotifier
 
+from ..polling import wait_until
+
 AT = "2024-01-01T00:00:00.000000Z"
 
 
@@ -69,13 +71,17 @@ async def test_timer_delivers_a_quiet_line_within_max_delay() -> None:
 async def test_notifier_error_in_a_timed_flush_surfaces_on_close() -> None:
     class Broken(RecordingNotifier):
         async def log_write(self, lines: object) -> None:
+            self.calls.append("log_write")
             raise RuntimeError("broken")
 
-    chunker = LogChunker(Broken(), max_delay=0.01)
+    notifier = Broken()
+    chunker = LogChunker(notifier, max_delay=0.01)
     await chunker.add("stdout", AT, ["x"])
-    await asyncio.sleep(0.05)
+    # The timer's flush has failed; close has nothing left to send of its own.
+    await wait_until(lambda: notifier.calls)
     with pytest.raises(RuntimeError, match="broken"):
         await chunker.close()
+    assert notifier.calls == ["log_write"]
 
 
 def test_log_chunk_is_a_sequence_of_log_lines() -> None:

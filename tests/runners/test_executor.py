@@ -14,6 +14,8 @@ from jobstream.events.models import Status
 from jobstream.runners.executor import Runner
 from jobstream.runners.testing import RecordingNotifier
 
+from ..processes import gone
+
 BOUND = 30  # seconds; no test job should come near it
 
 
@@ -58,14 +60,6 @@ def stages_run(notifier: RecordingNotifier) -> list[str]:
         for t in notifier.texts("system")
         if t.startswith("==> stage ") and " skipped" not in t
     ]
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 # -- sequence flow --------------------------------------------------------------------------

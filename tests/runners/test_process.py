@@ -8,16 +8,9 @@ import pytest
 
 from jobstream.runners.process import LineSplitter, Output, Process
 
+from ..processes import gone
+
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-def gone(pid: int) -> bool:
-    """No such process, or a zombie nobody reaped (this container's PID 1 does not reap)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 def test_splitter_keeps_partial_lines_across_reads() -> None:

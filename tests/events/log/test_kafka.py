@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import struct
 import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_broker import TEST_OPTIONS, KafkaBroker, skip_or_fail
 
 from jobstream.events.codec import to_message
 from jobstream.events.errors import NotAssigned
@@ -29,7 +26,7 @@ from jobstream.events.log.kafka import KafkaLog, parse_broker_url
 from jobstream.events.log.testing import drain, read_exactly, wait_for_assignment
 from jobstream.events.models import LogAppended, LogLine, Status, StatusChanged
 
-ROOT = Path(__file__).resolve().parents[2]
+from ...kafka_broker import TEST_OPTIONS, KafkaBroker, skip_or_fail
 
 MEMBER = textwrap.dedent(
     """
@@ -99,8 +96,6 @@ async def spawn(kafka_broker: KafkaBroker) -> AsyncIterator[Any]:
             topic,
             group,
             json.dumps(TEST_OPTIONS),
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

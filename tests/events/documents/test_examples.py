@@ -7,7 +7,7 @@ import pytest
 from jobstream.events.documents.models import CommandStep, JobDocument, ScriptStep
 from jobstream.events.documents.validation import load_document
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 FILES = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".yml", ".yaml", ".json"))
 
 
