@@ -1,4 +1,16 @@
 # jobstream: one image for every service (projector, worker, callbacks, the command line).
+#
+# Two stages: the first builds the wheel from the source tree, the second installs only
+# that wheel, so the image runs what `pip install jobstream` gives a user, and holds no
+# source tree to import from by mistake.
+
+FROM python:3.11-slim AS build
+
+WORKDIR /src
+COPY . .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+
+
 FROM python:3.11-slim
 
 # git: job documents may check out git sources; the runner calls it.
@@ -6,9 +18,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /src
-COPY . .
-RUN pip install --no-cache-dir . && rm -rf /src
+COPY --from=build /dist/ /tmp/dist/
+RUN pip install --no-cache-dir /tmp/dist/jobstream-*.whl && rm -rf /tmp/dist
 
 # Jobs run as this user, never as root.
 RUN useradd --create-home --uid 1000 jobstream \
