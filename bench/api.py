@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from jobstream import runtime  # noqa: E402
-from jobstream.events.codec import to_message  # noqa: E402
-from jobstream.events.log.base import Message  # noqa: E402
+from jobstream.events.log.base import Message, to_message  # noqa: E402
 from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
 from jobstream.events.models import (  # noqa: E402
     Completed,

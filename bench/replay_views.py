@@ -23,8 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.workload import workload  # noqa: E402
-from jobstream.events.codec import to_message  # noqa: E402
-from jobstream.events.log.base import Record  # noqa: E402
+from jobstream.events.log.base import Record, to_message  # noqa: E402
 from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
 from jobstream.events.models import LogAppended, LogLine  # noqa: E402
 from jobstream.events.names import Topics  # noqa: E402

@@ -9,8 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-from jobstream.events.codec import to_message
-from jobstream.events.log.base import Message
+from jobstream.events.log.base import Message, to_message
 from jobstream.events.models import (
     Completed,
     JobSubmitted,

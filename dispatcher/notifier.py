@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from jobstream.events.codec import encode_log_appended, to_message
-from jobstream.events.log.base import EventLog, Message, Record
+from jobstream.events.codec import encode_log_appended
+from jobstream.events.log.base import EventLog, Message, Record, to_message
 from jobstream.events.models import (
     Completed,
     EventBase,

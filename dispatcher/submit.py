@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from jobstream.events.codec import to_message
 from jobstream.events.documents.models import JobDocument
 from jobstream.events.documents.secrets import SecretBox
-from jobstream.events.log.base import EventLog, Record
+from jobstream.events.log.base import EventLog, Record, to_message
 from jobstream.events.models import CancelRequested, EventBase, JobSubmitted
 from jobstream.events.names import Topics
 

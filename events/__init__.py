@@ -6,7 +6,7 @@ backends) and `jobstream.events.documents` (the job document language). Importin
 package loads neither yaml nor cryptography nor a Kafka client.
 """
 
-from jobstream.events.codec import decode, encode, to_message
+from jobstream.events.codec import decode, encode
 from jobstream.events.errors import (
     AmbiguousJobId,
     DocumentError,
@@ -53,5 +53,4 @@ __all__ = [
     "ViewsBusy",
     "decode",
     "encode",
-    "to_message",
 ]

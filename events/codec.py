@@ -9,10 +9,9 @@ import orjson
 from pydantic import ValidationError
 
 from jobstream.events.errors import MalformedEvent
-from jobstream.events.log.base import Message
 from jobstream.events.models import EVENT_ADAPTER, Event, EventBase, LogAppended
 
-__all__ = ["decode", "encode", "encode_log_appended", "to_message"]
+__all__ = ["decode", "encode", "encode_log_appended"]
 
 
 def encode(event: EventBase) -> bytes:
@@ -39,8 +38,3 @@ def encode_log_appended(
     body = head.model_dump(mode="json")
     body["lines"] = lines  # the last field: the key order stays the model's
     return orjson.dumps(body)
-
-
-def to_message(event: EventBase) -> Message:
-    """The log message for an event: keyed by job id, its type in a header."""
-    return Message(encode(event), key=event.job_id, headers={"type": event.type})

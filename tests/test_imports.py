@@ -12,7 +12,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from wheel_support import ROOT, build_wheel, install_wheel
+
+from .wheel_support import ROOT, build_wheel, install_wheel
 
 PYPROJECT = ROOT / "pyproject.toml"
 CONTRACTS = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]

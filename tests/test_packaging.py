@@ -15,7 +15,8 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
 import pytest
-from wheel_support import ROOT, build_wheel, install_wheel
+
+from .wheel_support import ROOT, build_wheel, install_wheel
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]

@@ -6,6 +6,13 @@ aiokafka. The backends are imported where they are chosen, so importing the inte
 no Kafka client.
 """
 
-from jobstream.events.log.base import Consumer, EventLog, Message, Record, TopicPartition
+from jobstream.events.log.base import (
+    Consumer,
+    EventLog,
+    Message,
+    Record,
+    TopicPartition,
+    to_message,
+)
 
-__all__ = ["Consumer", "EventLog", "Message", "Record", "TopicPartition"]
+__all__ = ["Consumer", "EventLog", "Message", "Record", "TopicPartition", "to_message"]

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, get_args
 
+from jobstream.events.codec import encode
 from jobstream.events.errors import NotAssigned
+from jobstream.events.models import EventBase
 
 __all__ = [
     "Consumer",
@@ -26,6 +28,7 @@ __all__ = [
     "TopicPartition",
     "consumer_topics",
     "default_partition",
+    "to_message",
 ]
 
 # Where a consumer starts in a partition it has no position for yet. "committed" resumes
@@ -62,6 +65,11 @@ class Record:
     @property
     def tp(self) -> TopicPartition:
         return TopicPartition(self.topic, self.partition)
+
+
+def to_message(event: EventBase) -> Message:
+    """The log message for an event: keyed by job id, its type in a header."""
+    return Message(encode(event), key=event.job_id, headers={"type": event.type})
 
 
 def consumer_topics(topics: Iterable[str], start: Start) -> tuple[str, ...]:

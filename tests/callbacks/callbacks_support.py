@@ -14,8 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from jobstream.callbacks import Callback, CallbackHost, CallbackStore, JobInfo, current_delivery
-from jobstream.events.codec import to_message
-from jobstream.events.log.base import Message
+from jobstream.events.log.base import Message, to_message
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.models import (
     Completed,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobstream.events.codec import decode, encode, encode_log_appended, to_message
+from jobstream.events.codec import decode, encode, encode_log_appended
 from jobstream.events.errors import MalformedEvent
+from jobstream.events.log.base import to_message
 from jobstream.events.models import LogAppended, LogLine, Status, StatusChanged
 
 LINES = [

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobstream.events.codec import to_message
-from jobstream.events.log.base import Record
+from jobstream.events.log.base import Record, to_message
 from jobstream.events.log.kafka import KafkaLog
 from jobstream.events.models import Status
 from jobstream.events.names import Topics

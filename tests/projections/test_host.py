@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobstream.events.codec import to_message
-from jobstream.events.log.base import TopicPartition
+from jobstream.events.log.base import TopicPartition, to_message
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.models import Status
 from jobstream.projections import queries

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobstream.events.codec import to_message
-from jobstream.events.log.base import Message
+from jobstream.events.log.base import Message, to_message
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.projections.host import ViewsHost
 from jobstream.projections.replay import replay, replay_path, swap, verify

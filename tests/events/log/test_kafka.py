@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from jobstream.events.codec import to_message
 from jobstream.events.errors import NotAssigned
-from jobstream.events.log.base import Message, TopicPartition
+from jobstream.events.log.base import Message, TopicPartition, to_message
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
 from jobstream.events.log.testing import drain, read_exactly, wait_for_assignment
 from jobstream.events.models import LogAppended, LogLine, Status, StatusChanged
