@@ -14,9 +14,18 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
+    "DEFAULT_VERSION",
     "EVENT_ADAPTER",
     "TERMINAL",
     "CancelRequested",
@@ -37,6 +46,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+DEFAULT_VERSION = "1.0.0"
+"""The version of a job document that names none (`JobDocument.version`'s default)."""
 
 
 class Status(IntEnum):
@@ -87,17 +99,67 @@ class EventBase(BaseModel):
 
 
 class JobSubmitted(EventBase):
-    """A validated job document (secret values encrypted), on the jobs topic."""
+    """A validated job document (secret values encrypted), on the jobs topic.
+
+    `name`, `version`, `retry` and `labels` are the document's own, set at submission so
+    that no consumer digs them out of `document`. An event without them (written before
+    they existed, or by another client) takes them from its document when decoded, so
+    replaying an old log gives the same values; `labels` always holds the document's labels
+    under the event's own.
+    """
 
     type: Literal["JobSubmitted"] = "JobSubmitted"
+    name: str | None = None
+    version: str = DEFAULT_VERSION
     document: dict[str, Any]
     submitter: str = "anonymous"
     labels: dict[str, str] = Field(default_factory=dict)
     # "local": run by the process that submitted it (jobstream run); workers leave it alone.
     dispatch: Literal["queue", "local"] = "queue"
+    retry: int = Field(0, ge=0, description="run a lost attempt again up to this many times")
     # A retry of a lost attempt is a new job that names the job it retries.
     retry_of: str | None = None
     attempt: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_from_document(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("document"), dict):
+            return data  # not ours to fix: the field validators say what is wrong
+        document = data["document"]
+        data = {**_document_fields(document), **data}
+        own = document.get("labels")
+        if isinstance(own, dict) and own:
+            given = data.get("labels")
+            data["labels"] = {
+                **{str(k): str(v) for k, v in own.items()},
+                **(given if isinstance(given, dict) else {}),
+            }
+        return data
+
+
+def _document_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """`name`, `version` and `retry` as a JobSubmitted without them reads them.
+
+    Lenient: a document that reached the log unvalidated still gives an event (the runner
+    then rejects the document with its problems); a value that does not read cleanly leaves
+    the field's default."""
+    fields: dict[str, Any] = {}
+    name = document.get("name")
+    if _scalar(name) and str(name):
+        fields["name"] = str(name)
+    version = document.get("version")
+    # YAML reads `version: 1.0` as a number; Cyclid treats versions as text.
+    if _scalar(version):
+        fields["version"] = str(version)
+    retry = document.get("retry")
+    if isinstance(retry, int) and not isinstance(retry, bool) and retry >= 0:
+        fields["retry"] = retry
+    return fields
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 class CancelRequested(EventBase):
