@@ -63,25 +63,14 @@ class JobInfo(BaseModel):
 
     @classmethod
     def from_event(cls, event: JobSubmitted) -> JobInfo:
-        document = event.document
-        name = document.get("name")
-        version = document.get("version")
         return cls(
             id=event.job_id,
-            name=None if name is None else str(name),
-            version=None if version is None else str(version),
-            # The submit path merges the document's labels into the event's; older or
-            # foreign producers may have left them only in the document.
-            labels={**_text_map(document.get("labels")), **event.labels},
+            name=event.name,
+            version=event.version,
+            labels=event.labels,
             submitter=event.submitter,
             submitted_at=event.at,
         )
-
-
-def _text_map(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,9 +88,10 @@ class LeaseKeeper:
 
         Its id derives from the lost job's, so a keeper that ends the same job twice submits
         the same retry, which projections record once."""
-        if not job.document or job.attempt > int(job.document.get("retry", 0)):
+        if not job.document:
             return None
-        return JobSubmitted(
+        # Its name, version and retry count are read from the document, as decoding does.
+        again = JobSubmitted(
             job_id=uuid.uuid5(uuid.NAMESPACE_URL, f"jobstream:retry:{job.job_id}").hex,
             writer=KEEPER,
             seq=1,
@@ -100,3 +101,4 @@ class LeaseKeeper:
             retry_of=job.job_id,
             attempt=job.attempt + 1,
         )
+        return again if job.attempt <= again.retry else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from jobstream.events.codec import encode_log_appended
 from jobstream.events.log.base import EventLog, Message, Record, to_message
@@ -11,11 +11,10 @@ from jobstream.events.models import (
     Completed,
     EventBase,
     Heartbeat,
-    LogLine,
+    LogChunk,
     Status,
     StatusChanged,
 )
-from jobstream.runners.chunking import LogChunk
 from jobstream.runners.notifier import Notifier
 
 __all__ = ["EventNotifier", "TeeNotifier"]
@@ -60,9 +59,9 @@ class EventNotifier:
     ) -> None:
         await self.emit(StatusChanged, status=status, previous=previous, stage=stage, reason=reason)
 
-    async def log_write(self, lines: Sequence[LogLine]) -> None:
-        # The runner's chunks give their lines as plain rows: no LogLine is ever built.
-        rows = lines.rows() if isinstance(lines, LogChunk) else [x.model_dump() for x in lines]
+    async def log_write(self, chunk: LogChunk) -> None:
+        # The chunk's lines go to JSON as plain rows: no LogLine is ever built.
+        rows = chunk.rows()
         await self._append(
             lambda seq: Message(
                 encode_log_appended(self.job_id, self.writer, seq, rows),
@@ -95,9 +94,9 @@ class TeeNotifier:
         for n in self.notifiers:
             await n.status_changed(status, previous, stage=stage, reason=reason)
 
-    async def log_write(self, lines: Sequence[LogLine]) -> None:
+    async def log_write(self, chunk: LogChunk) -> None:
         for n in self.notifiers:
-            await n.log_write(lines)
+            await n.log_write(chunk)
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         for n in self.notifiers:

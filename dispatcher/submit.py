@@ -33,10 +33,13 @@ def submission(
         job_id=job_id or new_job_id(),
         writer=f"submit-{uuid.uuid4().hex[:12]}",
         seq=1,
+        name=document.name,
+        version=document.version,
         document=raw,
         submitter=submitter,
         labels={**document.labels, **(labels or {})},
         dispatch=dispatch,
+        retry=document.retry,
     )
 
 

@@ -9,13 +9,23 @@ so a consumer can drop a duplicate delivered by a producer's retry.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
+    "DEFAULT_VERSION",
     "EVENT_ADAPTER",
     "TERMINAL",
     "CancelRequested",
@@ -24,7 +34,9 @@ __all__ = [
     "EventBase",
     "Heartbeat",
     "JobSubmitted",
+    "LineRun",
     "LogAppended",
+    "LogChunk",
     "LogLine",
     "Status",
     "StatusChanged",
@@ -34,6 +46,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+DEFAULT_VERSION = "1.0.0"
+"""The version of a job document that names none (`JobDocument.version`'s default)."""
 
 
 class Status(IntEnum):
@@ -84,17 +99,67 @@ class EventBase(BaseModel):
 
 
 class JobSubmitted(EventBase):
-    """A validated job document (secret values encrypted), on the jobs topic."""
+    """A validated job document (secret values encrypted), on the jobs topic.
+
+    `name`, `version`, `retry` and `labels` are the document's own, set at submission so
+    that no consumer digs them out of `document`. An event without them (written before
+    they existed, or by another client) takes them from its document when decoded, so
+    replaying an old log gives the same values; `labels` always holds the document's labels
+    under the event's own.
+    """
 
     type: Literal["JobSubmitted"] = "JobSubmitted"
+    name: str | None = None
+    version: str = DEFAULT_VERSION
     document: dict[str, Any]
     submitter: str = "anonymous"
     labels: dict[str, str] = Field(default_factory=dict)
     # "local": run by the process that submitted it (jobstream run); workers leave it alone.
     dispatch: Literal["queue", "local"] = "queue"
+    retry: int = Field(0, ge=0, description="run a lost attempt again up to this many times")
     # A retry of a lost attempt is a new job that names the job it retries.
     retry_of: str | None = None
     attempt: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_from_document(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("document"), dict):
+            return data  # not ours to fix: the field validators say what is wrong
+        document = data["document"]
+        data = {**_document_fields(document), **data}
+        own = document.get("labels")
+        if isinstance(own, dict) and own:
+            given = data.get("labels")
+            data["labels"] = {
+                **{str(k): str(v) for k, v in own.items()},
+                **(given if isinstance(given, dict) else {}),
+            }
+        return data
+
+
+def _document_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """`name`, `version` and `retry` as a JobSubmitted without them reads them.
+
+    Lenient: a document that reached the log unvalidated still gives an event (the runner
+    then rejects the document with its problems); a value that does not read cleanly leaves
+    the field's default."""
+    fields: dict[str, Any] = {}
+    name = document.get("name")
+    if _scalar(name) and str(name):
+        fields["name"] = str(name)
+    version = document.get("version")
+    # YAML reads `version: 1.0` as a number; Cyclid treats versions as text.
+    if _scalar(version):
+        fields["version"] = str(version)
+    retry = document.get("retry")
+    if isinstance(retry, int) and not isinstance(retry, bool) and retry >= 0:
+        fields["retry"] = retry
+    return fields
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 class CancelRequested(EventBase):
@@ -122,6 +187,81 @@ class LogLine(BaseModel):
     at: str
     stream: Stream
     text: str
+
+
+LineRun = tuple[Stream, str, list[str]]
+"""Consecutive lines that share a stream and a timestamp: (stream, at, texts)."""
+
+
+class LogChunk(Sequence[LogLine]):
+    """Consecutive log lines numbered from `first`, held as the runs they were read in.
+
+    What a runner hands its Notifier: the lines of one LogAppended. The `LogLine` objects
+    are built only when someone reads the chunk as a sequence: building a pydantic model
+    costs 2-3 µs a line, which alone would cap a job's output at about 0.4M lines/s, so the
+    runner's path (`rows` into `codec.encode_log_appended`, `pairs` to a terminal) does no
+    work per line in Python. `bytes` is the UTF-8 size of all the texts.
+    """
+
+    __slots__ = ("_built", "_count", "bytes", "first", "runs")
+
+    def __init__(self, first: int, runs: list[LineRun], count: int, nbytes: int) -> None:
+        self.first = first
+        self.runs = runs
+        self.bytes = nbytes
+        self._count = count
+        self._built: list[LogLine] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> LogLine: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogLine]: ...
+    def __getitem__(self, index: int | slice) -> LogLine | list[LogLine]:
+        return self._lines()[index]
+
+    def __iter__(self) -> Iterator[LogLine]:
+        return iter(self._lines())
+
+    def __repr__(self) -> str:
+        return f"LogChunk(first={self.first}, lines={self._count}, bytes={self.bytes})"
+
+    @property
+    def texts(self) -> list[str]:
+        """Every line's text, without building `LogLine`s."""
+        return [text for _, _, texts in self.runs for text in texts]
+
+    def rows(self) -> list[dict[str, object]]:
+        """Every line as the plain mapping its JSON holds, without building `LogLine`s
+        (what `codec.encode_log_appended` takes)."""
+        rows: list[dict[str, object]] = []
+        n = self.first
+        for stream, at, texts in self.runs:
+            rows += (
+                {"n": i, "at": at, "stream": stream, "text": t} for i, t in enumerate(texts, n)
+            )
+            n += len(texts)
+        return rows
+
+    def pairs(self) -> Iterator[tuple[Stream, str]]:
+        """(stream, text) of every line, for printing."""
+        for stream, _, texts in self.runs:
+            for text in texts:
+                yield stream, text
+
+    def _lines(self) -> list[LogLine]:
+        if self._built is None:
+            n = self.first
+            built: list[LogLine] = []
+            for stream, at, texts in self.runs:
+                built += (
+                    LogLine(n=i, at=at, stream=stream, text=t) for i, t in enumerate(texts, n)
+                )
+                n += len(texts)
+            self._built = built
+        return self._built
 
 
 class LogAppended(EventBase):

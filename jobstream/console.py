@@ -7,9 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from jobstream.events.models import LogLine, Status
+from jobstream.events.models import LogChunk, LogLine, Status
 from jobstream.projections.records import JobRecord, LogLineRow
-from jobstream.runners.chunking import LogChunk
 
 __all__ = ["LivePrinter", "format_lines", "format_record", "format_table"]
 
@@ -59,11 +58,9 @@ class LivePrinter:
         # final record's job.
         return None
 
-    async def log_write(self, lines: Sequence[LogLine]) -> None:
-        if isinstance(lines, LogChunk):  # the runner's own chunks: no LogLine built
-            self.out.write(_format(lines.pairs()) if self.color else "\n".join(lines.texts) + "\n")
-        else:
-            self.out.write(format_lines(lines, self.color))
+    async def log_write(self, chunk: LogChunk) -> None:
+        # Straight from the chunk's runs: no LogLine built.
+        self.out.write(_format(chunk.pairs()) if self.color else "\n".join(chunk.texts) + "\n")
         self.out.flush()
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:

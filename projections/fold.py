@@ -27,7 +27,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from jobstream.events.documents.models import JobDocument
 from jobstream.events.models import (
     CancelRequested,
     Completed,
@@ -44,8 +43,6 @@ __all__ = ["AppliedKey", "FoldResult", "LineColumns", "LogChunk", "fold"]
 
 AppliedKey = tuple[str, str]
 """(job_id, writer)"""
-
-_DEFAULT_VERSION: str = JobDocument.model_fields["version"].default
 
 
 @dataclass(slots=True)
@@ -153,9 +150,8 @@ def fold(
 
 
 def _submitted(job: JobRecord, event: JobSubmitted) -> None:
-    document = event.document
-    job.name = str(document.get("name", "")) or None
-    job.version = str(document.get("version", _DEFAULT_VERSION))
+    job.name = event.name
+    job.version = event.version
     job.submitted = event.at
     job.submitter = event.submitter
     job.labels = dict(event.labels)

@@ -1,6 +1,6 @@
 """The Runner and its parts: process, masking, chunking, interpolation, conditions."""
 
-from jobstream.runners.chunking import LogChunk, LogChunker
+from jobstream.runners.chunking import LogChunker
 from jobstream.runners.conditions import ConditionError, evaluate
 from jobstream.runners.executor import Runner
 from jobstream.runners.interpolation import interpolate
@@ -13,7 +13,6 @@ __all__ = [
     "ConditionError",
     "GitSource",
     "LineSplitter",
-    "LogChunk",
     "LogChunker",
     "Masker",
     "MaskingStream",

@@ -5,25 +5,19 @@ stream. A chunk goes out when it reaches `max_lines` or `max_bytes` (UTF-8 bytes
 texts), and a timer sends a non-empty chunk `max_delay` seconds after its first line came
 in, so the last line of a quiet job is visible at once rather than at the end.
 
-Chunks are `LogChunk`s: a `Sequence[LogLine]` kept as the runs of lines it was fed (one
-stream and timestamp per run), whose `LogLine` objects are built only when someone reads
-them. Building a pydantic model costs 2-3 µs a line, which alone would cap a job's output
-at about 0.4M lines/s; kept as runs, the runner's path does no work per line in Python.
+Chunks are `events.models.LogChunk`s, kept as the runs of lines the chunker was fed (one
+stream and timestamp per run): the runner's path builds no `LogLine` per line.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
 from itertools import accumulate
-from typing import overload
 
-from jobstream.events.models import LogLine, Stream
+from jobstream.events.models import LineRun, LogChunk, Stream
 from jobstream.runners.notifier import Notifier
 
-__all__ = ["LogChunk", "LogChunker", "Run", "utf8_size"]
-
-Run = tuple[Stream, str, list[str]]
+__all__ = ["LogChunker", "utf8_size"]
 
 
 def utf8_size(texts: list[str]) -> int:
@@ -36,70 +30,6 @@ def _line_sizes(texts: list[str]) -> list[int]:
     if "".join(texts).isascii():
         return list(map(len, texts))
     return [len(t.encode()) for t in texts]
-
-
-class LogChunk(Sequence[LogLine]):
-    """Consecutive log lines numbered from `first`, held as runs of (stream, at, texts)."""
-
-    __slots__ = ("_built", "_count", "bytes", "first", "runs")
-
-    def __init__(self, first: int, runs: list[Run], count: int, nbytes: int) -> None:
-        self.first = first
-        self.runs = runs
-        self.bytes = nbytes
-        self._count = count
-        self._built: list[LogLine] | None = None
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> LogLine: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[LogLine]: ...
-    def __getitem__(self, index: int | slice) -> LogLine | list[LogLine]:
-        return self._lines()[index]
-
-    def __iter__(self) -> Iterator[LogLine]:
-        return iter(self._lines())
-
-    def __repr__(self) -> str:
-        return f"LogChunk(first={self.first}, lines={self._count}, bytes={self.bytes})"
-
-    @property
-    def texts(self) -> list[str]:
-        """Every line's text, without building `LogLine`s."""
-        return [text for _, _, texts in self.runs for text in texts]
-
-    def rows(self) -> list[dict[str, object]]:
-        """Every line as the plain mapping its JSON holds, without building `LogLine`s
-        (what `events.codec.encode_log_appended` takes)."""
-        rows: list[dict[str, object]] = []
-        n = self.first
-        for stream, at, texts in self.runs:
-            rows += (
-                {"n": i, "at": at, "stream": stream, "text": t} for i, t in enumerate(texts, n)
-            )
-            n += len(texts)
-        return rows
-
-    def pairs(self) -> Iterator[tuple[Stream, str]]:
-        """(stream, text) of every line, for printing."""
-        for stream, _, texts in self.runs:
-            for text in texts:
-                yield stream, text
-
-    def _lines(self) -> list[LogLine]:
-        if self._built is None:
-            n = self.first
-            built: list[LogLine] = []
-            for stream, at, texts in self.runs:
-                built += (
-                    LogLine(n=i, at=at, stream=stream, text=t) for i, t in enumerate(texts, n)
-                )
-                n += len(texts)
-            self._built = built
-        return self._built
 
 
 class LogChunker:
@@ -125,7 +55,7 @@ class LogChunker:
         self._max_delay = max_delay
         self.lines = 0
         self.bytes = 0
-        self._runs: list[Run] = []
+        self._runs: list[LineRun] = []
         self._pending_lines = 0
         self._pending_bytes = 0
         self._lock = asyncio.Lock()

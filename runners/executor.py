@@ -28,6 +28,7 @@ from jobstream.events.documents.models import (
     SequenceEntry,
     Step,
 )
+from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import SecretError
 from jobstream.events.models import Status
@@ -265,15 +266,8 @@ class _Job:
     # -- the sequence ---------------------------------------------------------------------
 
     async def _run_sequence(self) -> None:
-        entries = list(self._document.sequence)
-        listed = len(entries)
-        for entry in self._document.sequence:
-            for handler in (entry.on_success, entry.on_failure):
-                if handler and all(e.stage != handler for e in entries):
-                    entries.append(SequenceEntry(stage=handler))
-        position = {}
-        for at, entry in enumerate(entries):
-            position.setdefault(entry.stage, at)
+        plan = SequencePlan.from_document(self._document)
+        entries = [*self._document.sequence, *(SequenceEntry(stage=h) for h in plan.handlers)]
         index: int | None = 0
         seen: set[int] = set()
         while index is not None and not self._poll_cancel():
@@ -283,13 +277,7 @@ class _Job:
                 # for ever.
                 raise _JobFailed(f"the sequence comes back to stage {entry.stage!r}")
             seen.add(index)
-            if await self._run_stage(entry):
-                target = entry.on_success
-                # Handler stages appended after the sequence do not fall through.
-                following = index + 1 if index + 1 < listed else None
-            else:
-                target, following = entry.on_failure, None
-            index = position[target] if target else following
+            index = plan.next(index, await self._run_stage(entry))
 
     async def _run_stage(self, entry: SequenceEntry) -> bool:
         name = entry.stage

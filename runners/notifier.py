@@ -7,10 +7,9 @@ the hook names are Cyclid's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
-from jobstream.events.models import LogLine, Status
+from jobstream.events.models import LogChunk, Status
 
 __all__ = ["Notifier"]
 
@@ -26,8 +25,9 @@ class Notifier(Protocol):
     ) -> None:
         """The job moved from `previous` to `status`."""
 
-    async def log_write(self, lines: Sequence[LogLine]) -> None:
-        """A chunk of consecutive, already masked log lines."""
+    async def log_write(self, chunk: LogChunk) -> None:
+        """A chunk of consecutive, already masked log lines (read it as a sequence of
+        `LogLine`s, or through `rows`, `pairs` or `texts` to build none)."""
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         """The job ended; sent after the last `log_write`. `bytes` counts UTF-8 text bytes."""

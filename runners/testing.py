@@ -7,10 +7,9 @@ with the time of each call, so tests can check ordering and latency without slee
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from jobstream.events.models import LogLine, Status, Stream
+from jobstream.events.models import LogChunk, LogLine, Status, Stream
 
 __all__ = ["Completion", "RecordingNotifier", "StatusCall"]
 
@@ -52,10 +51,10 @@ class RecordingNotifier:
         self.calls.append("status_changed")
         self.statuses.append(StatusCall(status, previous, stage, reason))
 
-    async def log_write(self, lines: Sequence[LogLine]) -> None:
+    async def log_write(self, chunk: LogChunk) -> None:
         self.calls.append("log_write")
         self.chunk_times.append(time.time())
-        self.chunks.append(list(lines))
+        self.chunks.append(list(chunk))
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         self.calls.append("completion")

@@ -67,9 +67,12 @@ def _submitted(record: Record, not_event: MalformedEvent) -> JobSubmitted:
         writer=INGEST_WRITER,
         seq=1,
         at=datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
+        name=document.name,
+        version=document.version,
         document=document.model_dump(mode="json", exclude_defaults=True),
         submitter=f"kafka:{record.topic}",
         labels=document.labels,
+        retry=document.retry,
     )
 
 

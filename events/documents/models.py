@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from jobstream.events.models import DEFAULT_VERSION
+
 __all__ = [
     "CommandStep",
     "JobDocument",
@@ -108,7 +110,7 @@ class JobDocument(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str = Field(min_length=1)
-    version: Version = "1.0.0"
+    version: Version = DEFAULT_VERSION
     environment: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
     sources: list[Source] = Field(default_factory=list)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from jobstream.events.documents import yamlsafe
 from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage, Step
+from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import DocumentError
 
@@ -396,39 +397,21 @@ def _flow_errors(raw: dict[Any, Any]) -> Iterable[tuple[Loc, str]]:
 
 
 def _loops(entries: list[dict[Any, Any]]) -> Iterable[tuple[Loc, str]]:
-    """Handler loops, in the flow graph JOB-FORMAT.md's sequence rules describe.
-
-    Nodes are positions: the sequence entries, then the handler stages not in the sequence
-    (appended, with no way out). A name goes to its first position, so a stage listed
-    twice is not a loop by itself.
+    """Handler loops, in the flow graph of the sequence plan (`events.documents.plan`):
+    nodes are its positions, edges what may run next. A stage listed twice is not a loop
+    by itself, since a handler goes to its first position.
     """
-    names: list[str | None] = [
-        e.get("stage") if isinstance(e.get("stage"), str) else None for e in entries
-    ]
-    position: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name is not None:
-            position.setdefault(name, i)
-    for entry in entries:
-        for field in ("on_success", "on_failure"):
-            name = entry.get(field)
-            if isinstance(name, str) and name not in position:
-                position[name] = len(names)
-                names.append(name)
-
+    plan = SequencePlan.from_raw(entries)
+    names = plan.stages
     edges: list[list[int]] = [[] for _ in names]
     handlers: list[tuple[int, int, str]] = []  # (from, to, field): the only backward edges
-    for i, entry in enumerate(entries):
-        success = entry.get("on_success")
-        if isinstance(success, str):
-            edges[i].append(position[success])
-            handlers.append((i, position[success], "on_success"))
-        elif i + 1 < len(entries):
-            edges[i].append(i + 1)
-        failure = entry.get("on_failure")
-        if isinstance(failure, str):
-            edges[i].append(position[failure])
-            handlers.append((i, position[failure], "on_failure"))
+    for i in range(plan.listed):
+        for success, field in ((True, "on_success"), (False, "on_failure")):
+            following = plan.next(i, success)
+            if following is not None:
+                edges[i].append(following)
+                if plan.handler(i, success) is not None:
+                    handlers.append((i, following, field))
 
     component = _components(edges)
     reported: set[int] = set()

@@ -7,7 +7,7 @@ import pytest
 from jobstream.events.codec import decode, encode, encode_log_appended
 from jobstream.events.errors import MalformedEvent
 from jobstream.events.log.base import to_message
-from jobstream.events.models import LogAppended, LogLine, Status, StatusChanged
+from jobstream.events.models import LogAppended, LogChunk, LogLine, Status, StatusChanged
 
 LINES = [
     {"n": 1, "at": "2026-11-28T00:00:00.000001Z", "stream": "stdout", "text": "héllo"},
@@ -37,6 +37,13 @@ def test_the_fast_log_chunk_encoding_is_byte_for_byte_the_model_encoding() -> No
         lines=[LogLine(**line) for line in LINES],
     )
     assert encode(same) == data
+
+
+def test_a_runner_chunk_encodes_as_the_log_appended_of_its_lines() -> None:
+    chunk = LogChunk(1, [("stdout", LINES[0]["at"], ["héllo", "x"]), ("system", "t", ["y"])], 3, 8)
+    event = decode(encode_log_appended("job", "attempt-1", 3, chunk.rows()))
+    assert isinstance(event, LogAppended)
+    assert event.lines == list(chunk)
 
 
 def test_messages_are_keyed_by_job_and_typed_in_a_header() -> None:

@@ -3,8 +3,7 @@ import time
 
 import pytest
 
-from jobstream.events.models import LogAppended, LogLine
-from jobstream.runners.chunking import LogChunk, LogChunker, utf8_size
+from jobstream.runners.chunking import LogChunker, utf8_size
 from jobstream.runners.masking import Masker
 from jobstream.runners.process import LineSplitter, timestamp
 from jobstream.runners.testing import RecordingNotifier
@@ -82,17 +81,6 @@ async def test_notifier_error_in_a_timed_flush_surfaces_on_close() -> None:
     with pytest.raises(RuntimeError, match="broken"):
         await chunker.close()
     assert notifier.calls == ["log_write"]
-
-
-def test_log_chunk_is_a_sequence_of_log_lines() -> None:
-    chunk = LogChunk(5, [("stdout", AT, ["a", "b"]), ("stderr", "t2", ["c"])], 3, 3)
-    assert len(chunk) == 3
-    assert chunk[0] == LogLine(n=5, at=AT, stream="stdout", text="a")
-    assert chunk[-1] == LogLine(n=7, at="t2", stream="stderr", text="c")
-    assert [line.n for line in chunk[1:]] == [6, 7]
-    assert chunk.texts == ["a", "b", "c"]
-    event = LogAppended(job_id="j", writer="w", seq=1, lines=chunk)
-    assert [line.text for line in event.lines] == ["a", "b", "c"]
 
 
 def test_utf8_size() -> None:

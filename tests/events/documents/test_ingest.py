@@ -25,6 +25,7 @@ def test_a_bare_yaml_document_reads_as_submitted_with_an_id_from_its_position() 
     first = decode_record(record(DOC))
     assert isinstance(first, JobSubmitted)
     assert first.document["name"] == "from-kcat"
+    assert (first.name, first.version, first.retry) == ("from-kcat", "1.0.0", 0)
     assert first.submitter == "kafka:jobs"
     assert decode_record(record(DOC)).job_id == first.job_id  # every consumer agrees
     assert decode_record(record(DOC, offset=8)).job_id != first.job_id
