@@ -12,11 +12,11 @@ from jobstream.events.models import (
     Completed,
     Heartbeat,
     LogAppended,
+    LogChunk,
     LogLine,
     Status,
     StatusChanged,
 )
-from jobstream.runners.chunking import LogChunk
 
 from .dispatcher_support import TOPICS, events_of
 
@@ -33,7 +33,7 @@ async def test_concurrent_calls_get_seq_in_log_order_without_gaps(log: EmbeddedL
             case 1:
                 calls.append(notifier.status_changed(Status.STARTED, Status.WAITING))
             case _:
-                calls.append(notifier.log_write([LogLine(n=i, at=AT, stream="stdout", text="x")]))
+                calls.append(notifier.log_write(LogChunk(i, [("stdout", AT, ["x"])], 1, 1)))
     await asyncio.gather(*calls)
     async with log.consumer([TOPICS.events], start="earliest") as consumer:
         records = await read_exactly(consumer, 30)
@@ -50,7 +50,7 @@ async def test_a_runner_chunk_becomes_one_log_appended(log: EmbeddedLog) -> None
         5, [("stdout", AT, ["a", "b"]), ("stderr", "2024-05-01T12:00:01Z", ["c"])], 3, 3
     )
     await notifier.log_write(chunk)
-    await notifier.log_write([LogLine(n=8, at=AT, stream="system", text="d")])
+    await notifier.log_write(LogChunk(8, [("system", AT, ["d"])], 1, 1))
     await notifier.completion(True, Status.SUCCEEDED, 4, 4)
 
     first, second, done = await events_of(log, "job-2")
