@@ -14,7 +14,7 @@ import duckdb
 from jobstream.events.errors import AmbiguousJobId, JobNotFound
 from jobstream.events.models import TERMINAL, Status
 from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, Stats
-from jobstream.projections.schema import JOB_COLUMNS
+from jobstream.projections.schema import DEAD_LETTERS, JOB_RECORDS, LOG_LINES
 
 __all__ = [
     "count_jobs",
@@ -27,7 +27,6 @@ __all__ = [
     "stats",
 ]
 
-_COLUMNS = ", ".join(c for c in JOB_COLUMNS if c != "status_code")
 _LEASED = [s.name for s in (Status.WAITING, Status.STARTED, Status.FAILING)]
 _GLOB = set("*?[")
 
@@ -99,14 +98,10 @@ def log_range(
 ) -> list[LogLineRow]:
     """Lines `start` .. `start + limit - 1` of a job's log (fewer at its end)."""
     rows = conn.execute(
-        'SELECT job_id, n, "at", stream, text FROM log_lines '
-        "WHERE job_id = $id AND n >= $start AND n < $end ORDER BY n",
+        LOG_LINES.select("WHERE job_id = $id AND n >= $start AND n < $end ORDER BY n"),
         {"id": job_id, "start": start, "end": start + limit},
     ).fetchall()
-    return [
-        LogLineRow(job_id=j, n=n, at=at, stream=stream, text=text)
-        for j, n, at, stream, text in rows
-    ]
+    return LOG_LINES.load(rows)
 
 
 def stats(conn: duckdb.DuckDBPyConnection) -> Stats:
@@ -142,25 +137,12 @@ def expired_leases(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[JobRe
 
 
 def dead_letters(conn: duckdb.DuckDBPyConnection) -> list[DeadLetter]:
-    rows = conn.execute(
-        'SELECT topic, "partition", "offset", error, value, recorded_at FROM dead_letters '
-        'ORDER BY topic, "partition", "offset"'
-    ).fetchall()
-    return [
-        DeadLetter(topic=t, partition=p, offset=o, error=e, value=v, recorded_at=at)
-        for t, p, o, e, v, at in rows
-    ]
+    rows = conn.execute(DEAD_LETTERS.select('ORDER BY topic, "partition", "offset"')).fetchall()
+    return DEAD_LETTERS.load(rows)
 
 
 def _jobs(conn: duckdb.DuckDBPyConnection, tail: str, params: dict[str, Any]) -> list[JobRecord]:
-    cursor = conn.execute(f"SELECT {_COLUMNS} FROM job_records {tail}", params)
-    names = [d[0] for d in cursor.description]
-    jobs = []
-    for values in cursor.fetchall():
-        row = dict(zip(names, values, strict=True))
-        row["status"] = Status[row["status"]]
-        jobs.append(JobRecord.model_validate(row))
-    return jobs
+    return JOB_RECORDS.load(conn.execute(JOB_RECORDS.select(tail), params).fetchall())
 
 
 def _filters(

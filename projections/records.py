@@ -1,52 +1,101 @@
-"""Rows of the views as pydantic models: what queries return and what the fold computes."""
+"""Rows of the views as pydantic models: what queries return and what the fold computes.
+
+`JobRecord`, `LogLineRow` and `DeadLetter` are also the tables' definitions: projections.schema
+turns each field into a column (its DuckDB type from the field's type, NOT NULL unless it
+can be None), so a column is added by adding a field. `Stored` and `Derived` say what that
+mapping cannot guess.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from jobstream.events.models import Status, StatusName
 
-__all__ = ["DeadLetter", "JobRecord", "LogLineRow", "Stats"]
+__all__ = ["DeadLetter", "Derived", "JobRecord", "LogLineRow", "Stats", "Stored"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """How a field's column differs from what its Python type maps to."""
+
+    type: str | None = None
+    """The DuckDB type, when not the mapped one (INTEGER for a small int, say)."""
+    default: str | None = None
+    """An SQL default the database fills in: rows are written without the column, and two
+    builds of the same log need not agree on it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A further column holding a function of the field: written with it, never read back."""
+
+    name: str
+    type: str
+    value: Callable[[Any], Any]
 
 
 class JobRecord(BaseModel):
-    """One row of `job_records` (see projections.schema for every column)."""
+    """One row of `job_records`: one job."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     job_id: str
+    """The job's id (the log key)."""
     name: str | None = None
+    """The document's `name` (None until JobSubmitted is read)."""
     version: str | None = None
-    status: StatusName = Status.NEW
+    """The document's `version`."""
+    status: Annotated[StatusName, Derived("status_code", "INTEGER", int)] = Status.NEW
+    """Current status (stored by name: NEW, WAITING, STARTED, FAILING, SUCCEEDED, ...; its
+    Cyclid code, 0, 1, 2, 3, 10, 11, 12, is the column `status_code`)."""
     submitted: datetime | None = None
+    """When JobSubmitted was written."""
     started: datetime | None = None
+    """The `at` of the first StatusChanged to STARTED."""
     ended: datetime | None = None
+    """Completed's `ended_at`."""
     success: bool | None = None
+    """Completed's `success` (None while running)."""
     stage: str | None = None
+    """The stage named by the last StatusChanged that named one."""
     reason: str | None = None
+    """The reason given by the last StatusChanged (why it failed or ended)."""
     submitter: str | None = None
+    """Who submitted the job."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """The job's labels."""
     dispatch: str | None = None
+    """`queue` (a worker runs it) or `local` (the submitting process runs it)."""
     lines: int = 0
+    """Log lines stored in `log_lines` for the job."""
     bytes: int = 0
+    """UTF-8 bytes of the text of those lines."""
     last_line: int = 0
+    """Highest line number stored; a line at or below it is not stored again."""
     writer: str | None = None
+    """The writer (runner attempt or lease keeper) whose events set the status."""
     worker: str | None = None
+    """The worker that last sent a Heartbeat."""
     heartbeat_at: datetime | None = None
+    """The `at` of the last Heartbeat."""
     lease_expires: datetime | None = None
+    """`heartbeat_at` plus its `lease_seconds`."""
     completed: bool = False
+    """A Completed was applied: later events change nothing."""
     last_seq: int = 0
+    """Highest `seq` applied from `writer`."""
     retry_of: str | None = None
-    attempt: int = 1
+    """The job this one retries (a lost attempt run again), if any."""
+    attempt: Annotated[int, Stored("INTEGER")] = 1
+    """1 for a submitted job, 2.. for its retries."""
     document: dict[str, Any] | None = None
-
-    @field_validator("document", mode="before")
-    @classmethod
-    def _document_from_json(cls, value: Any) -> Any:
-        # DuckDB hands a JSON column back as text.
-        return json.loads(value) if isinstance(value, str) else value
+    """The submitted document, secret values encrypted (a JSON column)."""
 
     @property
     def status_code(self) -> int:
@@ -61,10 +110,15 @@ class JobRecord(BaseModel):
 
 
 class LogLineRow(BaseModel):
+    """One row of `log_lines`: one log line."""
+
     job_id: str
     n: int
+    """Line number, from 1."""
     at: datetime
+    """When the runner read it."""
     stream: str
+    """stdout, stderr or system."""
     text: str
 
 
@@ -79,11 +133,13 @@ class Stats(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """A record that was not a valid event, kept with why."""
+    """One row of `dead_letters`: a record that was not a valid event, kept with why."""
 
     topic: str
-    partition: int
+    partition: Annotated[int, Stored("INTEGER")]
     offset: int
     error: str
     value: bytes
-    recorded_at: datetime
+    """The record's raw bytes."""
+    recorded_at: Annotated[datetime, Stored(default="current_timestamp")]
+    """When this database saw it (so it differs between two builds)."""

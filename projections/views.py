@@ -20,11 +20,9 @@ one worker thread. Only one process may hold the file (DuckDB allows one writer 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 from pydantic import TypeAdapter, ValidationError
@@ -32,10 +30,19 @@ from pydantic import TypeAdapter, ValidationError
 from jobstream.events.documents.ingest import decode_record
 from jobstream.events.errors import MalformedEvent, ViewsBusy
 from jobstream.events.log.base import Record, TopicPartition
-from jobstream.events.models import Event, LogAppended, Status
+from jobstream.events.models import Event, LogAppended
 from jobstream.projections.fold import AppliedKey, FoldResult, LineColumns, LogChunk, fold
 from jobstream.projections.records import JobRecord
-from jobstream.projections.schema import DDL, JOB_COLUMNS
+from jobstream.projections.schema import (
+    APPLIED,
+    CHECKPOINTS,
+    DDL,
+    DEAD_LETTERS,
+    JOB_RECORDS,
+    LOG_APPENDED,
+    LOG_LINES,
+    quote,
+)
 
 __all__ = ["DuckDBViews"]
 
@@ -47,83 +54,17 @@ _BATCH_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 # (PID 4552). See also ...'
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
-_READ_COLUMNS = [c for c in JOB_COLUMNS if c != "status_code"]
-
-_UPSERT_JOBS = """
-INSERT OR REPLACE INTO job_records BY NAME
-SELECT
-    unnest($job_id::VARCHAR[]) AS job_id,
-    unnest($name::VARCHAR[]) AS name,
-    unnest($version::VARCHAR[]) AS version,
-    unnest($status::VARCHAR[]) AS status,
-    unnest($status_code::INTEGER[]) AS status_code,
-    unnest($submitted::TIMESTAMPTZ[]) AS submitted,
-    unnest($started::TIMESTAMPTZ[]) AS started,
-    unnest($ended::TIMESTAMPTZ[]) AS ended,
-    unnest($success::BOOLEAN[]) AS success,
-    unnest($stage::VARCHAR[]) AS stage,
-    unnest($reason::VARCHAR[]) AS reason,
-    unnest($submitter::VARCHAR[]) AS submitter,
-    map(unnest($label_keys::VARCHAR[][]), unnest($label_values::VARCHAR[][])) AS labels,
-    unnest($dispatch::VARCHAR[]) AS dispatch,
-    unnest($lines::BIGINT[]) AS lines,
-    unnest($bytes::BIGINT[]) AS bytes,
-    unnest($last_line::BIGINT[]) AS last_line,
-    unnest($writer::VARCHAR[]) AS writer,
-    unnest($worker::VARCHAR[]) AS worker,
-    unnest($heartbeat_at::TIMESTAMPTZ[]) AS heartbeat_at,
-    unnest($lease_expires::TIMESTAMPTZ[]) AS lease_expires,
-    unnest($completed::BOOLEAN[]) AS completed,
-    unnest($last_seq::BIGINT[]) AS last_seq,
-    unnest($retry_of::VARCHAR[]) AS retry_of,
-    unnest($attempt::INTEGER[]) AS attempt,
-    unnest($document::JSON[]) AS document
-"""
-
-# Line timestamps stay RFC 3339 text until here: DuckDB casts the whole column at once.
-_INSERT_LINES = """
-INSERT INTO log_lines
-SELECT
-    unnest($job_id::VARCHAR[]),
-    unnest($n::BIGINT[]),
-    unnest($at::VARCHAR[])::TIMESTAMPTZ,
-    unnest($stream::VARCHAR[]),
-    unnest($text::VARCHAR[])
-"""
-
-
 _STAGED = "jobstream_staged_lines"
 
-# The LogAppended envelope and lines as DuckDB parses them: a field that is missing, null or
-# of a type DuckDB cannot convert comes out NULL (a line's "at" is parsed right here).
-_LOG_APPENDED_TYPE = (
-    '{"type":"VARCHAR","event_id":"VARCHAR","job_id":"VARCHAR","writer":"VARCHAR",'
-    '"seq":"BIGINT","at":"VARCHAR","v":"BIGINT",'
-    '"lines":[{"n":"BIGINT","at":"TIMESTAMPTZ","stream":"VARCHAR","text":"VARCHAR"}]}'
-)
-
-# DuckDB converts what pydantic refuses (a number as "text", 3.5 as "seq"): a record in
-# which a known key is not followed by the JSON type pydantic wants takes the pydantic path.
-# Conservative: a space after the colon, or "3" for an int, also sends it there.
-_SUSPECT = (
-    r'"(?:type|event_id|job_id|writer|at|stream|text)":[^"]'
-    r'|"(?:n|seq|v)":(?:[^0-9]|[0-9]+[.eE])'
-)
-
-_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_RFC3339 = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})"
-)
-
-# try(): a value that is not JSON gives a NULL row (then pydantic says why), never an error.
+# try(): a value that is not JSON gives a NULL record (then pydantic says why), never an
+# error. `ok` says whether pydantic would accept it (projections.schema builds that check
+# and the type from the model).
 _STAGE = f"""
 CREATE OR REPLACE TEMP TABLE {_STAGED} AS
-SELECT i, e.type, e.event_id, e.job_id, e.writer, e.seq, e."at", e.v, e.lines, suspect
+SELECT i, {", ".join(f"e.{quote(f)}" for f in LOG_APPENDED.fields)},
+    {LOG_APPENDED.valid("raw", "e")} AS ok
 FROM (
-    SELECT
-        i,
-        try(from_json(raw, '{_LOG_APPENDED_TYPE}')) AS e,
-        regexp_matches(raw, $suspect) AS suspect
+    SELECT i, raw, try(from_json(raw, {LOG_APPENDED.sql_type})) AS e
     FROM (SELECT unnest($i::INTEGER[]) AS i, unnest($v::VARCHAR[]) AS raw)
 )
 """
@@ -134,27 +75,24 @@ _FACTS = f"""
 SELECT
     i, job_id, writer, seq, len(lines), lines[1].n, lines[-1].n,
     list_sum(list_transform(lines, lambda x: strlen(x.text))),
-    coalesce(
-        NOT suspect
-        AND type = 'LogAppended'
-        AND job_id <> '' AND writer <> '' AND seq >= 1
-        AND (event_id IS NULL OR regexp_full_match(event_id, '{_UUID}'))
-        AND ("at" IS NULL OR (regexp_full_match("at", '{_RFC3339}')
-                              AND try_cast("at" AS TIMESTAMPTZ) IS NOT NULL))
-        AND len(lines) >= 1
-        AND list_bool_and(list_transform(lines, lambda x:
-            x.n >= 1 AND x."at" IS NOT NULL AND x.text IS NOT NULL
-            AND x.stream IN ('stdout', 'stderr', 'system')))
-        AND list_sort(list_distinct(list_transform(lines, lambda x: x.n)))
+    ok AND coalesce(
+        list_sort(list_distinct(list_transform(lines, lambda x: x.n)))
             = list_transform(lines, lambda x: x.n),
         false
     )
 FROM {_STAGED}
 """
 
+# A log_lines column is the line's field of that name, or else the event's (job_id).
+_LINE_FIELDS = set(LOG_APPENDED.type["lines"][0])
+_STAGED_LINE = ", ".join(
+    f"x.{quote(c.name)}" if c.name in _LINE_FIELDS else f"job_id AS {quote(c.name)}"
+    for c in LOG_LINES.written
+)
+
 _INSERT_STAGED = f"""
-INSERT INTO log_lines
-SELECT job_id, x.n, x."at", x.stream, x.text
+INSERT INTO {LOG_LINES.name} BY NAME
+SELECT {_STAGED_LINE}
 FROM (
     SELECT s.job_id, t.threshold, unnest(s.lines) AS x
     FROM {_STAGED} s
@@ -175,8 +113,9 @@ WHERE x.n > threshold
 GROUP BY job_id
 """
 
-_BAD_TIMES = """
-SELECT DISTINCT a FROM (SELECT unnest($a::VARCHAR[]) AS a) WHERE try_cast(a AS TIMESTAMPTZ) IS NULL
+_BAD_TIMES = f"""
+SELECT DISTINCT a FROM (SELECT unnest($a::VARCHAR[]) AS a)
+WHERE try_cast(a AS {LOG_LINES["at"].type}) IS NULL
 """
 
 
@@ -268,7 +207,7 @@ class DuckDBViews:
                     continue
                 fast_i.append(i)
         if fast_v:
-            conn.execute(_STAGE, {"i": fast_i, "v": fast_v, "suspect": _SUSPECT})
+            conn.execute(_STAGE, {"i": fast_i, "v": fast_v})
             for i, job_id, writer, seq, count, first, last, size, ok in conn.execute(
                 _FACTS
             ).fetchall():
@@ -279,6 +218,10 @@ class DuckDBViews:
         dead = {slow[k]: error for k, error in errors}
         logs: list[tuple[int, LogAppended]] = []
         for i, event in zip(slow, events, strict=True):
+            too_big = _too_big(event)
+            if too_big is not None:
+                dead[i] = too_big
+                continue
             slots[i] = event
             if isinstance(event, LogAppended):
                 logs.append((i, event))
@@ -315,18 +258,11 @@ class DuckDBViews:
     def _read_jobs(conn: duckdb.DuckDBPyConnection, job_ids: list[str]) -> dict[str, JobRecord]:
         if not job_ids:
             return {}
-        cursor = conn.execute(
-            f"SELECT {', '.join(_READ_COLUMNS)} FROM job_records "
-            "WHERE job_id IN (SELECT unnest($ids::VARCHAR[]))",
+        rows = conn.execute(
+            JOB_RECORDS.select("WHERE job_id IN (SELECT unnest($ids::VARCHAR[]))"),
             {"ids": job_ids},
-        )
-        jobs: dict[str, JobRecord] = {}
-        for values in cursor.fetchall():
-            row = dict(zip(_READ_COLUMNS, values, strict=True))
-            row["status"] = Status[row["status"]]
-            row["document"] = json.loads(row["document"]) if row["document"] else None
-            jobs[row["job_id"]] = JobRecord.model_construct(**row)
-        return jobs
+        ).fetchall()
+        return {job.job_id: job for job in JOB_RECORDS.load(rows, trusted=True)}
 
     @staticmethod
     def _read_applied(conn: duckdb.DuckDBPyConnection, job_ids: list[str]) -> dict[AppliedKey, int]:
@@ -347,33 +283,19 @@ class DuckDBViews:
 
     @staticmethod
     def _write_jobs(conn: duckdb.DuckDBPyConnection, jobs: list[JobRecord]) -> None:
-        if not jobs:
-            return
-        params: dict[str, list[Any]] = {c: [] for c in JOB_COLUMNS}
-        params["label_keys"], params["label_values"] = [], []
-        del params["labels"]
-        for job in jobs:
-            for column in _READ_COLUMNS:
-                if column != "labels":
-                    params[column].append(getattr(job, column))
-            params["status"][-1] = job.status.name
-            params["status_code"].append(job.status_code)
-            params["label_keys"].append(list(job.labels))
-            params["label_values"].append(list(job.labels.values()))
-            params["document"][-1] = None if job.document is None else json.dumps(job.document)
-        conn.execute(_UPSERT_JOBS, params)
+        if jobs:
+            JOB_RECORDS.write_rows(conn, jobs)
 
     @staticmethod
     def _write_applied(conn: duckdb.DuckDBPyConnection, applied: dict[AppliedKey, int]) -> None:
         if not applied:
             return
-        conn.execute(
-            "INSERT OR REPLACE INTO applied SELECT unnest($j::VARCHAR[]), "
-            "unnest($w::VARCHAR[]), unnest($s::BIGINT[])",
+        APPLIED.write(
+            conn,
             {
-                "j": [job_id for job_id, _ in applied],
-                "w": [writer for _, writer in applied],
-                "s": list(applied.values()),
+                "job_id": [job_id for job_id, _ in applied],
+                "writer": [writer for _, writer in applied],
+                "seq": list(applied.values()),
             },
         )
 
@@ -381,8 +303,9 @@ class DuckDBViews:
     def _write_lines(conn: duckdb.DuckDBPyConnection, lines: LineColumns) -> None:
         if not len(lines):
             return
-        conn.execute(
-            _INSERT_LINES,
+        # Line timestamps stay RFC 3339 text until here: DuckDB casts the whole column.
+        LOG_LINES.write(
+            conn,
             {
                 "job_id": lines.job_id,
                 "n": lines.n,
@@ -398,16 +321,14 @@ class DuckDBViews:
     ) -> None:
         if not dead:
             return
-        conn.execute(
-            'INSERT INTO dead_letters (topic, "partition", "offset", error, value) '
-            "SELECT unnest($t::VARCHAR[]), unnest($p::INTEGER[]), unnest($o::BIGINT[]), "
-            "unnest($e::VARCHAR[]), unnest($v::BLOB[])",
+        DEAD_LETTERS.write(
+            conn,
             {
-                "t": [r.topic for r, _ in dead],
-                "p": [r.partition for r, _ in dead],
-                "o": [r.offset for r, _ in dead],
-                "e": [error for _, error in dead],
-                "v": [r.value for r, _ in dead],
+                "topic": [r.topic for r, _ in dead],
+                "partition": [r.partition for r, _ in dead],
+                "offset": [r.offset for r, _ in dead],
+                "error": [error for _, error in dead],
+                "value": [r.value for r, _ in dead],
             },
         )
 
@@ -415,16 +336,32 @@ class DuckDBViews:
     def _write_checkpoint(
         conn: duckdb.DuckDBPyConnection, projection: str, positions: dict[TopicPartition, int]
     ) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO checkpoints SELECT $name, unnest($t::VARCHAR[]), "
-            "unnest($p::INTEGER[]), unnest($o::BIGINT[])",
+        CHECKPOINTS.write(
+            conn,
             {
-                "name": projection,
-                "t": [tp.topic for tp in positions],
-                "p": [tp.partition for tp in positions],
-                "o": list(positions.values()),
+                "projection": [projection] * len(positions),
+                "topic": [tp.topic for tp in positions],
+                "partition": [tp.partition for tp in positions],
+                "position": list(positions.values()),
             },
         )
+
+
+_BIGINT_MAX = 2**63 - 1
+
+
+def _too_big(event: Event | None) -> str | None:
+    """Why `event` holds a number its BIGINT column cannot (pydantic's ints have no bound;
+    the fast path's parse gives NULL for one, so only this path meets it)."""
+    if event is None:
+        return None
+    if event.seq > _BIGINT_MAX:
+        return f"seq: too big: {event.seq}"
+    if isinstance(event, LogAppended):
+        for k, line in enumerate(event.lines):
+            if line.n > _BIGINT_MAX:
+                return f"lines.{k}.n: too big: {line.n}"
+    return None
 
 
 def _bad_times(
