@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import duckdb
 import pytest
-from projections_support import Offsets, at
 from pydantic import BaseModel, Field, ValidationError
 
 from jobstream.events.codec import encode
@@ -30,6 +29,8 @@ from jobstream.projections.schema import (
     Table,
 )
 from jobstream.projections.views import DuckDBViews
+
+from .projections_support import Offsets, at
 
 SPECS = [JOB_RECORDS, LOG_LINES, APPLIED, CHECKPOINTS, DEAD_LETTERS]
 
