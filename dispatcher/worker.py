@@ -11,8 +11,8 @@ The whole loop, in the order it happens:
 4. health: a small file under the data directory says this worker is alive and what it has
    done (`jobstream worker --check` reads it).
 
-In burst mode (arq's `burst`) the loop ends instead of waiting once the jobs topic has
-nothing more to read and no job is running: tests and one-shot runs submit, run a burst,
+In burst mode (arq's `burst`) the loop ends instead of waiting once the jobs topic is read
+to its end and no job is running: tests and one-shot runs submit, run a burst,
 and then look at the log, with no sleep and no stop signal.
 """
 
@@ -33,7 +33,7 @@ from jobstream.dispatcher.notifier import EventNotifier
 from jobstream.events.documents.ingest import decode_record
 from jobstream.events.errors import MalformedEvent, NotAssigned
 from jobstream.events.log.aio import pause
-from jobstream.events.log.base import EventLog, Record
+from jobstream.events.log.base import Consumer, EventLog, Record
 from jobstream.events.models import JobSubmitted, Status
 from jobstream.events.names import Topics
 from jobstream.runners import Runner
@@ -97,15 +97,13 @@ class Worker:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Claim and run jobs until `stop` is set; running jobs are then cancelled.
 
-        In burst mode it also returns, without cancelling anything, at the first read of the
-        jobs topic that finds nothing while this worker holds partitions and runs no job.
-        A burst lasts as long as the queue does: it runs the jobs queued before it and any
-        that arrive before the queue empties, each to its own end (timeouts and cancels
-        still apply), and returns at most one read (0.2 s) after the last one ends. A
-        producer that never lets the queue empty keeps it running, as with arq. On the
-        embedded log a read finds every record appended before it, so a burst after
-        `submit` runs every submitted job; on Kafka a read can come back empty while a
-        fetch is under way, so there a burst may leave jobs for the next worker."""
+        In burst mode it also returns, without cancelling anything, once this worker runs
+        no job and has read its partitions of the jobs topic to their ends (`EventLog.ends`,
+        exact on both logs). A burst lasts as long as the queue does: it runs the jobs
+        queued before it and any that arrive before the queue empties, each to its own end
+        (timeouts and cancels still apply), and returns at most one read (0.2 s) after the
+        last one ends. A producer that never lets the queue empty keeps it running, as
+        with arq."""
         if stop is None:
             stop = asyncio.Event()
         group = self.topics.group(WORKER_GROUP)
@@ -125,7 +123,8 @@ class Worker:
                         await self._wait_for_slot(stop)
                         continue
                     records = await consumer.getmany(max_records=free, timeout=0.2)
-                    if self.burst and not records and not self._running and consumer.assignment():
+                    idle = self.burst and not records and not self._running
+                    if idle and await self._drained(consumer):
                         break
                     for record in records:
                         try:
@@ -137,6 +136,12 @@ class Worker:
             await self._shutdown()
             stop.set()
             await asyncio.gather(watcher, health, return_exceptions=True)
+
+    async def _drained(self, consumer: Consumer) -> bool:
+        """Has `consumer` read every partition it holds to the end of the log?"""
+        held = consumer.assignment()
+        ends = await self.log.ends([self.topics.jobs])
+        return bool(held) and all(consumer.position(tp) >= ends.get(tp, 0) for tp in held)
 
     async def _wait_for_slot(self, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())

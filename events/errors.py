@@ -1,14 +1,29 @@
 """jobstream's exceptions, under one root.
 
+The tree, with where each error outside this module is defined (each package raises its
+own, always under JobstreamError, so `except JobstreamError` catches every error jobstream
+raises on purpose):
+
 JobstreamError
-├── DocumentError          a job document has errors (carries every problem)
-├── MalformedEvent         bytes on a topic that are not a valid event
-├── LogError               the event log failed
-│   └── NotAssigned        a consumer committed a partition it no longer owns
-├── SecretError            a secret could not be encrypted or decrypted
-├── JobNotFound            no job id starts with the given prefix
-├── AmbiguousJobId         more than one job id starts with the given prefix
-└── ViewsBusy              another process holds the DuckDB views
+├── DocumentError            a job document has errors (carries every problem)
+├── MalformedEvent           bytes on a topic that are not a valid event
+├── LogError                 the event log failed
+│   └── NotAssigned          a consumer committed a partition it no longer owns
+├── SecretError              a secret could not be encrypted or decrypted
+├── JobNotFound              no job id starts with the given prefix
+├── AmbiguousJobId           more than one job id starts with the given prefix
+├── ViewsBusy                another process holds the DuckDB views
+├── SettingsError            a setting cannot be used            (jobstream.settings)
+├── ConditionError           a modifier is not one comparison    (jobstream.runners.conditions)
+├── WorkspaceError           a workspace or source cannot be set up (jobstream.runners.workspace)
+├── CallbackError            a callback failed                   (jobstream.callbacks.base)
+│   ├── CallbackConfigError  its settings are missing or wrong
+│   ├── CallbackNotFound     no callback by that name            (jobstream.callbacks.registry)
+│   ├── GiveUp               a hook's failure that retrying cannot fix
+│   └── DeliveryFailed       a receiver's answer worth retrying  (webhook, github)
+├── TokenError               a token cannot be created or revoked (jobstream.api.tokens)
+└── ApiRequestError          the API answered an error, or could not be reached
+                                                                 (jobstream.client)
 """
 
 from __future__ import annotations
