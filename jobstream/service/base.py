@@ -142,4 +142,8 @@ class JobsService:
                             return record
                     await asyncio.sleep(WAIT_POLL)
         except TimeoutError:
-            raise TimeoutError(f"the views did not show job {job} ended in time") from None
+            raise self._late(job) from None
+
+    @staticmethod
+    def _late(job: str) -> TimeoutError:
+        return TimeoutError(f"the views did not show job {job} ended in time")

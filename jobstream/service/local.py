@@ -142,10 +142,14 @@ class LocalJobs(JobsService):
         return await self.views.query(queries.stats)
 
     async def wait(self, job: str, *, timeout: float, after: Record | None = None) -> JobRecord:
+        if after is None:
+            return await super().wait(job, timeout=timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if after is not None:
+        try:
             await self.views.wait_for(after, timeout=timeout)
+        except TimeoutError:
+            raise self._late(job) from None
         return await super().wait(job, timeout=max(0.0, deadline - loop.time()))
 
 
