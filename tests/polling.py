@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -34,3 +34,17 @@ async def wait_until(check: Callable[[], T], timeout: float = 20.0) -> T:
             raise TimeoutError(f"condition not met within {timeout}s: {check}")
         await asyncio.sleep(0.01)
     return result
+
+
+async def eventually_async(
+    check: Callable[[], Awaitable[T]], timeout: float = 30, interval: float = 0.05
+) -> T:
+    """`eventually` for a coroutine check, awaited in the test's own event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        await asyncio.sleep(interval)

@@ -16,6 +16,7 @@ PACKAGES = [
         "dispatcher",
         "projections",
         "callbacks",
+        "service",
     )
 ]
 

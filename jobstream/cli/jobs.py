@@ -5,22 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 from pathlib import Path
 
 import click
 
-from jobstream.app import make_runner, open_log, projection_host, secret_box, stop_on_signals
-from jobstream.cli.common import EXIT_FAILED, api_client, pass_settings, run_async, session
-from jobstream.client import ApiClient
+from jobstream.app import make_runner, open_log, secret_box, stop_on_signals
+from jobstream.cli.common import (
+    EXIT_FAILED,
+    LocalViews,
+    jobs_service,
+    local_jobs,
+    pass_settings,
+    remote_jobs,
+    run_async,
+)
 from jobstream.console import LivePrinter, format_record
 from jobstream.dispatcher.local import LocalDispatcher
-from jobstream.dispatcher.submit import request_cancel, submission, submit
+from jobstream.dispatcher.submit import submission
 from jobstream.events.documents.validation import ValidatedDocument, format_problems, load_document
-from jobstream.events.errors import JobNotFound, ViewsBusy
+from jobstream.events.errors import ViewsBusy
 from jobstream.events.models import Status
-from jobstream.projections import queries
-from jobstream.projections.records import JobRecord
+from jobstream.service import JobsService
 from jobstream.settings import Settings
 
 __all__ = ["cancel", "run", "submit_command"]
@@ -75,46 +80,31 @@ async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[st
     cancel = asyncio.Event()
     stop_on_signals(cancel)
     async with open_log(settings) as log, contextlib.AsyncExitStack() as stack:
+        # The views are taken before the job starts and kept up while it runs.
+        views = LocalViews(settings, log, stack, catch_up=False, live=True)
+        jobs: JobsService | None
         try:
-            host = await stack.enter_async_context(projection_host(settings, log))
+            await views.open()
+            jobs = local_jobs(settings, log, views)
         except ViewsBusy as busy:
-            host, holder = None, busy.holder
-        stop = asyncio.Event()
-        projecting = asyncio.create_task(host.run(stop)) if host else None
+            holder = busy.holder
+            # The process that holds the views answers for them, if it has an API.
+            jobs = remote_jobs(settings)
+            if jobs is not None:
+                await stack.enter_async_context(jobs)
         dispatcher = LocalDispatcher(
             log, settings.topics, make_runner(settings), lease=settings.lease
         )
         result = await dispatcher.run(
             event, validated.document, cancel=cancel, observer=LivePrinter()
         )
-        if host is not None and projecting is not None:
-            if result.last is not None:
-                await host.wait_for(result.last, timeout=RECORD_TIMEOUT)
-            stop.set()
-            await projecting
-            record = await host.query(queries.get_job, event.job_id)
-        elif (client := api_client(settings)) is not None:
-            # The process that holds the views answers for them: wait until they show it all.
-            async with client:
-                record = await _completed_record(client, event.job_id)
-        else:
+        if jobs is None:
             click.echo(f"note: {holder} holds the views; they will show this job", err=True)
             click.echo(f"       job  {event.job_id}\n    status  {result.status.name}")
             return result.status
+        record = await jobs.wait(event.job_id, after=result.last, timeout=RECORD_TIMEOUT)
         click.echo(format_record(record, color=sys.stdout.isatty()))
         return result.status
-
-
-async def _completed_record(client: ApiClient, job_id: str) -> JobRecord:
-    deadline = time.monotonic() + RECORD_TIMEOUT
-    while True:
-        with contextlib.suppress(JobNotFound):
-            record = await client.job(job_id)
-            if record.completed:
-                return record
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the views did not show job {job_id} ended in time")
-        await asyncio.sleep(0.05)
 
 
 @click.command("submit")
@@ -123,28 +113,14 @@ async def _completed_record(client: ApiClient, job_id: str) -> JobRecord:
 @pass_settings
 def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
     """Queue the job in FILE for a worker and print its id."""
-    if (client := api_client(settings)) is not None:
-        click.echo(run_async(_submit_remote(client, file, _labels(labels))))
-        return
+    extra = _labels(labels)
     validated = _read_document(file)
-    event = submission(validated.document, secret_box(settings), labels=_labels(labels))
 
-    async def go() -> None:
-        async with open_log(settings) as log:
-            await submit(log, settings.topics, event)
+    async def go() -> str:
+        async with jobs_service(settings) as jobs:
+            return await jobs.submit(validated, extra)
 
-    run_async(go())
-    click.echo(event.job_id)
-
-
-async def _submit_remote(client: ApiClient, file: Path, labels: dict[str, str]) -> str:
-    # The server validates: the file goes as written, so problems keep their line numbers.
-    kind = "application/json" if file.suffix.lower() == ".json" else "application/yaml"
-    async with client:
-        created = await client.submit(file.read_bytes(), kind, str(file), labels)
-    for line in format_problems(str(file), created.warnings):
-        click.echo(line, err=True)
-    return created.job_id
+    click.echo(run_async(go()))
 
 
 @click.command()
@@ -154,19 +130,10 @@ def cancel(settings: Settings, job: str) -> None:
     """Ask the runner of JOB (an id or unique prefix) to stop it; it ends CANCELLED."""
 
     async def go() -> str:
-        if (client := api_client(settings)) is not None:
-            async with client:
-                outcome = await client.cancel(job)
-            if not outcome.requested:
-                return f"job {outcome.job_id} already ended {outcome.status}"
-            return f"cancel requested for job {outcome.job_id}"
-        async with session(settings) as s:
-            record = await s.host.query(
-                queries.get_job, await s.host.query(queries.resolve_job_id, job)
-            )
-            if record.completed:
-                return f"job {record.job_id} already ended {record.status.name}"
-            await request_cancel(s.log, settings.topics, record.job_id)
-            return f"cancel requested for job {record.job_id}"
+        async with jobs_service(settings) as jobs:
+            outcome = await jobs.cancel(job)
+        if not outcome.requested:
+            return f"job {outcome.job_id} already ended {outcome.status.name}"
+        return f"cancel requested for job {outcome.job_id}"
 
     click.echo(run_async(go()))

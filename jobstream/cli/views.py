@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import sys
 from datetime import datetime
 
 import click
 
-from jobstream.cli.common import api_client, pass_settings, run_async, session
-from jobstream.client import ApiClient
+from jobstream.cli.common import jobs_service, pass_settings, run_async
 from jobstream.console import format_lines, format_record, format_table
 from jobstream.events.models import Status
-from jobstream.projections import queries
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
 from jobstream.settings import Settings
 
 __all__ = ["list_command", "log", "show", "stats", "status"]
 
 STATUSES = [s.name for s in Status]
+LOG_PAGE = 5000  # lines `log` asks for at a time
 
 
 def _record_json(record: JobRecord, *, document: bool = False) -> dict:
@@ -54,21 +51,17 @@ def list_command(
 ) -> None:
     """List jobs, newest first."""
 
-    filters = {
-        "status": [x.upper() for x in statuses] or None,
-        "name": name,
-        "since": since.astimezone() if since else None,
-        "until": until.astimezone() if until else None,
-        "limit": limit,
-        "offset": offset,
-    }
-
     async def go() -> list[JobRecord]:
-        if (client := api_client(settings)) is not None:
-            async with client:
-                return await client.list_jobs(**filters)
-        async with session(settings) as s:
-            return await s.host.query(functools.partial(queries.list_jobs, **filters))
+        async with jobs_service(settings) as jobs:
+            page = await jobs.list(
+                status=[Status[x.upper()] for x in statuses] or None,
+                name=name,
+                since=since.astimezone() if since else None,
+                until=until.astimezone() if until else None,
+                limit=limit,
+                offset=offset,
+            )
+        return page.jobs
 
     records = run_async(go())
     if as_json:
@@ -80,11 +73,8 @@ def list_command(
 
 
 async def _job(settings: Settings, job: str) -> JobRecord:
-    if (client := api_client(settings)) is not None:
-        async with client:
-            return await client.job(job)
-    async with session(settings) as s:
-        return await s.host.query(queries.get_job, await s.host.query(queries.resolve_job_id, job))
+    async with jobs_service(settings) as jobs:
+        return await jobs.get(job)
 
 
 @click.command()
@@ -123,41 +113,16 @@ def log(settings: Settings, job: str, start: int, follow: bool) -> None:
         sys.stdout.write(format_lines(lines, color))
         sys.stdout.flush()
 
-    async def remote(client: ApiClient) -> None:
-        async with client:
-            job_id = (await client.job(job)).job_id
+    async def go() -> None:
+        async with jobs_service(settings, live=follow) as jobs:
             if follow:
-                async for line in client.follow(job_id, start):
+                async for line in jobs.follow(job, start):
                     show([line])
                 return
-            line = start
-            while (page := await client.log_page(job_id, line)).lines:
+            page = await jobs.log(job, start, LOG_PAGE)
+            while page.lines:
                 show(page.lines)
-                line = page.next
-
-    async def go() -> None:
-        if (client := api_client(settings)) is not None:
-            return await remote(client)
-        async with session(settings) as s:
-            job_id = await s.host.query(queries.resolve_job_id, job)
-            stop = asyncio.Event()
-            projecting = asyncio.create_task(s.host.run(stop)) if follow else None
-            line = start
-            try:
-                while True:
-                    record = await s.host.query(queries.get_job, job_id)
-                    page = await s.host.query(queries.log_range, job_id, line, 5000)
-                    if page:
-                        show(page)
-                        line = page[-1].n + 1
-                        continue
-                    if not follow or record.completed:
-                        return
-                    await asyncio.sleep(0.1)
-            finally:
-                stop.set()
-                if projecting:
-                    await projecting
+                page = await jobs.log(page.job_id, page.next, LOG_PAGE)
 
     run_async(go())
 
@@ -169,11 +134,8 @@ def stats(settings: Settings, as_json: bool) -> None:
     """Jobs by status and how long finished jobs took."""
 
     async def go() -> Stats:
-        if (client := api_client(settings)) is not None:
-            async with client:
-                return await client.stats()
-        async with session(settings) as s:
-            return await s.host.query(queries.stats)
+        async with jobs_service(settings) as jobs:
+            return await jobs.stats()
 
     result = run_async(go())
     if as_json:

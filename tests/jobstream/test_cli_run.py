@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
+
+from jobstream.projections.views import DuckDBViews
 
 from .cli_support import EXAMPLES, Cli
 
@@ -126,3 +129,19 @@ def test_secret_encrypt_value_is_accepted_and_masked(cli: Cli, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "the password is ***" in result.stdout
     assert "hunter2" not in result.stdout
+
+
+def test_submit_needs_only_the_log_while_queries_need_the_views(cli: Cli) -> None:
+    cli.data_dir.mkdir(parents=True)
+    views = DuckDBViews.open(cli.data_dir / "views.duckdb")  # held, as by a server with no API
+    try:
+        submitted = cli("submit", str(EXAMPLES / "minimal.yml"))
+        assert submitted.returncode == 0, submitted.stderr
+        busy = cli("show", submitted.stdout.strip())
+        assert busy.returncode == 3
+        assert f"process {os.getpid()}" in busy.stderr
+    finally:
+        views.close()
+    (record,) = json.loads(cli("list", "--json").stdout)
+    assert record["job_id"] == submitted.stdout.strip()
+    assert record["status"] == "NEW"  # queued: no worker ran it

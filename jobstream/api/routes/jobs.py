@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import duckdb
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import StringConstraints
 
@@ -16,22 +13,15 @@ from jobstream.api.auth import Reader, Writer
 from jobstream.api.body import JSON_TYPES, YAML_TYPES, document_format, read_limited
 from jobstream.api.errors import ERROR_RESPONSES, ApiError, responses
 from jobstream.api.models import CancelResult, Job, JobCreated, JobPage, JobStatus
-from jobstream.api.paging import Cursor, next_cursor
 from jobstream.api.state import ServicesDep
-from jobstream.dispatcher.submit import request_cancel, submission, submit
 from jobstream.events.documents.validation import load_document
 from jobstream.events.errors import DocumentError
 from jobstream.events.models import Status
-from jobstream.projections import queries
-from jobstream.projections.records import JobRecord
+from jobstream.service import InvalidCursor
 
-__all__ = ["DOCUMENT_SCHEMA_NAME", "find_job", "router"]
+__all__ = ["DOCUMENT_SCHEMA_NAME", "JobId", "router"]
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
-
-# Waiting this long for the views to show a new job makes `submit` then `show` work;
-# after it the job is in the log all the same and the answer is still 201.
-_VISIBLE_WITHIN = 5.0
 
 DOCUMENT_SCHEMA_NAME = "JobDocument"
 _DOCUMENT_REF = {"$ref": f"#/components/schemas/{DOCUMENT_SCHEMA_NAME}"}
@@ -42,11 +32,6 @@ Labels = Annotated[
     list[Annotated[str, StringConstraints(pattern=r"^[^=]+=[\s\S]*$")]] | None,
     Query(alias="label", description="KEY=VALUE (repeatable)"),
 ]
-
-
-def find_job(conn: duckdb.DuckDBPyConnection, prefix: str) -> JobRecord:
-    """The record of the one job whose id starts with `prefix`."""
-    return queries.get_job(conn, queries.resolve_job_id(conn, prefix))
 
 
 def _labels(pairs: list[str] | None) -> dict[str, str]:
@@ -90,11 +75,8 @@ async def create_job(
             f"the job document has {len(exc.problems)} problem(s)",
             problems=exc.problems,
         ) from None
-    event = submission(validated.document, services.box, labels=_labels(label), submitter=who.name)
-    record = await submit(services.log, services.settings.topics, event)
-    with contextlib.suppress(TimeoutError):
-        await services.host.wait_for(record, timeout=_VISIBLE_WITHIN)
-    return JobCreated(job_id=event.job_id, warnings=validated.warnings)
+    job_id = await services.jobs.submit(validated, _labels(label), submitter=who.name)
+    return JobCreated(job_id=job_id, warnings=validated.warnings)
 
 
 @router.get("", response_model=JobPage, responses=responses(400), summary="List jobs, newest first")
@@ -114,40 +96,31 @@ async def list_jobs(
 ) -> JobPage:
     if cursor is not None and offset:
         raise ApiError(400, "bad_request", "page with either offset or cursor, not both")
-    filters: dict[str, Any] = {
-        "status": status or None,
-        "name": name,
-        "since": _aware(since),
-        "labels": _labels(label),
-    }
-    position = Cursor.decode(cursor) if cursor is not None else None
-    upper = _aware(until)
-    start = offset
-    if position is not None:
-        upper = position.until(upper)
-        start = position.offset
-    total = await services.host.query(
-        functools.partial(queries.count_jobs, **filters, until=_aware(until))
-    )
-    jobs = await services.host.query(
-        functools.partial(queries.list_jobs, **filters, until=upper, limit=limit, offset=start)
-    )
-    following = None
-    if len(jobs) == limit:
-        absolute = position.position if position is not None else offset
-        following = next_cursor(position, absolute, jobs).encode()
+    try:
+        page = await services.jobs.list(
+            status=[Status[s] for s in status] if status else None,
+            name=name,
+            since=_aware(since),
+            until=_aware(until),
+            labels=_labels(label),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+    except InvalidCursor as exc:
+        raise ApiError(400, "invalid_cursor", str(exc)) from None
     return JobPage(
-        jobs=[Job.of(j) for j in jobs],
-        total=total,
-        limit=limit,
-        offset=None if position is not None else offset,
-        next_cursor=following,
+        jobs=[Job.of(j) for j in page.jobs],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+        next_cursor=page.next_cursor,
     )
 
 
 @router.get("/{job_id}", response_model=Job, responses=responses(404, 409), summary="A job")
 async def get_job(job_id: JobId, services: ServicesDep, _: Reader) -> Job:
-    return Job.of(await services.host.query(find_job, job_id))
+    return Job.of(await services.jobs.get(job_id))
 
 
 @router.get(
@@ -157,7 +130,7 @@ async def get_job(job_id: JobId, services: ServicesDep, _: Reader) -> Job:
     summary="A job's status",
 )
 async def get_status(job_id: JobId, services: ServicesDep, _: Reader) -> JobStatus:
-    record = await services.host.query(find_job, job_id)
+    record = await services.jobs.get(job_id)
     return JobStatus(
         job_id=record.job_id,
         status=record.status,
@@ -182,9 +155,7 @@ async def cancel_job(
     job_id: JobId, response: Response, services: ServicesDep, who: Writer
 ) -> CancelResult:
     """202: the request is on the log, the job will end CANCELLED; 200: it had already ended."""
-    record = await services.host.query(find_job, job_id)
-    if record.completed:
+    outcome = await services.jobs.cancel(job_id, requested_by=who.name)
+    if not outcome.requested:
         response.status_code = 200
-        return CancelResult(job_id=record.job_id, requested=False, status=record.status)
-    await request_cancel(services.log, services.settings.topics, record.job_id, who.name)
-    return CancelResult(job_id=record.job_id, requested=True, status=record.status)
+    return CancelResult(job_id=outcome.job_id, requested=outcome.requested, status=outcome.status)

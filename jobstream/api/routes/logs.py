@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import duckdb
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse
 
 from jobstream.api.auth import Reader
 from jobstream.api.errors import ERROR_RESPONSES, responses
 from jobstream.api.models import LogLine, LogPage
-from jobstream.api.routes.jobs import JobId, find_job
+from jobstream.api.routes.jobs import JobId
 from jobstream.api.sse import line_events, start_line
 from jobstream.api.state import ServicesDep
-from jobstream.projections import queries
-from jobstream.projections.records import JobRecord, LogLineRow
 
 __all__ = ["router"]
 
@@ -24,13 +21,6 @@ router = APIRouter(prefix="/jobs", tags=["logs"], responses=ERROR_RESPONSES)
 MAX_PAGE = 10_000
 
 From = Annotated[int, Query(alias="from", ge=1, description="first line number")]
-
-
-def _page(
-    conn: duckdb.DuckDBPyConnection, prefix: str, start: int, limit: int
-) -> tuple[JobRecord, list[LogLineRow]]:
-    record = find_job(conn, prefix)
-    return record, queries.log_range(conn, record.job_id, start, limit)
 
 
 @router.get(
@@ -47,12 +37,12 @@ async def log_range(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> LogPage:
     """Never the whole log: at most `limit` lines; ask again from `next` for more."""
-    record, rows = await services.host.query(_page, job_id, start, limit)
+    page = await services.jobs.log(job_id, start, limit)
     return LogPage(
-        job_id=record.job_id,
-        lines=[LogLine.of(r) for r in rows],
-        next=rows[-1].n + 1 if rows else start,
-        completed=record.completed,
+        job_id=page.job_id,
+        lines=[LogLine.of(r) for r in page.lines],
+        next=page.next,
+        completed=page.completed,
     )
 
 
@@ -78,6 +68,6 @@ async def log_stream(
         str | None, Header(description="resume after this line (sent by EventSource)")
     ] = None,
 ) -> EventSourceResponse:
-    record = await services.host.query(find_job, job_id)
-    events = line_events(services, record.job_id, start_line(start, last_event_id))
+    record = await services.jobs.get(job_id)
+    events = line_events(services.jobs, record.job_id, start_line(start, last_event_id))
     return EventSourceResponse(events, ping=15)

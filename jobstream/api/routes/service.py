@@ -11,7 +11,6 @@ from jobstream.api.auth import Reader
 from jobstream.api.errors import ERROR_RESPONSES
 from jobstream.api.models import Health, Stats
 from jobstream.api.state import Services, ServicesDep
-from jobstream.projections import queries
 
 __all__ = ["router"]
 
@@ -23,7 +22,7 @@ _LOG_TIMEOUT = 5.0
 
 @router.get("/stats", response_model=Stats, summary="Jobs by status; durations in seconds")
 async def stats(services: ServicesDep, _: Reader) -> Stats:
-    return await services.host.query(queries.stats)
+    return await services.jobs.stats()
 
 
 async def _lag(services: Services) -> int:

@@ -1,27 +1,29 @@
-"""ApiClient: the command line's way to the views when another process holds them.
+"""RemoteJobs: the jobs service through the HTTP API of the process that holds the views.
 
-Answers come back as the models the direct path uses (JobRecord, LogLineRow, Stats), and
-failures as the same exceptions (JobNotFound, DocumentError, ...), so a command prints
-the same thing and exits with the same code whichever way it asked.
+The command line uses it when a server runs (`--server`, or the runtime file a `serve` or
+`project` on this data directory wrote). Answers come back as the models LocalJobs gives
+(JobRecord, LogLineRow, Stats, ...), and failures as the same exceptions (JobNotFound,
+DocumentError, ...), so a command prints the same thing and exits with the same code
+whichever way it asked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 
-from jobstream.events.documents.validation import Problem
+from jobstream.events.documents.validation import Problem, ValidatedDocument
 from jobstream.events.errors import AmbiguousJobId, DocumentError, JobNotFound, JobstreamError
 from jobstream.events.models import Status
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
+from jobstream.service.base import CancelOutcome, InvalidCursor, JobList, JobsService, LogPage
 
-__all__ = ["ApiClient", "ApiRequestError", "CancelOutcome", "Created", "LogPage"]
+__all__ = ["ApiRequestError", "RemoteJobs"]
 
 # A follower reconnects this many times (resuming after the last line) before giving up.
 _RECONNECTS = 10
@@ -45,54 +47,59 @@ class _AmbiguousJobId(AmbiguousJobId):
         JobstreamError.__init__(self, message)
 
 
-class Created(BaseModel):
-    job_id: str
-    warnings: list[Problem] = []
-
-
-class CancelOutcome(BaseModel):
-    job_id: str
-    requested: bool
-    status: str
-
-
-class LogPage(BaseModel):
-    lines: list[LogLineRow]
-    next: int
-    completed: bool
-
-
 def _record(data: dict[str, Any]) -> JobRecord:
     # Statuses travel by name; the record holds the enum.
     return JobRecord.model_validate({**data, "status": Status[data["status"]]})
 
 
-class ApiClient:
+class RemoteJobs(JobsService):
+    """The service at `url`, sending `token` (if any) as a bearer token."""
+
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
 
-    async def __aenter__(self) -> ApiClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
+    async def close(self) -> None:
         await self._http.aclose()
 
-    async def list_jobs(
+    async def submit(
+        self, validated: ValidatedDocument, labels: Mapping[str, str] | None = None
+    ) -> str:
+        # The document as the log will hold it (JSON of the validated model): the server
+        # validates it again and encrypts its secrets with the installation's key.
+        body = validated.document.model_dump_json(exclude_defaults=True).encode()
+        try:
+            data = await self._call(
+                "POST",
+                "/jobs",
+                content=body,
+                headers={"Content-Type": "application/json"},
+                params={"label": [f"{k}={v}" for k, v in (labels or {}).items()]},
+            )
+        except _Rejected as rejected:
+            raise DocumentError(rejected.problems, self.url) from None
+        return str(data["job_id"])
+
+    async def list(
         self,
         *,
-        status: list[str] | None = None,
+        status: Sequence[Status] | None = None,
         name: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         labels: Mapping[str, str] | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> list[JobRecord]:
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        cursor: str | None = None,
+    ) -> JobList:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        else:
+            params["offset"] = offset
         if status:
-            params["status"] = [s.upper() for s in status]
+            params["status"] = [s.name for s in status]
         if name is not None:
             params["name"] = name
         if since is not None:
@@ -102,21 +109,24 @@ class ApiClient:
         if labels:
             params["label"] = [f"{k}={v}" for k, v in labels.items()]
         page = await self._call("GET", "/jobs", params=params)
-        return [_record(job) for job in page["jobs"]]
+        return JobList.model_validate({**page, "jobs": [_record(job) for job in page["jobs"]]})
 
-    async def job(self, prefix: str) -> JobRecord:
-        return _record(await self._call("GET", f"/jobs/{prefix}", prefix=prefix))
+    async def get(self, job: str) -> JobRecord:
+        return _record(await self._call("GET", f"/jobs/{job}", prefix=job))
 
-    async def log_page(self, job_id: str, start: int, limit: int = 5000) -> LogPage:
+    async def log(self, job: str, start: int = 1, limit: int = 1000) -> LogPage:
         page = await self._call(
-            "GET", f"/jobs/{job_id}/log", params={"from": start, "limit": limit}, prefix=job_id
+            "GET", f"/jobs/{job}/log", params={"from": start, "limit": limit}, prefix=job
         )
         lines = [LogLineRow(job_id=page["job_id"], **line) for line in page["lines"]]
-        return LogPage(lines=lines, next=page["next"], completed=page["completed"])
+        return LogPage(
+            job_id=page["job_id"], lines=lines, next=page["next"], completed=page["completed"]
+        )
 
-    async def follow(self, job_id: str, start: int = 1) -> AsyncIterator[LogLineRow]:
-        """Every line from `start` as it is written, until the job ends (SSE; a dropped
-        connection resumes after the last line received)."""
+    async def follow(self, job: str, start: int = 1) -> AsyncIterator[LogLineRow]:
+        """The API's Server-Sent Events; a dropped connection resumes after the last line
+        received (of the job the prefix named at the start)."""
+        job_id = (await self.get(job)).job_id
         last: int | None = None
         for attempt in range(_RECONNECTS + 1):
             headers = {"Last-Event-ID": str(last)} if last is not None else {}
@@ -144,29 +154,12 @@ class ApiClient:
                 await asyncio.sleep(_RECONNECT_WAIT)
         raise ApiRequestError(f"the log stream from {self.url} kept ending early")
 
+    async def cancel(self, job: str) -> CancelOutcome:
+        data = await self._call("POST", f"/jobs/{job}/cancel", prefix=job)
+        return CancelOutcome.model_validate({**data, "status": Status[data["status"]]})
+
     async def stats(self) -> Stats:
         return Stats.model_validate(await self._call("GET", "/stats"))
-
-    async def cancel(self, prefix: str) -> CancelOutcome:
-        return CancelOutcome.model_validate(
-            await self._call("POST", f"/jobs/{prefix}/cancel", prefix=prefix)
-        )
-
-    async def submit(
-        self, body: bytes, content_type: str, source: str, labels: Mapping[str, str]
-    ) -> Created:
-        """Queue a document; a rejected one raises DocumentError naming `source`."""
-        try:
-            data = await self._call(
-                "POST",
-                "/jobs",
-                content=body,
-                headers={"Content-Type": content_type},
-                params={"label": [f"{k}={v}" for k, v in labels.items()]},
-            )
-        except _Rejected as rejected:
-            raise DocumentError(rejected.problems, source) from None
-        return Created.model_validate(data)
 
     async def _call(self, method: str, path: str, *, prefix: str = "", **kwargs: Any) -> Any:
         try:
@@ -189,6 +182,8 @@ class ApiClient:
             return _AmbiguousJobId(prefix, message)
         if code == "invalid_document":
             return _Rejected([Problem.model_validate(p) for p in body.get("problems", [])])
+        if code == "invalid_cursor":
+            return InvalidCursor(message)
         return ApiRequestError(
             f"{self.url}: {message} ({response.status_code} {code})".rstrip(),
             status=response.status_code,

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
 
-from jobstream.api.errors import ApiError
 from jobstream.projections.records import JobRecord
+from jobstream.service.base import InvalidCursor
 
 __all__ = ["Cursor", "next_cursor"]
 
 # DuckDB keeps microseconds: "before t + 1 µs" is "at or before t".
 _TICK = timedelta(microseconds=1)
+_NOT_OURS = "not a cursor this API handed out"
 
 
 class Cursor(BaseModel, frozen=True):
@@ -38,9 +39,9 @@ class Cursor(BaseModel, frozen=True):
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             cursor = cls.model_validate_json(raw)
         except (binascii.Error, ValueError, ValidationError):
-            raise ApiError(400, "invalid_cursor", "not a cursor this API handed out") from None
+            raise InvalidCursor(_NOT_OURS) from None
         if cursor.skip < 0 or cursor.position < 0:
-            raise ApiError(400, "invalid_cursor", "not a cursor this API handed out")
+            raise InvalidCursor(_NOT_OURS)
         return cursor
 
     def until(self, until: datetime | None) -> datetime | None:

@@ -1,0 +1,197 @@
+"""LocalJobs: the jobs service on the event log and the DuckDB views of this process.
+
+The HTTP API answers through it (in the process that projects), and so does the command
+line when no server runs (it then opens the views itself). Writes are events appended to
+the log; reads are queries of the views, run by their owner on the views' own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import duckdb
+
+from jobstream.dispatcher.submit import request_cancel, submission, submit
+from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.validation import ValidatedDocument
+from jobstream.events.log.base import EventLog, Record, TopicPartition
+from jobstream.events.models import Status
+from jobstream.events.names import Topics
+from jobstream.projections import queries
+from jobstream.projections.records import JobRecord, LogLineRow, Stats
+from jobstream.service.base import CancelOutcome, JobList, JobsService, LogPage
+from jobstream.service.paging import Cursor, next_cursor
+
+__all__ = ["FOLLOW_PAGE", "FOLLOW_POLL", "LocalJobs", "Views"]
+
+T = TypeVar("T")
+
+# A follower reads at most this many lines per query, and looks again this often when
+# there were none: following is polling the views from the next line number, so nothing
+# is held per follower but that number.
+FOLLOW_PAGE = 1000
+FOLLOW_POLL = 0.05
+
+
+class Views(Protocol):
+    """What LocalJobs needs of the projection host holding the views."""
+
+    async def query(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` on the views' connection, in the thread that owns it."""
+        ...
+
+    async def wait_for(
+        self, target: Record | tuple[TopicPartition, int], timeout: float = 10.0
+    ) -> None:
+        """Return once the record (or the one at (partition, offset)) is applied;
+        TimeoutError otherwise."""
+        ...
+
+
+class LocalJobs(JobsService):
+    """The service over `log` (writes) and `views` (reads).
+
+    `secrets` gives the installation's key; it is asked for only when a document is
+    submitted, so reading the views never creates one. `visible_within`: how long `submit`
+    waits for the views to show the new job (the API: so `submit` then `show` works; a
+    command line that does not project into the views waits for nothing). Once `stop` is
+    set, open follows end where they are, so they do not hold a shutdown up."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        topics: Topics,
+        views: Views,
+        secrets: Callable[[], SecretBox],
+        *,
+        visible_within: float = 0.0,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.event_log = log
+        self.topics = topics
+        self.views = views
+        self._secrets = secrets
+        self.visible_within = visible_within
+        self.stop = stop or asyncio.Event()
+
+    async def submit(
+        self,
+        validated: ValidatedDocument,
+        labels: Mapping[str, str] | None = None,
+        *,
+        submitter: str = "anonymous",
+    ) -> str:
+        """See JobsService.submit; `submitter` names who asks (the API: the token's name)."""
+        event = submission(
+            validated.document, self._secrets(), labels=dict(labels or {}), submitter=submitter
+        )
+        record = await submit(self.event_log, self.topics, event)
+        if self.visible_within > 0:
+            # After this the job is in the log all the same: it is queued, only not shown yet.
+            with contextlib.suppress(TimeoutError):
+                await self.views.wait_for(record, timeout=self.visible_within)
+        return event.job_id
+
+    async def list(
+        self,
+        *,
+        status: Sequence[Status] | None = None,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        labels: Mapping[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> JobList:
+        position = Cursor.decode(cursor) if cursor is not None else None
+        filters = {"status": status or None, "name": name, "since": since, "labels": labels}
+        return await self.views.query(_page_of_jobs, filters, until, limit, offset, position)
+
+    async def get(self, job: str) -> JobRecord:
+        return await self.views.query(_find, job)
+
+    async def log(self, job: str, start: int = 1, limit: int = 1000) -> LogPage:
+        return await self.views.query(_log_page, job, start, limit)
+
+    async def follow(self, job: str, start: int = 1) -> AsyncIterator[LogLineRow]:
+        page = await self.log(job, start, FOLLOW_PAGE)
+        while not self.stop.is_set():
+            for line in page.lines:
+                yield line
+            if not page.lines:
+                if page.completed:
+                    return
+                await asyncio.sleep(FOLLOW_POLL)
+            page = await self.log(page.job_id, page.next, FOLLOW_PAGE)
+
+    async def cancel(self, job: str, *, requested_by: str = "anonymous") -> CancelOutcome:
+        """See JobsService.cancel; `requested_by` names who asks (the API: the token's name)."""
+        record = await self.get(job)
+        if not record.completed:
+            await request_cancel(self.event_log, self.topics, record.job_id, requested_by)
+        return CancelOutcome(
+            job_id=record.job_id, requested=not record.completed, status=record.status
+        )
+
+    async def stats(self) -> Stats:
+        return await self.views.query(queries.stats)
+
+    async def wait(self, job: str, *, timeout: float, after: Record | None = None) -> JobRecord:
+        if after is None:
+            return await super().wait(job, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            await self.views.wait_for(after, timeout=timeout)
+        except TimeoutError:
+            raise self._late(job) from None
+        return await super().wait(job, timeout=max(0.0, deadline - loop.time()))
+
+
+def _find(conn: duckdb.DuckDBPyConnection, job: str) -> JobRecord:
+    return queries.get_job(conn, queries.resolve_job_id(conn, job))
+
+
+def _log_page(conn: duckdb.DuckDBPyConnection, job: str, start: int, limit: int) -> LogPage:
+    # The record first: lines read after a "completed" record are then all the lines
+    # (Completed is applied after the job's last LogAppended: same partition, in order).
+    record = _find(conn, job)
+    lines = queries.log_range(conn, record.job_id, start, limit)
+    return LogPage(
+        job_id=record.job_id,
+        lines=lines,
+        next=lines[-1].n + 1 if lines else start,
+        completed=record.completed,
+    )
+
+
+def _page_of_jobs(
+    conn: duckdb.DuckDBPyConnection,
+    filters: dict[str, Any],
+    until: datetime | None,
+    limit: int,
+    offset: int,
+    position: Cursor | None,
+) -> JobList:
+    # The count and the page in one call on the views' thread: no batch applied between.
+    total = queries.count_jobs(conn, **filters, until=until)
+    upper, start = until, offset
+    if position is not None:
+        upper, start = position.until(until), position.offset
+    jobs = queries.list_jobs(conn, **filters, until=upper, limit=limit, offset=start)
+    following = None
+    if len(jobs) == limit:
+        absolute = position.position if position is not None else offset
+        following = next_cursor(position, absolute, jobs).encode()
+    return JobList(
+        jobs=jobs,
+        total=total,
+        limit=limit,
+        offset=None if position is not None else offset,
+        next_cursor=following,
+    )
