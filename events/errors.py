@@ -22,8 +22,9 @@ JobstreamError
 │   ├── GiveUp               a hook's failure that retrying cannot fix
 │   └── DeliveryFailed       a receiver's answer worth retrying  (webhook, github)
 ├── TokenError               a token cannot be created or revoked (jobstream.api.tokens)
+├── InvalidCursor            a list cursor no list handed out    (jobstream.service.base)
 └── ApiRequestError          the API answered an error, or could not be reached
-                                                                 (jobstream.client)
+                                                                 (jobstream.service.remote)
 """
 
 from __future__ import annotations
