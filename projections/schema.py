@@ -325,7 +325,9 @@ TABLES: dict[str, tuple[str, ...]] = {t.name: t.compared for t in _ALL}
 # - each parsed value passes the field's constraints, written in SQL (`check`).
 # A record that fails either is decoded by pydantic, which then applies it or says why not,
 # so being too strict here costs only speed; being too lenient would let through a record
-# pydantic would have dead-lettered.
+# pydantic would have dead-lettered. Not caught (no producer writes them, and a check costs
+# a second scan of every record): a key spelled with an escape ("te\u0078t"), and a key
+# written twice (DuckDB reads the first, pydantic the last).
 
 # Subsets of what pydantic accepts, for the string formats DuckDB's casts read more loosely
 # (a UUID's hyphens anywhere, 'infinity' or '2024-1-1' as a time): only the canonical forms,

@@ -12,7 +12,8 @@ the batch; Python reads back only one small row of facts per event (`LogChunk`),
 decides which chunks apply and from which line, and one `INSERT ... SELECT` copies those
 lines into `log_lines`. A record the fast path is not sure of (bad JSON, a missing or
 mistyped field, lines out of order) is decoded by pydantic like every other event, so it is
-folded whole or dead-lettered with pydantic's error.
+folded whole or dead-lettered with pydantic's error. The parse and the checks of "sure" are
+generated from the event models (projections.schema.LOG_APPENDED), as is every table's SQL.
 
 A DuckDB connection is not thread-safe: ViewsHost calls `apply` and every query from
 one worker thread. Only one process may hold the file (DuckDB allows one writer per file).
