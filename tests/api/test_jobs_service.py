@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from api_support import LiveServer, job_yaml
-from polling import eventually_async
 
 from jobstream.app import make_worker, open_log
 from jobstream.cli.common import LocalViews, local_jobs
@@ -24,6 +22,9 @@ from jobstream.events.models import Status
 from jobstream.projections.records import JobRecord
 from jobstream.service import InvalidCursor, JobsService, RemoteJobs
 from jobstream.settings import Settings
+
+from ..polling import eventually_async
+from .api_support import LiveServer, job_yaml
 
 COUNT = "i=1; while [ $i -le {n} ]; do echo line $i; sleep {pause}; i=$((i+1)); done"
 DONE = 30.0
