@@ -7,6 +7,7 @@ package loads neither yaml nor cryptography nor a Kafka client.
 """
 
 from jobstream.events.codec import decode, encode, to_message
+from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.errors import (
     AmbiguousJobId,
     DocumentError,
@@ -35,6 +36,7 @@ __all__ = [
     "AmbiguousJobId",
     "CancelRequested",
     "Completed",
+    "DeadLetter",
     "DocumentError",
     "Event",
     "Heartbeat",

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.models import Status, StatusName
 
 __all__ = ["DeadLetter", "JobRecord", "LogLineRow", "Stats"]
@@ -76,14 +77,3 @@ class Stats(BaseModel):
     finished: int
     mean_duration: float | None
     p50_duration: float | None
-
-
-class DeadLetter(BaseModel):
-    """A record that was not a valid event, kept with why."""
-
-    topic: str
-    partition: int
-    offset: int
-    error: str
-    value: bytes
-    recorded_at: datetime
