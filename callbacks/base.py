@@ -1,10 +1,10 @@
 """The Callback interface: Cyclid's three hooks, called from a consumer of the log.
 
 In Cyclid the Notifier called a Callback in the middle of a job. Here a callback never sits
-inside the runner: `CallbackHost` runs it as its own consumer group, so a slow or failing
-hook delays only that callback, and a callback added later can start from the beginning of
-history. A hook that raises is retried with backoff; raise `GiveUp` to dead-letter the event
-at once (an error that no retry can fix, such as an HTTP 422).
+inside the runner: `CallbackHost` runs it as a projection of the log with its own position,
+so a slow or failing hook delays only that callback, and a callback added later can start
+from the beginning of history. A hook that raises is retried with backoff; raise `GiveUp` to
+dead-letter the event at once (an error that no retry can fix, such as an HTTP 422).
 """
 
 from __future__ import annotations
@@ -118,8 +118,9 @@ class Callback:
     """
 
     name: ClassVar[str] = ""
-    """The name used when none is given on the command line (the consumer group is
-    `callback-<name>`); empty means the registry's name or the class name."""
+    """The name used when none is given on the command line (it keys the callback's
+    position and deliveries in the store); empty means the registry's name or the class
+    name."""
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Self:

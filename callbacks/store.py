@@ -1,13 +1,16 @@
-"""The callback hosts' own SQLite file: what was delivered, what failed, what jobs are.
+"""The callback hosts' own SQLite file: where each callback is, what it delivered, what
+failed, what jobs are.
 
 One file per data directory (`callbacks.sqlite`), shared by every callback host on the
 machine (WAL; each write is one `BEGIN IMMEDIATE` transaction, so hosts in several
 processes can write at once):
 
-- `deliveries`: event ids each callback has handled (delivered, or dead-lettered). A host
-  records a delivery here before it commits its log position, so after a crash it reads
-  again from the committed position and skips what is recorded: each event id reaches a
-  callback once, although the log delivers at least once.
+- `positions`: per callback, topic and partition, the offset of the next record to handle.
+  It is written in the same transaction as the deliveries and dead letters of the records
+  it passes, so it never runs ahead of what is recorded, and a restart resumes from it.
+- `deliveries`: event ids each callback has handled (delivered, or dead-lettered), so a
+  record read twice (a producer's retry, a start from the earliest record) is skipped: each
+  event id reaches a callback once, although the log delivers at least once.
 - `dead_letters`: events a callback gave up on (and malformed records), with the error.
 - `jobs`: the JobInfo of every JobSubmitted seen, so a restarted host, or a callback started
   with `--from latest`, still knows the names and labels of jobs submitted before.
@@ -23,7 +26,8 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,9 +36,11 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from jobstream.callbacks.base import JobInfo
+from jobstream.events.dead_letters import DeadLetter
+from jobstream.events.log.base import TopicPartition
 from jobstream.events.log.sqlite import DatabaseThread, immediate
 
-__all__ = ["CallbackStore", "DeadLetter", "HostRecord"]
+__all__ = ["CallbackStore", "HostRecord", "Outcomes"]
 
 T = TypeVar("T")
 
@@ -43,6 +49,13 @@ _BUSY_TIMEOUT = 30.0
 _CHUNK = 900
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS positions (
+    callback TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    "partition" INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
+    PRIMARY KEY (callback, topic, "partition")
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
     callback TEXT NOT NULL,
     event_id TEXT NOT NULL,
@@ -73,7 +86,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS hosts (
     callback TEXT PRIMARY KEY,
     spec TEXT NOT NULL,
-    grp TEXT NOT NULL,
     topics TEXT NOT NULL,
     pid INTEGER NOT NULL,
     started_ms INTEGER NOT NULL,
@@ -87,25 +99,42 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# The dead_letters columns before at_ms, as DeadLetter calls them.
+_DEAD_FIELDS = (
+    "consumer",
+    "topic",
+    "partition",
+    "offset",
+    "event_id",
+    "job_id",
+    "event_type",
+    "error",
+    "attempts",
+)
+
+
 def _time(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-class DeadLetter(BaseModel):
-    """An event a callback gave up on, or a record that is not an event (no event id)."""
+@dataclass(slots=True)
+class Outcomes:
+    """What one transaction records for a callback: the records it passed, and what came of
+    those its hook took."""
 
-    model_config = ConfigDict(frozen=True)
+    delivered: list[tuple[str, TopicPartition, int]] = field(default_factory=list)
+    """(event id, partition, offset) of each event delivered."""
+    dead: list[DeadLetter] = field(default_factory=list)
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+    """The next offset to handle in each partition passed."""
 
-    callback: str
-    topic: str
-    partition: int
-    offset: int
-    event_id: str | None
-    job_id: str | None
-    event_type: str | None
-    error: str
-    attempts: int
-    at: datetime
+    @property
+    def count(self) -> int:
+        """Deliveries and dead letters: what a crash before the write would repeat."""
+        return len(self.delivered) + len(self.dead)
+
+    def __bool__(self) -> bool:
+        return bool(self.positions or self.delivered or self.dead)
 
 
 class HostRecord(BaseModel):
@@ -115,7 +144,6 @@ class HostRecord(BaseModel):
 
     callback: str
     spec: str
-    group: str
     topics: list[str]
     pid: int
     started: datetime
@@ -139,6 +167,9 @@ class _Db:
             with self.write():
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self.db.execute(statement)
+                hosts = {row[1] for row in self.db.execute("PRAGMA table_info(hosts)")}
+                if "grp" in hosts:  # a file of the hosts that read as consumer groups
+                    self.db.execute("ALTER TABLE hosts DROP COLUMN grp")
         except BaseException:
             self.db.close()
             raise
@@ -175,46 +206,61 @@ class _Db:
             found.update(r[0] for r in rows)
         return found
 
-    def record(
-        self,
-        callback: str,
-        event_id: str,
-        where: tuple[str, int, int],
-        outcome: str,
-        dead: DeadLetter | None,
-    ) -> None:
-        with self.write():
-            self.db.execute(
-                'INSERT OR IGNORE INTO deliveries (callback, event_id, topic, "partition",'
-                ' "offset", outcome, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
-                (callback, event_id, *where, outcome, _now_ms()),
-            )
-            if dead is not None:
-                self._dead_letter(dead)
+    def positions(self, callback: str) -> dict[TopicPartition, int]:
+        rows = self.db.execute(
+            'SELECT topic, "partition", "offset" FROM positions WHERE callback = ?', (callback,)
+        )
+        return {TopicPartition(t, p): o for t, p, o in rows}
 
-    def record_many(
-        self, callback: str, deliveries: Sequence[tuple[str, tuple[str, int, int]]]
-    ) -> None:
+    def start_at(
+        self, callback: str, positions: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        with self.write():
+            stored = self.positions(callback)
+            if not stored:
+                self._write_positions(callback, positions)
+                stored = dict(positions)
+        return stored
+
+    def record(self, callback: str, outcomes: Outcomes) -> None:
         at = _now_ms()
         with self.write():
+            delivered = [
+                (callback, key, *tp, offset, "delivered", at)
+                for key, tp, offset in outcomes.delivered
+            ]
+            given_up = [
+                (callback, d.event_id, d.topic, d.partition, d.offset, "dead", at)
+                for d in outcomes.dead
+                if d.event_id is not None
+            ]
             self.db.executemany(
                 'INSERT OR IGNORE INTO deliveries (callback, event_id, topic, "partition",'
                 ' "offset", outcome, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
-                [(callback, key, *where, "delivered", at) for key, where in deliveries],
+                delivered + given_up,
             )
+            for dead in outcomes.dead:
+                self._dead_letter(callback, dead)
+            self._write_positions(callback, outcomes.positions)
 
-    def dead_letter(self, dead: DeadLetter) -> None:
-        with self.write():
-            self._dead_letter(dead)
+    def _write_positions(self, callback: str, positions: Mapping[TopicPartition, int]) -> None:
+        # Never backwards: a host started from the earliest record passes again what it had
+        # passed, and a second host of the same callback may lag behind the first.
+        self.db.executemany(
+            'INSERT INTO positions (callback, topic, "partition", "offset") VALUES (?, ?, ?, ?)'
+            ' ON CONFLICT (callback, topic, "partition")'
+            ' DO UPDATE SET "offset" = max("offset", excluded."offset")',
+            [(callback, *tp, offset) for tp, offset in positions.items()],
+        )
 
-    def _dead_letter(self, d: DeadLetter) -> None:
+    def _dead_letter(self, callback: str, d: DeadLetter) -> None:
         # Keyed by position: a malformed record read again after a restart is listed once.
         self.db.execute(
             'INSERT OR IGNORE INTO dead_letters (callback, topic, "partition", "offset",'
             " event_id, job_id, event_type, error, attempts, at_ms)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                d.callback,
+                callback,
                 d.topic,
                 d.partition,
                 d.offset,
@@ -223,7 +269,7 @@ class _Db:
                 d.event_type,
                 d.error,
                 d.attempts,
-                int(d.at.timestamp() * 1000),
+                int(d.recorded_at.timestamp() * 1000),
             ),
         )
 
@@ -238,9 +284,10 @@ class _Db:
             params = (callback,)
         rows = self.db.execute(sql + ' ORDER BY at_ms, topic, "partition", "offset"', params)
         # at_ms comes back as milliseconds: DeadLetter takes a datetime.
-        rows = [(*row[:9], _time(row[9])) for row in rows]
-        names = list(DeadLetter.model_fields)
-        return [DeadLetter.model_validate(dict(zip(names, row, strict=True))) for row in rows]
+        return [
+            DeadLetter(**dict(zip(_DEAD_FIELDS, row[:9], strict=True)), recorded_at=_time(row[9]))
+            for row in rows
+        ]
 
     def counts(self, callback: str) -> dict[str, int]:
         (delivered,) = self.db.execute(
@@ -252,13 +299,13 @@ class _Db:
         ).fetchone()
         return {"delivered": delivered, "dead": dead}
 
-    def register(self, callback: str, spec: str, group: str, topics: Sequence[str]) -> None:
+    def register(self, callback: str, spec: str, topics: Sequence[str]) -> None:
         now = _now_ms()
         with self.write():
             self.db.execute(
-                "INSERT OR REPLACE INTO hosts (callback, spec, grp, topics, pid, started_ms,"
-                " seen_ms, stopped_ms) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                (callback, spec, group, orjson.dumps(list(topics)).decode(), os.getpid(), now, now),
+                "INSERT OR REPLACE INTO hosts (callback, spec, topics, pid, started_ms,"
+                " seen_ms, stopped_ms) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (callback, spec, orjson.dumps(list(topics)).decode(), os.getpid(), now, now),
             )
 
     def beat(self, callback: str, stopped: bool) -> None:
@@ -271,21 +318,20 @@ class _Db:
 
     def hosts(self) -> list[HostRecord]:
         rows = self.db.execute(
-            "SELECT callback, spec, grp, topics, pid, started_ms, seen_ms, stopped_ms"
+            "SELECT callback, spec, topics, pid, started_ms, seen_ms, stopped_ms"
             " FROM hosts ORDER BY callback"
         )
         return [
             HostRecord(
                 callback=callback,
                 spec=spec,
-                group=group,
                 topics=orjson.loads(topics),
                 pid=pid,
                 started=_time(started),
                 seen=_time(seen),
                 stopped=_time(stopped),
             )
-            for callback, spec, group, topics, pid, started, seen, stopped in rows
+            for callback, spec, topics, pid, started, seen, stopped in rows
         ]
 
 
@@ -346,21 +392,22 @@ class CallbackStore:
         wanted = list(dict.fromkeys(event_ids))
         return await self._call(self._live().delivered, callback, wanted) if wanted else set()
 
-    async def record_deliveries(
-        self, callback: str, deliveries: Sequence[tuple[str, tuple[str, int, int]]]
-    ) -> None:
-        """`callback` has handled each (event id, (topic, partition, offset)), at once."""
-        await self._call(self._live().record_many, callback, list(deliveries))
+    async def positions(self, callback: str) -> dict[TopicPartition, int]:
+        """Where `callback` is: the next offset to handle, per partition it has passed."""
+        return await self._call(self._live().positions, callback)
 
-    async def record_dead(self, dead: DeadLetter) -> None:
-        """A dead letter; with an event id, the event also counts as handled (one
-        transaction, so a restart neither loses the letter nor delivers the event again)."""
-        db = self._live()
-        if dead.event_id is None:
-            await self._call(db.dead_letter, dead)
-        else:
-            where = (dead.topic, dead.partition, dead.offset)
-            await self._call(db.record, dead.callback, dead.event_id, where, "dead", dead)
+    async def start_at(
+        self, callback: str, positions: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """`callback`'s positions; `positions` become them if it has none yet (a first
+        start from the latest records: it must begin there after a restart, too)."""
+        return await self._call(self._live().start_at, callback, dict(positions))
+
+    async def record(self, callback: str, outcomes: Outcomes) -> None:
+        """What `callback` made of some records, in one transaction with its new positions:
+        a crash keeps all of it or none (then those records are handled again)."""
+        if outcomes:
+            await self._call(self._live().record, callback, outcomes)
 
     async def dead_letters(self, callback: str | None = None) -> list[DeadLetter]:
         return await self._call(self._live().dead_letters, callback)
@@ -369,8 +416,8 @@ class CallbackStore:
         """`callback`'s deliveries and dead letters: {"delivered": n, "dead": n}."""
         return await self._call(self._live().counts, callback)
 
-    async def register(self, callback: str, spec: str, group: str, topics: Sequence[str]) -> None:
-        await self._call(self._live().register, callback, spec, group, list(topics))
+    async def register(self, callback: str, spec: str, topics: Sequence[str]) -> None:
+        await self._call(self._live().register, callback, spec, list(topics))
 
     async def beat(self, callback: str, *, stopped: bool = False) -> None:
         await self._call(self._live().beat, callback, stopped)

@@ -7,6 +7,7 @@ package loads neither yaml nor cryptography nor a Kafka client.
 """
 
 from jobstream.events.codec import decode, encode
+from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.errors import (
     AmbiguousJobId,
     DocumentError,
@@ -36,6 +37,7 @@ __all__ = [
     "AmbiguousJobId",
     "CancelRequested",
     "Completed",
+    "DeadLetter",
     "DocumentError",
     "Event",
     "Heartbeat",

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.models import Status, StatusName
 
 __all__ = ["DeadLetter", "Derived", "JobRecord", "LogLineRow", "Stats", "Stored"]
@@ -130,16 +131,3 @@ class Stats(BaseModel):
     finished: int
     mean_duration: float | None
     p50_duration: float | None
-
-
-class DeadLetter(BaseModel):
-    """One row of `dead_letters`: a record that was not a valid event, kept with why."""
-
-    topic: str
-    partition: Annotated[int, Stored("INTEGER")]
-    offset: int
-    error: str
-    value: bytes
-    """The record's raw bytes."""
-    recorded_at: Annotated[datetime, Stored(default="current_timestamp")]
-    """When this database saw it (so it differs between two builds)."""

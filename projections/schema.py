@@ -136,13 +136,31 @@ class Table:
 
     @classmethod
     def of(
-        cls, name: str, model: type[BaseModel], *, key: tuple[str, ...] = (), comment: str = ""
+        cls,
+        name: str,
+        model: type[BaseModel],
+        *,
+        key: tuple[str, ...] = (),
+        comment: str = "",
+        stored: Mapping[str, Stored] | None = None,
     ) -> Table:
-        """The table whose rows are `model`: one column per field, in field order."""
+        """The table whose rows are `model`: one column per field, in field order.
+        `stored` says how fields of a model defined outside projections are stored (the
+        `Stored` marker their annotation cannot carry)."""
         columns: list[Column] = []
         for field_name, info in model.model_fields.items():
-            columns.extend(_columns(field_name, info))
+            columns.extend(_columns(field_name, info, (stored or {}).get(field_name)))
         return cls(name, tuple(columns), key, model, comment)
+
+    def _absent(self, column: Column) -> Any:
+        """The value of a column its writer does not give: the field's default, else NULL
+        (for a model shared with other consumers that keep more about a row)."""
+        info = self.model.model_fields.get(column.field) if self.model and column.field else None
+        if info is not None and not info.is_required() and info.default_factory is None:
+            return info.default
+        if column.nullable:
+            return None
+        raise KeyError(column.name)
 
     def __getitem__(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -176,8 +194,10 @@ class Table:
         """Write the rows given as one list of column values per written column, in one
         statement (an upsert when the table has a key)."""
         params: dict[str, list[Any]] = {}
+        rows = len(next(iter(columns.values()), []))
         for c in self.written:
-            params |= c.parameters(columns[c.name])
+            values = columns[c.name] if c.name in columns else [self._absent(c)] * rows
+            params |= c.parameters(values)
         conn.execute(self._write, params)
 
     def write_rows(self, conn: duckdb.DuckDBPyConnection, rows: Sequence[BaseModel]) -> None:
@@ -230,10 +250,11 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _columns(name: str, info: FieldInfo) -> list[Column]:
+def _columns(name: str, info: FieldInfo, stored: Stored | None = None) -> list[Column]:
     """The column of a model field (and those derived from it)."""
     annotation, nullable = _unwrap(info.annotation)
-    stored = next((m for m in info.metadata if isinstance(m, Stored)), Stored())
+    if stored is None:
+        stored = next((m for m in info.metadata if isinstance(m, Stored)), Stored())
     store: Callable[[Any], Any] | None = None
     load: Callable[[Any], Any] | None = None
     origin = typing.get_origin(annotation)
@@ -303,7 +324,9 @@ CHECKPOINTS = Table(
     key=("projection", "topic", "partition"),
 )
 
-DEAD_LETTERS = Table.of("dead_letters", DeadLetter)
+DEAD_LETTERS = Table.of(
+    "dead_letters", DeadLetter, stored={"recorded_at": Stored(default="current_timestamp")}
+)
 
 _ALL = (JOB_RECORDS, LOG_LINES, APPLIED, CHECKPOINTS, DEAD_LETTERS)
 

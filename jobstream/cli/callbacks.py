@@ -19,7 +19,7 @@ from jobstream.callbacks import (
 )
 from jobstream.cli.common import pass_settings, run_async
 from jobstream.events.errors import JobstreamError
-from jobstream.events.log.base import EventLog, Start
+from jobstream.events.log.base import Start, TopicPartition
 from jobstream.settings import Settings
 
 __all__ = ["callbacks"]
@@ -35,7 +35,7 @@ def store_path(settings: Settings) -> Path:
 
 @click.group()
 def callbacks() -> None:
-    """Callbacks: each runs as its own consumer group of the log."""
+    """Callbacks: each runs as its own reader of the log, its position in its store."""
 
 
 @callbacks.command("run")
@@ -46,10 +46,10 @@ def callbacks() -> None:
     type=click.Choice(get_args(Start)),
     default="committed",
     show_default=True,
-    help="Where a new consumer starts; committed resumes (from the earliest when new).",
+    help="Where a new callback starts; committed resumes (from the earliest when new).",
 )
 @click.option(
-    "--name", help="Consumer name (group callback-NAME) [default: the callback's own name]."
+    "--name", help="Name its position and deliveries are kept under [default: its own name]."
 )
 @click.option("--callback-attempts", type=click.IntRange(1), help="Calls of a hook per event.")
 @click.option("--callback-backoff", type=float, help="Seconds before the first retry.")
@@ -86,7 +86,7 @@ def run(settings: Settings, callback: str, start: Start, name: str | None) -> No
                 hold=settings.callback_hold,
                 beat=_BEAT,
             )
-            click.echo(f"jobstream: callback {name} (group {host.group}) from {start}", err=True)
+            click.echo(f"jobstream: callback {name} from {start}", err=True)
             await host.run(stop)
 
     run_async(go())
@@ -109,7 +109,9 @@ def list_command(settings: Settings) -> None:
             lines = []
             for host in await store.hosts():
                 counts = await store.counts(host.callback)
-                lines.extend(await _describe(log, host, counts))
+                positions = await store.positions(host.callback)
+                ends = await log.ends(host.topics)
+                lines.extend(_describe(host, counts, positions, ends))
             return lines
 
     lines = run_async(go())
@@ -121,18 +123,22 @@ def list_command(settings: Settings) -> None:
         click.echo("  " + line)
 
 
-async def _describe(log: EventLog, host: HostRecord, counts: dict[str, int]) -> list[str]:
-    """One row per topic; lag is the ends of the log minus the committed positions."""
+def _describe(
+    host: HostRecord,
+    counts: dict[str, int],
+    positions: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+) -> list[str]:
+    """One row per topic; lag is the ends of the log minus the stored positions."""
     state = "running" if host.running(_ALIVE_WITHIN) else "stopped"
     if host.stopped is None and state == "stopped":
-        state = "gone"  # killed, or crashed: resumes from its committed position
+        state = "gone"  # killed, or crashed: resumes from its stored position
     rows = []
     for i, topic in enumerate(host.topics):
-        committed = await log.committed(host.group, topic)
-        ends = {tp.partition: end for tp, end in (await log.ends([topic])).items()}
-        position = sum(committed.values())
-        end = sum(ends.values())
-        lag = sum(max(0, e - committed.get(p, 0)) for p, e in ends.items())
+        own_ends = {tp: at for tp, at in ends.items() if tp.topic == topic}
+        position = sum(at for tp, at in positions.items() if tp.topic == topic)
+        end = sum(own_ends.values())
+        lag = sum(max(0, at - positions.get(tp, 0)) for tp, at in own_ends.items())
         own = (
             (host.callback, state, str(host.pid), str(counts.get("delivered", 0)))
             if i == 0

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
-from jobstream.events.log.base import Message
+from jobstream.events.documents.ingest import decode_record
+from jobstream.events.log.base import Message, Record
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.models import Event, Status
 
@@ -23,6 +27,7 @@ from .callbacks_support import (
     job_messages,
     running,
 )
+from .crash_host import Effects
 
 
 async def test_a_callback_added_later_hears_every_past_completion_once(
@@ -49,12 +54,15 @@ async def test_a_callback_added_later_hears_every_past_completion_once(
     assert again.calls == []
 
 
-async def committed_to_the_end(log: EmbeddedLog, group: str) -> None:
-    """Waits until `group` has committed the end of every partition of both topics."""
+async def recorded_to_the_end(log: EmbeddedLog, store: CallbackStore, callback: str) -> None:
+    """Waits until `callback`'s stored positions reach the end of every partition."""
     async with asyncio.timeout(20):
-        for topic in TOPICS.all:
-            while await log.committed(group, topic) != await log.end_offsets(topic):
-                await asyncio.sleep(0.01)
+        ends = await log.ends(TOPICS.all)
+        while True:
+            stored = await store.positions(callback)
+            if all(stored.get(tp, 0) >= end for tp, end in ends.items() if end):
+                return
+            await asyncio.sleep(0.01)
 
 
 async def test_from_latest_skips_history_and_committed_resumes(
@@ -66,9 +74,9 @@ async def test_from_latest_skips_history_and_committed_resumes(
         await host.ready.wait()
         new = await append_jobs(log, 2)
         await wait_until(lambda: len(recorder.hooks("completion")) == 2)
-        # Committed to the end of the log: the host is past every record of the history,
+        # Recorded to the end of the log: the host is past every record of the history,
         # so none of it was delivered if none of it is here by now.
-        await committed_to_the_end(log, host.group)
+        await recorded_to_the_end(log, store, "fresh")
         assert {c.job.id for c in recorder.calls} == set(new)
     more = await append_jobs(log, 3)
     async with running(log, store, recorder, "fresh", start="committed"):
@@ -274,3 +282,52 @@ async def test_a_raw_callback_receives_every_event(log: EmbeddedLog, store: Call
         "LogAppended": 1,
         "Completed": 1,
     }
+
+
+@pytest.mark.parametrize("unrecorded", [1, 4])
+async def test_a_kill_between_delivery_and_position_loses_nothing_and_repeats_at_most_unrecorded(
+    log: EmbeddedLog, store: CallbackStore, tmp_path: Path, unrecorded: int
+) -> None:
+    written: list[Record] = []
+    for _ in range(20):
+        _, jobs, events = job_messages()
+        written += await log.append(TOPICS.jobs, jobs) + await log.append(TOPICS.events, events)
+    where = {str(decode_record(r).event_id): r for r in written}
+    effects = Effects(tmp_path / "effects")
+    kill_at = 50
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("crash_host.py")),
+        str(tmp_path),
+        "crashy",
+        str(kill_at),
+        str(unrecorded),
+        str(effects.path),
+    )
+    async with asyncio.timeout(60):
+        assert await process.wait() == -signal.SIGKILL
+    delivered = set(effects.keys())
+
+    # What the store holds after the kill: at most `unrecorded` deliveries are missing from
+    # it, and no stored position passes one of them.
+    positions = await store.positions("crashy")
+    recorded = await store.delivered("crashy", where)
+    unrecorded_deliveries = delivered - recorded
+    assert recorded <= delivered
+    assert len(unrecorded_deliveries) <= unrecorded
+    if unrecorded == 1:
+        # Each delivery is written before the next hook: the kill came right after the
+        # 50th returned, before its write began. (With more, hooks go on until the host
+        # waits for the store, and the kill comes then.)
+        assert len(delivered) == kill_at and len(unrecorded_deliveries) == 1
+    for key, record in where.items():
+        if record.offset < positions.get(record.tp, 0):
+            assert key in recorded, f"position {positions[record.tp]} passes {record.tp}"
+
+    async with running(log, store, effects, "crashy"):
+        await wait_until(lambda: set(effects.keys()) == set(where), timeout=30)
+    keys = Counter(effects.keys())
+    repeated = {key for key, n in keys.items() if n > 1}
+    assert repeated == unrecorded_deliveries and max(keys.values()) <= 2
+    assert await store.delivered("crashy", where) == set(where)
+    assert await store.positions("crashy") == await log.ends(TOPICS.all)
