@@ -32,7 +32,7 @@ from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import SecretError
 from jobstream.events.models import Status
 from jobstream.runners.chunking import LogChunker
-from jobstream.runners.conditions import ConditionError, evaluate
+from jobstream.runners.conditions import ConditionError, evaluate, interpolate_expression
 from jobstream.runners.interpolation import as_text, interpolate
 from jobstream.runners.masking import Masker
 from jobstream.runners.notifier import Notifier
@@ -332,7 +332,7 @@ class _Job:
 
     def _condition(self, modifier: str, expression: str) -> bool:
         try:
-            return evaluate(self._interpolate(expression))
+            return evaluate(interpolate_expression(expression, self._context))
         except ConditionError as error:
             raise ConditionError(expression, f"{modifier}: {error}") from None
 

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from jobstream.events.documents import yamlsafe
+from jobstream.events.documents.expressions import modifier_warnings
 from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage, Step
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import DocumentError
@@ -238,6 +239,7 @@ def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]
         findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
     findings.extend(_top_level_warnings(raw))
     findings.extend(_secret_warnings(raw))
+    findings.extend((loc, "warning", message) for loc, message in modifier_warnings(raw))
     findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
     problems = [
         Problem(path=_path(loc), message=message, severity=severity, line=locate(loc))

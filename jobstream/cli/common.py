@@ -23,7 +23,7 @@ from jobstream.events.errors import (
     ViewsBusy,
 )
 from jobstream.events.log.base import EventLog
-from jobstream.projections import ProjectionHost
+from jobstream.projections import ViewsHost
 from jobstream.settings import Settings, SettingsError
 
 __all__ = [
@@ -48,7 +48,7 @@ T = TypeVar("T")
 class Session:
     settings: Settings
     log: EventLog
-    host: ProjectionHost
+    host: ViewsHost
 
 
 def load_settings(ctx: click.Context, **flags: Any) -> Settings:
