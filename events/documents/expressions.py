@@ -8,7 +8,7 @@ Cyclid applies to expressions, and the warnings lint gives where Cyclid's rule s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Set
 from typing import Any
 
 __all__ = [
@@ -29,10 +29,13 @@ _NUMBER = r"([0-9]*|[0-9]*\.[0-9]*)%?"
 _NUMBERS = re.compile(_NUMBER + r" (==|eq|!=|ne|<|lt|>|gt|<=|le|>=|ge) " + _NUMBER + "$")
 _REFERENCE = re.compile(r"%\{([^{}]*)\}")
 # One operand of the number form that is nothing but a reference (and perhaps a `%`).
-_BARE_REFERENCE = re.compile(r"%\{[^{}]*\}%?")
+_BARE_REFERENCE = re.compile(r"%\{([^{}]*)\}%?")
 
 # Operators that compare the text of numbers, not their value.
 EQUALITY = frozenset({"==", "eq", "!=", "ne"})
+
+# Always in the context, never empty.
+_ALWAYS_SET = frozenset({"job_id", "job_name", "job_version", "organization", "workspace"})
 
 # Values a reference is tried with, to see which form an expression takes once it runs.
 _PROBES = ("1", "", "1.5%")
@@ -52,8 +55,9 @@ def match_expression(expression: str) -> tuple[str, str, str] | None:
     return None if match is None else (match[1], match[2], match[3])
 
 
-def expression_warnings(expression: str) -> list[str]:
-    """What lint says about an expression as written (before interpolation).
+def expression_warnings(expression: str, defined: Set[str] = frozenset()) -> list[str]:
+    """What lint says about an expression as written (before interpolation); `defined`
+    names the variables the document sets to non-empty values (its environment, secrets).
 
     Nothing here rejects a document: Cyclid accepted all of these and real documents use
     them (the coverage idiom `%{simplecov_coverage} < 85%` relies on the empty operand)."""
@@ -78,7 +82,8 @@ def expression_warnings(expression: str) -> list[str]:
         )
     left, _, right = expression.removesuffix("\n").partition(f" {op} ")
     for side, operand in (("left", left), ("right", right)):
-        if _BARE_REFERENCE.fullmatch(operand):
+        bare = _BARE_REFERENCE.fullmatch(operand)
+        if bare and bare[1] not in defined and bare[1] not in _ALWAYS_SET:
             warnings.append(
                 f"the {side} operand is only {operand!r}: if that is missing or empty it "
                 "compares as 0.0 (Cyclid's rule), so e.g. ' < 85%' is true"
@@ -88,6 +93,13 @@ def expression_warnings(expression: str) -> list[str]:
 
 def modifier_warnings(raw: Mapping[Any, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """(path, message) for every modifier of a parsed document's sequence."""
+    defined = {
+        str(name)
+        for key in ("environment", "secrets")
+        if isinstance(values := raw.get(key), dict)
+        for name, value in values.items()
+        if value not in (None, "")
+    }
     sequence = raw.get("sequence")
     for i, entry in enumerate(sequence if isinstance(sequence, list) else []):
         if not isinstance(entry, dict):
@@ -95,5 +107,5 @@ def modifier_warnings(raw: Mapping[Any, Any]) -> Iterator[tuple[tuple[str | int,
         for modifier in MODIFIERS:
             expression = entry.get(modifier)
             if isinstance(expression, str):
-                for message in expression_warnings(expression):
+                for message in expression_warnings(expression, defined):
                     yield ("sequence", i, modifier), message

@@ -10,6 +10,7 @@ from jobstream.events.documents.validation import load_document
 def _warnings(expression: str) -> list[str]:
     raw = {
         "name": "j",
+        "environment": {"os": "linux", "empty": ""},
         "stages": [{"name": "a", "steps": [{"action": "log", "message": "x"}]}],
         "sequence": [{"stage": "a", "fail_if": expression}],
     }
@@ -25,6 +26,10 @@ def _warnings(expression: str) -> list[str]:
         ("'a' != 'b'", []),
         ("1 < 2", []),
         ("%{a}5 >= 10", []),
+        # variables the document or jobstream always sets are never empty
+        ("%{os} < 5", []),
+        ("%{job_id} < 5", []),
+        ("%{empty} < 5", ["left operand is only '%{empty}'"]),
         # numbers compared as text
         ("1.0 == 1", ["compares numbers as text"]),
         ("%{count} != 0", ["compares numbers as text", "left operand is only '%{count}'"]),
