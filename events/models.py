@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, field_validator
 
 __all__ = [
+    "DEFAULT_ORGANIZATION",
     "EVENT_ADAPTER",
     "TERMINAL",
     "CancelRequested",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+# The organisation of a job submitted without one (Cyclid's jobs always had one).
+DEFAULT_ORGANIZATION = "default"
 
 
 class Status(IntEnum):
@@ -89,6 +93,8 @@ class JobSubmitted(EventBase):
     type: Literal["JobSubmitted"] = "JobSubmitted"
     document: dict[str, Any]
     submitter: str = "anonymous"
+    # Cyclid's organisation (`%{organization}`); records from before it was kept have none.
+    organization: str = DEFAULT_ORGANIZATION
     labels: dict[str, str] = Field(default_factory=dict)
     # "local": run by the process that submitted it (jobstream run); workers leave it alone.
     dispatch: Literal["queue", "local"] = "queue"

@@ -153,16 +153,24 @@ class ApiClient:
         )
 
     async def submit(
-        self, body: bytes, content_type: str, source: str, labels: Mapping[str, str]
+        self,
+        body: bytes,
+        content_type: str,
+        source: str,
+        labels: Mapping[str, str],
+        organization: str | None = None,
     ) -> Created:
         """Queue a document; a rejected one raises DocumentError naming `source`."""
+        params: dict[str, Any] = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        if organization:
+            params["organization"] = organization
         try:
             data = await self._call(
                 "POST",
                 "/jobs",
                 content=body,
                 headers={"Content-Type": content_type},
-                params={"label": [f"{k}={v}" for k, v in labels.items()]},
+                params=params,
             )
         except _Rejected as rejected:
             raise DocumentError(rejected.problems, source) from None

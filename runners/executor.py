@@ -30,7 +30,7 @@ from jobstream.events.documents.models import (
 )
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import SecretError
-from jobstream.events.models import Status
+from jobstream.events.models import DEFAULT_ORGANIZATION, Status
 from jobstream.runners.actions import ActionSettings, get_action
 from jobstream.runners.chunking import LogChunker
 from jobstream.runners.conditions import ConditionError, evaluate, interpolate_expression
@@ -245,8 +245,8 @@ class _Job:
             job_version=document.version,
             workspace=str(self._workspace),
         )
-        if document.organization is not None:
-            context["organization"] = document.organization
+        # A document from before organisations were recorded belongs to the default one.
+        context["organization"] = document.organization or DEFAULT_ORGANIZATION
         self._context = context
         for index, (source, token) in enumerate(zip(document.sources, tokens, strict=True)):
             if self._poll_cancel():

@@ -12,6 +12,7 @@ import click
 
 from jobstream.app import make_runner, open_log, projection_host, secret_box, stop_on_signals
 from jobstream.cli.common import EXIT_FAILED, api_client, pass_settings, run_async, session
+from jobstream.cli.jobfile import default_job_file
 from jobstream.client import ApiClient
 from jobstream.console import LivePrinter, format_record
 from jobstream.dispatcher.local import LocalDispatcher
@@ -27,6 +28,15 @@ __all__ = ["cancel", "run", "submit_command"]
 
 # How long `run` waits for the views to show the ended job (a million-line log included).
 RECORD_TIMEOUT = 600.0
+
+# Not named like the setting, which would take the flag: the document's own key sits
+# between the two.
+organization_option = click.option(
+    "--organization",
+    "organization_flag",
+    help="The job's organisation (%{organization}); default: the document's, else the "
+    "`organization` setting.",
+)
 
 labels_option = click.option(
     "--label",
@@ -44,6 +54,10 @@ def _read_document(path: Path) -> ValidatedDocument:
     return validated
 
 
+def _organization(settings: Settings, validated: ValidatedDocument, option: str | None) -> str:
+    return option or validated.document.organization or settings.organization
+
+
 def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -55,23 +69,38 @@ def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @labels_option
+@organization_option
 @click.option("--lease", type=float, help="Seconds without a heartbeat before the job is lost.")
 @pass_settings
-def run(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
+def run(
+    settings: Settings, file: Path | None, labels: tuple[str, ...], organization_flag: str | None
+) -> None:
     """Run the job in FILE here, following its log; exit 0 only if it SUCCEEDED.
+
+    Without FILE, the current directory's .cyclid.json, .cyclid.yaml or .cyclid.yml (the
+    first there, in that order, as Cyclid chose).
 
     Returns once the final record and every line are in the views: its own, or those of the
     `serve`/`project` holding them, asked through its API (with neither, once the job has
     ended). Ctrl-C cancels the job."""
-    validated = _read_document(file)
-    status = run_async(_run(settings, validated, _labels(labels)))
+    validated = _read_document(file or default_job_file())
+    organization = _organization(settings, validated, organization_flag)
+    status = run_async(_run(settings, validated, _labels(labels), organization))
     sys.exit(0 if status is Status.SUCCEEDED else EXIT_FAILED)
 
 
-async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[str, str]) -> Status:
-    event = submission(validated.document, secret_box(settings), labels=labels, dispatch="local")
+async def _run(
+    settings: Settings, validated: ValidatedDocument, labels: dict[str, str], organization: str
+) -> Status:
+    # The runner here is given the document itself, not the event's copy of it.
+    document = validated.document.model_copy(update={"organization": organization})
+    event = submission(
+        document, secret_box(settings), labels=labels, dispatch="local", organization=organization
+    )
     cancel = asyncio.Event()
     stop_on_signals(cancel)
     async with open_log(settings) as log, contextlib.AsyncExitStack() as stack:
@@ -84,9 +113,7 @@ async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[st
         dispatcher = LocalDispatcher(
             log, settings.topics, make_runner(settings), lease=settings.lease
         )
-        result = await dispatcher.run(
-            event, validated.document, cancel=cancel, observer=LivePrinter()
-        )
+        result = await dispatcher.run(event, document, cancel=cancel, observer=LivePrinter())
         if host is not None and projecting is not None:
             if result.last is not None:
                 await host.wait_for(result.last, timeout=RECORD_TIMEOUT)
@@ -120,14 +147,22 @@ async def _completed_record(client: ApiClient, job_id: str) -> JobRecord:
 @click.command("submit")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @labels_option
+@organization_option
 @pass_settings
-def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
+def submit_command(
+    settings: Settings, file: Path, labels: tuple[str, ...], organization_flag: str | None
+) -> None:
     """Queue the job in FILE for a worker and print its id."""
     if (client := api_client(settings)) is not None:
-        click.echo(run_async(_submit_remote(client, file, _labels(labels))))
+        click.echo(run_async(_submit_remote(client, file, _labels(labels), organization_flag)))
         return
     validated = _read_document(file)
-    event = submission(validated.document, secret_box(settings), labels=_labels(labels))
+    event = submission(
+        validated.document,
+        secret_box(settings),
+        labels=_labels(labels),
+        organization=_organization(settings, validated, organization_flag),
+    )
 
     async def go() -> None:
         async with open_log(settings) as log:
@@ -137,11 +172,13 @@ def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> N
     click.echo(event.job_id)
 
 
-async def _submit_remote(client: ApiClient, file: Path, labels: dict[str, str]) -> str:
+async def _submit_remote(
+    client: ApiClient, file: Path, labels: dict[str, str], organization: str | None
+) -> str:
     # The server validates: the file goes as written, so problems keep their line numbers.
     kind = "application/json" if file.suffix.lower() == ".json" else "application/yaml"
     async with client:
-        created = await client.submit(file.read_bytes(), kind, str(file), labels)
+        created = await client.submit(file.read_bytes(), kind, str(file), labels, organization)
     for line in format_problems(str(file), created.warnings):
         click.echo(line, err=True)
     return created.job_id

@@ -74,7 +74,18 @@ def _aware(value: datetime | None) -> datetime | None:
     },
 )
 async def create_job(
-    request: Request, services: ServicesDep, who: Writer, label: Labels = None
+    request: Request,
+    services: ServicesDep,
+    who: Writer,
+    label: Labels = None,
+    organization: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            description="the job's organisation (default: the document's, else "
+            "the server's `organization` setting)",
+        ),
+    ] = None,
 ) -> JobCreated:
     """Validate the document and queue it for a worker. Nothing reaches the log unless the
     document is valid; a 400 lists every problem with its path (and line)."""
@@ -90,7 +101,15 @@ async def create_job(
             f"the job document has {len(exc.problems)} problem(s)",
             problems=exc.problems,
         ) from None
-    event = submission(validated.document, services.box, labels=_labels(label), submitter=who.name)
+    event = submission(
+        validated.document,
+        services.box,
+        labels=_labels(label),
+        submitter=who.name,
+        organization=organization
+        or validated.document.organization
+        or services.settings.organization,
+    )
     record = await submit(services.log, services.settings.topics, event)
     with contextlib.suppress(TimeoutError):
         await services.host.wait_for(record, timeout=_VISIBLE_WITHIN)
