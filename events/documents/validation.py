@@ -171,7 +171,8 @@ def _parse_json(text: str) -> tuple[Any, Locator]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        message = f"invalid JSON: {exc.msg} at column {exc.colno}"
+        # json's messages may end in "at" ("Invalid control character at").
+        message = f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
         raise _Unparsable(_error("", message, exc.lineno)) from None
     except RecursionError:
         raise _Unparsable(_error("", "the document nests too deeply")) from None
