@@ -95,9 +95,7 @@ async def test_headers_and_keys_round_trip(event_log: EventLog, topic: str) -> N
     assert all(r.timestamp_ms > 0 for r in records)
 
 
-async def test_ends_are_the_offsets_after_the_last_records(
-    event_log: EventLog, topic: str
-) -> None:
+async def test_ends_are_the_offsets_after_the_last_records(event_log: EventLog, topic: str) -> None:
     other = f"{topic}-other"
     assert set((await event_log.ends([topic])).values()) == {0}
     # Several batches of several records: a broker that answers ListOffsets with the last
