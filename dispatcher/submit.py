@@ -8,7 +8,7 @@ from typing import Literal
 from jobstream.events.documents.models import JobDocument
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.log.base import EventLog, Record, to_message
-from jobstream.events.models import CancelRequested, EventBase, JobSubmitted
+from jobstream.events.models import DEFAULT_ORGANIZATION, CancelRequested, EventBase, JobSubmitted
 from jobstream.events.names import Topics
 
 __all__ = ["new_job_id", "request_cancel", "submission", "submit"]
@@ -26,10 +26,17 @@ def submission(
     submitter: str = "anonymous",
     dispatch: Literal["queue", "local"] = "queue",
     job_id: str | None = None,
+    organization: str | None = None,
 ) -> JobSubmitted:
-    """The event for a validated document, with every secret value encrypted."""
+    """The event for a validated document, with every secret value encrypted.
+
+    The job's organisation is `organization` (the submission's), else the document's own
+    `organization` key, else `default`; the runner reads it from the document."""
+    organization = organization or document.organization or DEFAULT_ORGANIZATION
     raw = box.encrypt_document(document.model_dump(mode="json", exclude_defaults=True))
+    raw["organization"] = organization
     return JobSubmitted(
+        organization=organization,
         job_id=job_id or new_job_id(),
         writer=f"submit-{uuid.uuid4().hex[:12]}",
         seq=1,

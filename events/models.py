@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "DEFAULT_ORGANIZATION",
     "DEFAULT_VERSION",
     "EVENT_ADAPTER",
     "TERMINAL",
@@ -49,6 +50,9 @@ SCHEMA_VERSION = 1
 
 DEFAULT_VERSION = "1.0.0"
 """The version of a job document that names none (`JobDocument.version`'s default)."""
+
+# The organisation of a job submitted without one (Cyclid's jobs always had one).
+DEFAULT_ORGANIZATION = "default"
 
 
 class Status(IntEnum):
@@ -113,6 +117,8 @@ class JobSubmitted(EventBase):
     version: str = DEFAULT_VERSION
     document: dict[str, Any]
     submitter: str = "anonymous"
+    # Cyclid's organisation (`%{organization}`); records from before it was kept have none.
+    organization: str = DEFAULT_ORGANIZATION
     labels: dict[str, str] = Field(default_factory=dict)
     # "local": run by the process that submitted it (jobstream run); workers leave it alone.
     dispatch: Literal["queue", "local"] = "queue"

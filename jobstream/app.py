@@ -19,6 +19,7 @@ from jobstream.projections import DuckDBViews, ViewsHost, queries
 from jobstream.projections.replay import ReplayResult, replay
 from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
+from jobstream.runners.actions import ActionSettings
 from jobstream.settings import Settings
 
 __all__ = [
@@ -55,6 +56,9 @@ def make_runner(settings: Settings) -> Runner:
         workspace_root=settings.workspaces,
         secret_box=secret_box(settings),
         kill_grace=settings.kill_grace,
+        actions=ActionSettings.model_validate(
+            settings.model_dump(include=set(ActionSettings.model_fields))
+        ),
     )
 
 

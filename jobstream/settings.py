@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from jobstream.events.errors import JobstreamError
 from jobstream.events.names import Topics
@@ -84,6 +84,21 @@ class Settings(BaseModel):
     max_body: int = Field(1 << 20, ge=1, description="largest accepted request body, in bytes")
     token: str | None = Field(
         None, description="bearer token the command line sends to the API (--server)"
+    )
+    # Jobs: the organisation (Cyclid's `%{organization}`), and what actions use.
+    organization: str = Field(
+        "default", min_length=1, description="organisation of submitted jobs (%{organization})"
+    )
+    slack_webhook_url: str | None = Field(
+        None, description="webhook of `slack` steps that give no url"
+    )
+    smtp_host: str = Field("localhost", description="SMTP server of `email` steps")
+    smtp_port: int = Field(587, ge=1, le=65535, description="its port")
+    smtp_from: str = Field("jobstream@localhost", description="sender of `email` steps")
+    smtp_user: str | None = Field(None, description="SMTP user name (log in when set)")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_starttls: bool | None = Field(
+        None, description="STARTTLS: unset = when the server offers it; true = required"
     )
 
     @field_validator("broker")

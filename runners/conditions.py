@@ -1,40 +1,43 @@
-"""Modifier expressions (`only_if`, `not_if`, `fail_if`; JOB-FORMAT.md "Modifiers").
+"""Modifier expressions (`only_if`, `not_if`, `fail_if`), exactly as Cyclid evaluates them.
 
-An expression, after interpolation, is exactly one comparison of two operands of the same
-kind: `'str' OP 'str'` or `NUMBER[%] OP NUMBER[%]`. Numbers may be signed and decimal; a
-trailing `%` is dropped and the number compared as it is (`50% == 50` is true), since
-numbers and percentages all compare as floats.
+A re-creation of Cyclid 0.4's `app/cyclid/job/evaluator.rb` (JOB-FORMAT.md "Modifiers",
+docs/job-format-cyclid.md): real documents depend on its rules, surprising ones included.
 
-| operator        | strings                               | numbers       |
-|-----------------|---------------------------------------|---------------|
-| `==`            | equal ignoring case (`str.casefold`)  | equal         |
-| `===`, `eq`     | equal, case-sensitive                 | equal         |
-| `!=`, `ne`      | not `==`: so ignoring case            | not equal     |
-| `<` `>` `<=` `>=`, `lt` `gt` `le` `ge` | code-point order, case-sensitive | float order |
+Interpolation first: only `%{name}` is replaced (a missing name is empty). Cyclid escapes
+every other `%` before formatting, so `85%`, a final `%` and `%%` all stay as written.
 
-**Decided:** `!=` and `ne` are the negation of `==`, so `'A' != 'a'` is false. Anything
-else (two comparisons, mixed kinds, an unknown operator, a bare word) raises
-`ConditionError` naming the expression, which fails the stage instead of leaving the job
-stuck as Cyclid did.
+Then the whole text must match one of two patterns, tried in this order:
+
+- `'TEXT' OP 'TEXT'`, OP one of `==`, `!=`, `===`; the quoted parts are greedy, so
+  `'O'Brien' == 'o'brien'` compares `O'Brien` with `o'brien`;
+- `N[%] OP N[%]`, N digits, digits `.` digits, or *empty*; OP one of `==` `eq` `!=` `ne`
+  `<` `lt` `>` `gt` `<=` `le` `>=` `ge`; the `%` is not part of the operand.
+
+Exactly one space on each side of the operator; one final newline is allowed (Ruby's `\\Z`,
+as a YAML block scalar leaves it). How the captured text compares:
+
+| operator | comparison |
+|---|---|
+| `==` | text, ignoring case (`1.0 == 1` is false) |
+| `===`, `eq` | text, case-sensitive |
+| `!=`, `ne` | text, case-sensitive (`'foo' != 'FOO'` is true) |
+| `<` `>` `<=` `>=`, `lt` `gt` `le` `ge` | floats; an empty operand is 0.0 |
+
+Anything else raises `ConditionError` naming the expression; the runner fails the stage
+with it (Cyclid left such a job running for ever).
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
-from typing import Any
 
+from jobstream.events.documents.expressions import interpolate_expression, match_expression
 from jobstream.events.errors import JobstreamError
 
-__all__ = ["ConditionError", "evaluate"]
+__all__ = ["ConditionError", "evaluate", "interpolate_expression", "match_expression"]
 
-_OPERAND = r"\s*(?:'(?P<{0}s>[^']*)'|(?P<{0}n>[-+]?(?:\d+(?:\.\d*)?|\.\d+))%?)\s*"
-_EXPRESSION = re.compile(
-    _OPERAND.format("l") + r"(?P<op>===|==|!=|<=|>=|<|>|eq|ne|lt|gt|le|ge)" + _OPERAND.format("r")
-)
-
-_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+_ORDER: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "lt": operator.lt,
     ">": operator.gt,
@@ -47,7 +50,7 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 
 
 class ConditionError(JobstreamError):
-    """A modifier expression that is not one valid comparison."""
+    """A modifier expression that matches neither of Cyclid's two patterns."""
 
     def __init__(self, expression: str, problem: str) -> None:
         self.expression = expression
@@ -56,25 +59,23 @@ class ConditionError(JobstreamError):
 
 def evaluate(expression: str) -> bool:
     """The truth of one (already interpolated) comparison."""
-    match = _EXPRESSION.fullmatch(expression)
-    if match is None:
-        raise ConditionError(expression, "expected one comparison of two 'strings' or two numbers")
-    op = match["op"]
-    left_text, right_text = match["ls"], match["rs"]
-    if left_text is not None and right_text is not None:
-        if op == "==":
-            return left_text.casefold() == right_text.casefold()
-        if op in ("!=", "ne"):
-            return left_text.casefold() != right_text.casefold()
-        return _compare(op, left_text, right_text)
-    if left_text is None and right_text is None:
-        return _compare(op, float(match["ln"]), float(match["rn"]))
-    raise ConditionError(expression, "compares a string with a number")
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if op in ("==", "===", "eq"):
-        return bool(left == right)
+    captured = match_expression(expression)
+    if captured is None:
+        raise ConditionError(
+            expression,
+            "expected 'text' OP 'text' (OP: == != ===) or NUMBER OP NUMBER "
+            "(OP: == eq != ne < lt > gt <= le >= ge), one space each side of OP",
+        )
+    left, op, right = captured
+    if op == "==":
+        return left.lower() == right.lower()
+    if op in ("===", "eq"):
+        return left == right
     if op in ("!=", "ne"):
-        return bool(left != right)
-    return _ORDER[op](left, right)
+        return left != right
+    return _ORDER[op](_to_f(left), _to_f(right))
+
+
+def _to_f(text: str) -> float:
+    # Ruby's String#to_f: the pattern lets through "", "." and "5.", which read as numbers.
+    return float(text) if text.strip(".") else 0.0

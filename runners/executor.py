@@ -18,22 +18,23 @@ import os
 import shlex
 import shutil
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from jobstream.events.documents.models import (
+    ActionStep,
     CommandStep,
     JobDocument,
     ScriptStep,
     SequenceEntry,
-    Step,
 )
 from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import SecretError
-from jobstream.events.models import Status
+from jobstream.events.models import DEFAULT_ORGANIZATION, Status
+from jobstream.runners.actions import ActionSettings, get_action
 from jobstream.runners.chunking import LogChunker
-from jobstream.runners.conditions import ConditionError, evaluate
+from jobstream.runners.conditions import ConditionError, evaluate, interpolate_expression
 from jobstream.runners.interpolation import as_text, interpolate
 from jobstream.runners.masking import Masker
 from jobstream.runners.notifier import Notifier
@@ -67,7 +68,8 @@ class Runner:
     `secret_box` decrypts secret values and source tokens (values without the `enc:v1:`
     prefix are used as they are, for documents that were never encrypted); `kill_grace`
     is the time between SIGTERM and SIGKILL when a step's process tree is stopped; the
-    `max_*` options are `LogChunker`'s.
+    `max_*` options are `LogChunker`'s; `actions` holds what actions need of the settings
+    (Slack webhook, SMTP server).
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class Runner:
         max_lines: int = 1000,
         max_bytes: int = 256 * 1024,
         max_delay: float = 0.1,
+        actions: ActionSettings | None = None,
     ) -> None:
         self.workspace_root = workspace_root
+        self.actions = actions or ActionSettings()
         self.secret_box = secret_box
         self.kill_grace = kill_grace
         self.max_lines = max_lines
@@ -242,8 +246,8 @@ class _Job:
             job_version=document.version,
             workspace=str(self._workspace),
         )
-        if document.organization is not None:
-            context["organization"] = document.organization
+        # A document from before organisations were recorded belongs to the default one.
+        context["organization"] = document.organization or DEFAULT_ORGANIZATION
         self._context = context
         for index, (source, token) in enumerate(zip(document.sources, tokens, strict=True)):
             if self._poll_cancel():
@@ -320,7 +324,7 @@ class _Job:
 
     def _condition(self, modifier: str, expression: str) -> bool:
         try:
-            return evaluate(self._interpolate(expression))
+            return evaluate(interpolate_expression(expression, self._context))
         except ConditionError as error:
             raise ConditionError(expression, f"{modifier}: {error}") from None
 
@@ -333,29 +337,35 @@ class _Job:
 
     # -- steps ----------------------------------------------------------------------------
 
-    async def _run_step(self, step: Step) -> str | None:
-        """None if the step succeeded, else what went wrong."""
+    async def _run_step(self, step: ActionStep) -> str | None:
+        """None if the step succeeded, else what went wrong: the action the step names
+        runs it (runners.actions)."""
+        action = get_action(step.action)
+        try:
+            return await action.run(step, _StepJob(self))
+        except Exception as error:
+            # A plugin's bug fails its step, not the runner and every job after it.
+            return f"the {step.action} action failed: {type(error).__name__}: {error}"
+
+    async def _run_process(self, step: CommandStep | ScriptStep) -> str | None:
         if isinstance(step, CommandStep):
             line = self._interpolate(step.cmd)
             if step.args:
                 line += " " + shlex.join(self._interpolate(a) for a in step.args)
             await self._system(f"$ {line}")
             return await self._shell(line, step)
-        if isinstance(step, ScriptStep):
-            self._scripts += 1
-            script = self._workspace / SCRIPT_DIR / f"script-{self._scripts}"
-            script.parent.mkdir(exist_ok=True)
-            text = self._interpolate(step.text)
-            script.write_text(text if text.endswith("\n") else text + "\n")
-            script.chmod(0o700)
-            await self._system(f"$ {script.relative_to(self._workspace)}")
-            try:
-                # Through the shell, so a script without a #! line runs as a sh script.
-                return await self._shell(shlex.quote(str(script)), step)
-            finally:
-                script.unlink()
-        await self._system(self._interpolate(step.message))
-        return None
+        self._scripts += 1
+        script = self._workspace / SCRIPT_DIR / f"script-{self._scripts}"
+        script.parent.mkdir(exist_ok=True)
+        text = self._interpolate(step.text)
+        script.write_text(text if text.endswith("\n") else text + "\n")
+        script.chmod(0o700)
+        await self._system(f"$ {script.relative_to(self._workspace)}")
+        try:
+            # Through the shell, so a script without a #! line runs as a sh script.
+            return await self._shell(shlex.quote(str(script)), step)
+        finally:
+            script.unlink()
 
     async def _shell(self, line: str, step: CommandStep | ScriptStep) -> str | None:
         cwd = self._workspace
@@ -440,3 +450,36 @@ class _Job:
     async def _system(self, text: str) -> None:
         """Write runner text to the log as system lines, masked like all the others."""
         await self._chunker.add("system", timestamp(), self._masker.mask_lines(text.split("\n")))
+
+
+class _StepJob:
+    """What an action sees of the job it runs a step of (runners.actions.ActionJob)."""
+
+    def __init__(self, job: _Job) -> None:
+        self._job = job
+
+    @property
+    def job_id(self) -> str:
+        return self._job._job_id
+
+    @property
+    def context(self) -> MutableMapping[str, str]:
+        # The job's own dict: what an action sets, later interpolation and modifiers read.
+        return self._job._context
+
+    @property
+    def workspace(self) -> Path:
+        return self._job._workspace
+
+    @property
+    def settings(self) -> ActionSettings:
+        return self._job._runner.actions
+
+    def interpolate(self, text: str) -> str:
+        return self._job._interpolate(text)
+
+    async def log(self, text: str) -> None:
+        await self._job._system(text)
+
+    async def run_process(self, step: CommandStep | ScriptStep) -> str | None:
+        return await self._job._run_process(step)

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
+from jobstream.events.documents.actions import action_names, step_model
 from jobstream.events.models import DEFAULT_VERSION
 
 __all__ = [
+    "ActionStep",
     "CommandStep",
     "JobDocument",
     "LogStep",
@@ -42,11 +54,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _StepBase(_Strict):
+class ActionStep(_Strict):
+    """The fields every step has; each action's step model adds its own (`action` a Literal).
+
+    A step is validated by the model its action registered (`events.documents.actions`)."""
+
+    action: str
     timeout: Timeout | None = None
 
 
-class CommandStep(_StepBase):
+class CommandStep(ActionStep):
     """Run `cmd` through /bin/sh -c; each of `args` is shell-quoted and appended."""
 
     action: Literal["command"]
@@ -57,7 +74,7 @@ class CommandStep(_StepBase):
     sudo: bool = False
 
 
-class ScriptStep(_StepBase):
+class ScriptStep(ActionStep):
     """Write `script` to an executable file in the workspace and run it."""
 
     action: Literal["script"]
@@ -71,14 +88,35 @@ class ScriptStep(_StepBase):
         return self.script if isinstance(self.script, str) else "\n".join(self.script)
 
 
-class LogStep(_StepBase):
+class LogStep(ActionStep):
     """Write `message` to the job log."""
 
     action: Literal["log"]
     message: str
 
 
-Step = Annotated[CommandStep | ScriptStep | LogStep, Field(discriminator="action")]
+def _registered_step(value: Any, handler: ValidatorFunctionWrapHandler) -> ActionStep:
+    # A tagged union whose members are the registered actions, which are only known once
+    # the entry points are loaded; the error types are those pydantic's own union gives.
+    if isinstance(value, ActionStep):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("dict_type", "must be a mapping")
+    if "action" not in value:
+        raise PydanticCustomError("union_tag_not_found", "a step needs an action")
+    name = value["action"]
+    model = step_model(name) if isinstance(name, str) else None
+    if model is None:
+        raise PydanticCustomError(
+            "union_tag_invalid",
+            "unknown action {tag}; known actions: {expected_tags}",
+            {"tag": str(name), "expected_tags": ", ".join(action_names())},
+        )
+    return model.model_validate(value)
+
+
+# Serialised as the action's own model, so a dump keeps every field of the step.
+Step = Annotated[SerializeAsAny[ActionStep], WrapValidator(_registered_step)]
 
 
 class Stage(_Strict):

@@ -14,13 +14,15 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import PurePath
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from jobstream.events.documents import yamlsafe
-from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage, Step
+from jobstream.events.documents.actions import action_names, step_model
+from jobstream.events.documents.expressions import modifier_warnings
+from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage
 from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import DocumentError
@@ -42,11 +44,6 @@ Severity = Literal["error", "warning"]
 Loc = tuple[str | int, ...]
 Locator = Callable[[Loc], int | None]
 
-_STEP_MODELS: dict[str, type[BaseModel]] = {
-    get_args(model.model_fields["action"].annotation)[0]: model
-    for model in get_args(get_args(Step)[0])
-}
-_KNOWN_ACTIONS = ", ".join(sorted(_STEP_MODELS))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _YAML_STR = "tag:yaml.org,2002:str"
 _YAML_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -101,6 +98,14 @@ def document_json_schema() -> dict[str, Any]:
     """JSON Schema of a job document, for editors (`jobstream schema`)."""
     schema = JobDocument.model_json_schema()
     schema.pop("title", None)
+    # A step is whichever registered action it names (the models only know ActionStep).
+    models = tuple(m for name in action_names() if (m := step_model(name)) is not None)
+    union = Annotated[Union[models], Field(discriminator="action")]  # noqa: UP007
+    steps = TypeAdapter(union).json_schema(ref_template="#/$defs/{model}")
+    definitions = schema["$defs"]
+    definitions.pop("ActionStep", None)
+    definitions.update(steps.pop("$defs", {}))
+    definitions["Stage"]["properties"]["steps"]["items"] = steps
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "jobstream job document",
@@ -167,7 +172,8 @@ def _parse_json(text: str) -> tuple[Any, Locator]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        message = f"invalid JSON: {exc.msg} at column {exc.colno}"
+        # json's messages may end in "at" ("Invalid control character at").
+        message = f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
         raise _Unparsable(_error("", message, exc.lineno)) from None
     except RecursionError:
         raise _Unparsable(_error("", "the document nests too deeply")) from None
@@ -239,6 +245,7 @@ def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]
         findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
     findings.extend(_top_level_warnings(raw))
     findings.extend(_secret_warnings(raw))
+    findings.extend((loc, "warning", message) for loc, message in modifier_warnings(raw))
     findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
     problems = [
         Problem(path=_path(loc), message=message, severity=severity, line=locate(loc))
@@ -273,9 +280,7 @@ def _clean_loc(raw: Any, loc: tuple[int | str, ...]) -> tuple[Loc, str | None]:
     """The loc as a path in the document, without the union members pydantic puts in it."""
     out: list[str | int] = []
     value = raw
-    for index, part in enumerate(loc):
-        if index == 4 and loc[0] == "stages" and loc[2] == "steps":
-            continue  # the step's action, naming the member of the tagged union
+    for part in loc:
         if isinstance(part, str) and part != "[key]" and not isinstance(value, dict):
             return tuple(out), part
         out.append(part)
@@ -301,9 +306,11 @@ def _describe(raw: Any, loc: Loc, error: Any) -> tuple[Loc, str]:
         return loc, f"unknown key '{loc[-1]}'{allowed}"
     if kind == "union_tag_invalid":
         tag = error["ctx"]["tag"]
-        return (*loc, "action"), f"unknown action '{tag}'; known actions: {_KNOWN_ACTIONS}"
+        known = ", ".join(action_names())
+        return (*loc, "action"), f"unknown action '{tag}'; known actions: {known}"
     if kind == "union_tag_not_found":
-        return (*loc, "action"), f"a step needs an action; known actions: {_KNOWN_ACTIONS}"
+        known = ", ".join(action_names())
+        return (*loc, "action"), f"a step needs an action; known actions: {known}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return loc, f"must be a mapping, not {_kind(given)}"
     if kind == "list_type":
@@ -336,7 +343,8 @@ def _model_at(raw: Any, loc: Loc) -> type[BaseModel] | None:
             return Source
         case ("stages", int(), "steps", int()):
             step = _value_at(raw, loc)
-            return _STEP_MODELS.get(step.get("action")) if isinstance(step, dict) else None
+            action = step.get("action") if isinstance(step, dict) else None
+            return step_model(action) if isinstance(action, str) else None
     return None
 
 

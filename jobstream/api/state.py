@@ -42,6 +42,7 @@ class Services:
             lambda: self.box,
             visible_within=_VISIBLE_WITHIN,
             stop=self.stop,
+            organization=self.settings.organization,
         )
 
 

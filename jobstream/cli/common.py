@@ -148,7 +148,13 @@ async def _stop_projecting(stop: asyncio.Event, projecting: asyncio.Task[None]) 
 
 
 def local_jobs(settings: Settings, log: EventLog, views: LocalViews) -> LocalJobs:
-    return LocalJobs(log, settings.topics, views, functools.partial(secret_box, settings))
+    return LocalJobs(
+        log,
+        settings.topics,
+        views,
+        functools.partial(secret_box, settings),
+        organization=settings.organization,
+    )
 
 
 def remote_jobs(settings: Settings) -> RemoteJobs | None:

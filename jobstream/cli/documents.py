@@ -10,6 +10,7 @@ import click
 
 from jobstream.app import secret_box
 from jobstream.cli.common import EXIT_FAILED, pass_settings
+from jobstream.cli.jobfile import default_job_file
 from jobstream.events.documents.validation import (
     document_json_schema,
     format_problems,
@@ -22,15 +23,15 @@ __all__ = ["lint", "schema", "secret"]
 
 
 @click.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def lint(files: tuple[Path, ...]) -> None:
     """Check job documents; print every problem with its path and severity.
 
-    Exits 1 if any file has an error (warnings alone pass)."""
+    Without FILES, the current directory's .cyclid.json, .cyclid.yaml or .cyclid.yml (the
+    first there, in that order, as Cyclid chose). Exits 1 if any file has an error
+    (warnings alone pass)."""
     failed = False
-    for path in files:
+    for path in files or (default_job_file(),):
         try:
             problems = load_document(path.read_bytes(), str(path)).warnings
         except DocumentError as exc:

@@ -19,6 +19,7 @@ from jobstream.cli.common import (
     remote_jobs,
     run_async,
 )
+from jobstream.cli.jobfile import default_job_file
 from jobstream.console import LivePrinter, format_record
 from jobstream.dispatcher.local import LocalDispatcher
 from jobstream.dispatcher.submit import submission
@@ -32,6 +33,15 @@ __all__ = ["cancel", "run", "submit_command"]
 
 # How long `run` waits for the views to show the ended job (a million-line log included).
 RECORD_TIMEOUT = 600.0
+
+# Not named like the setting, which would take the flag: the document's own key sits
+# between the two.
+organization_option = click.option(
+    "--organization",
+    "organization_flag",
+    help="The job's organisation (%{organization}); default: the document's, else the "
+    "`organization` setting.",
+)
 
 labels_option = click.option(
     "--label",
@@ -49,6 +59,10 @@ def _read_document(path: Path) -> ValidatedDocument:
     return validated
 
 
+def _organization(settings: Settings, validated: ValidatedDocument, option: str | None) -> str:
+    return option or validated.document.organization or settings.organization
+
+
 def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -60,23 +74,38 @@ def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @labels_option
+@organization_option
 @click.option("--lease", type=float, help="Seconds without a heartbeat before the job is lost.")
 @pass_settings
-def run(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
+def run(
+    settings: Settings, file: Path | None, labels: tuple[str, ...], organization_flag: str | None
+) -> None:
     """Run the job in FILE here, following its log; exit 0 only if it SUCCEEDED.
+
+    Without FILE, the current directory's .cyclid.json, .cyclid.yaml or .cyclid.yml (the
+    first there, in that order, as Cyclid chose).
 
     Returns once the final record and every line are in the views: its own, or those of the
     `serve`/`project` holding them, asked through its API (with neither, once the job has
     ended). Ctrl-C cancels the job."""
-    validated = _read_document(file)
-    status = run_async(_run(settings, validated, _labels(labels)))
+    validated = _read_document(file or default_job_file())
+    organization = _organization(settings, validated, organization_flag)
+    status = run_async(_run(settings, validated, _labels(labels), organization))
     sys.exit(0 if status is Status.SUCCEEDED else EXIT_FAILED)
 
 
-async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[str, str]) -> Status:
-    event = submission(validated.document, secret_box(settings), labels=labels, dispatch="local")
+async def _run(
+    settings: Settings, validated: ValidatedDocument, labels: dict[str, str], organization: str
+) -> Status:
+    # The runner here is given the document itself, not the event's copy of it.
+    document = validated.document.model_copy(update={"organization": organization})
+    event = submission(
+        document, secret_box(settings), labels=labels, dispatch="local", organization=organization
+    )
     cancel = asyncio.Event()
     stop_on_signals(cancel)
     async with open_log(settings) as log, contextlib.AsyncExitStack() as stack:
@@ -95,9 +124,7 @@ async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[st
         dispatcher = LocalDispatcher(
             log, settings.topics, make_runner(settings), lease=settings.lease
         )
-        result = await dispatcher.run(
-            event, validated.document, cancel=cancel, observer=LivePrinter()
-        )
+        result = await dispatcher.run(event, document, cancel=cancel, observer=LivePrinter())
         if jobs is None:
             click.echo(f"note: {holder} holds the views; they will show this job", err=True)
             click.echo(f"       job  {event.job_id}\n    status  {result.status.name}")
@@ -110,15 +137,18 @@ async def _run(settings: Settings, validated: ValidatedDocument, labels: dict[st
 @click.command("submit")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @labels_option
+@organization_option
 @pass_settings
-def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> None:
+def submit_command(
+    settings: Settings, file: Path, labels: tuple[str, ...], organization_flag: str | None
+) -> None:
     """Queue the job in FILE for a worker and print its id."""
     extra = _labels(labels)
     validated = _read_document(file)
 
     async def go() -> str:
         async with jobs_service(settings) as jobs:
-            return await jobs.submit(validated, extra)
+            return await jobs.submit(validated, extra, organization=organization_flag)
 
     click.echo(run_async(go()))
 

@@ -76,10 +76,17 @@ class JobsService:
         """Release what the service holds (a connection); the default holds nothing."""
 
     async def submit(
-        self, validated: ValidatedDocument, labels: Mapping[str, str] | None = None
+        self,
+        validated: ValidatedDocument,
+        labels: Mapping[str, str] | None = None,
+        *,
+        organization: str | None = None,
     ) -> str:
         """Queue a validated document for a worker, with `labels` added to the document's
-        own; returns the new job's id. DocumentError if the service rejects it."""
+        own; returns the new job's id. DocumentError if the service rejects it.
+
+        The job's organisation is `organization`, else the document's own, else the
+        installation's setting."""
         raise NotImplementedError
 
     async def list(

@@ -19,7 +19,7 @@ from jobstream.dispatcher.submit import request_cancel, submission, submit
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.documents.validation import ValidatedDocument
 from jobstream.events.log.base import EventLog, Record, TopicPartition
-from jobstream.events.models import Status
+from jobstream.events.models import DEFAULT_ORGANIZATION, Status
 from jobstream.events.names import Topics
 from jobstream.projections import queries
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
@@ -70,6 +70,7 @@ class LocalJobs(JobsService):
         *,
         visible_within: float = 0.0,
         stop: asyncio.Event | None = None,
+        organization: str = DEFAULT_ORGANIZATION,
     ) -> None:
         self.event_log = log
         self.topics = topics
@@ -77,17 +78,24 @@ class LocalJobs(JobsService):
         self._secrets = secrets
         self.visible_within = visible_within
         self.stop = stop or asyncio.Event()
+        self.organization = organization
+        """The installation's organisation, for documents that name none."""
 
     async def submit(
         self,
         validated: ValidatedDocument,
         labels: Mapping[str, str] | None = None,
         *,
+        organization: str | None = None,
         submitter: str = "anonymous",
     ) -> str:
         """See JobsService.submit; `submitter` names who asks (the API: the token's name)."""
         event = submission(
-            validated.document, self._secrets(), labels=dict(labels or {}), submitter=submitter
+            validated.document,
+            self._secrets(),
+            labels=dict(labels or {}),
+            submitter=submitter,
+            organization=organization or validated.document.organization or self.organization,
         )
         record = await submit(self.event_log, self.topics, event)
         if self.visible_within > 0:

@@ -64,7 +64,11 @@ class RemoteJobs(JobsService):
         await self._http.aclose()
 
     async def submit(
-        self, validated: ValidatedDocument, labels: Mapping[str, str] | None = None
+        self,
+        validated: ValidatedDocument,
+        labels: Mapping[str, str] | None = None,
+        *,
+        organization: str | None = None,
     ) -> str:
         # The document as the log will hold it (JSON of the validated model): the server
         # validates it again and encrypts its secrets with the installation's key.
@@ -75,7 +79,10 @@ class RemoteJobs(JobsService):
                 "/jobs",
                 content=body,
                 headers={"Content-Type": "application/json"},
-                params={"label": [f"{k}={v}" for k, v in (labels or {}).items()]},
+                params={
+                    "label": [f"{k}={v}" for k, v in (labels or {}).items()],
+                    **({"organization": organization} if organization else {}),
+                },
             )
         except _Rejected as rejected:
             raise DocumentError(rejected.problems, self.url) from None

@@ -174,7 +174,7 @@ async def test_fail_if_after_a_stage_and_after_a_skipped_one(tmp_path: Path) -> 
 
 
 async def test_fail_if_false_leaves_the_stage_alone(tmp_path: Path) -> None:
-    document = job({"a": [log("A")]}, [{"stage": "a", "fail_if": "'x' ne 'X'"}])
+    document = job({"a": [log("A")]}, [{"stage": "a", "fail_if": "'x' != 'x'"}])
     status, _ = await run(tmp_path, document)
     assert status is Status.SUCCEEDED
 

@@ -59,7 +59,18 @@ def _aware(value: datetime | None) -> datetime | None:
     },
 )
 async def create_job(
-    request: Request, services: ServicesDep, who: Writer, label: Labels = None
+    request: Request,
+    services: ServicesDep,
+    who: Writer,
+    label: Labels = None,
+    organization: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            description="the job's organisation (default: the document's, else "
+            "the server's `organization` setting)",
+        ),
+    ] = None,
 ) -> JobCreated:
     """Validate the document and queue it for a worker. Nothing reaches the log unless the
     document is valid; a 400 lists every problem with its path (and line)."""
@@ -75,7 +86,9 @@ async def create_job(
             f"the job document has {len(exc.problems)} problem(s)",
             problems=exc.problems,
         ) from None
-    job_id = await services.jobs.submit(validated, _labels(label), submitter=who.name)
+    job_id = await services.jobs.submit(
+        validated, _labels(label), submitter=who.name, organization=organization
+    )
     return JobCreated(job_id=job_id, warnings=validated.warnings)
 
 

@@ -99,10 +99,47 @@ def test_top_level_must_be_a_mapping() -> None:
 
 def test_unknown_action_is_named_with_the_known_ones() -> None:
     raw = doc()
-    raw["stages"][0]["steps"].append({"action": "slack", "channel": "#ci"})
+    raw["stages"][0]["steps"].append({"action": "deploy", "target": "prod"})
     message = errors(raw)["stages[0].steps[1].action"]
-    assert "'slack'" in message
-    assert "command, log, script" in message
+    assert "'deploy'" in message
+    assert "cobertura, command, email, log, script, simplecov, slack" in message
+
+
+@pytest.mark.parametrize(
+    ("step", "path", "expected"),
+    [
+        ({"action": "slack"}, "stages[0].steps[1].subject", "required field 'subject'"),
+        ({"action": "email", "to": "a@b"}, "stages[0].steps[1].message", "required field"),
+        ({"action": "email", "message": "m"}, "stages[0].steps[1].to", "required field 'to'"),
+        ({"action": "cobertura"}, "stages[0].steps[1].path", "required field 'path'"),
+        ({"action": "simplecov", "path": 3}, "stages[0].steps[1].path", "must be a string"),
+        ({"action": "slack", "subject": "s", "colour": "x"}, "stages[0].steps[1].colour", "url"),
+    ],
+)
+def test_the_fields_of_cyclids_other_actions_are_checked(
+    step: dict[str, object], path: str, expected: str
+) -> None:
+    raw = doc()
+    raw["stages"][0]["steps"].append(step)
+    assert expected in errors(raw)[path]
+
+
+def test_cyclids_other_actions_validate_with_their_defaults() -> None:
+    raw = doc()
+    raw["stages"][0]["steps"] += [
+        {"action": "slack", "subject": "built"},
+        {"action": "email", "to": "dev@example.org", "message": "built"},
+        {"action": "cobertura", "path": "coverage.xml"},
+        {"action": "simplecov", "path": "coverage/coverage.json"},
+    ]
+    document, problems = check_document(raw)
+    assert document is not None and problems == []
+    slack, email = document.stages[0].steps[1:3]
+    assert (slack.color, email.color, email.subject) == (  # type: ignore[attr-defined]
+        "good",
+        "dodgerblue",
+        "Cyclid notification",
+    )
 
 
 def test_step_without_action() -> None:
@@ -281,7 +318,7 @@ def test_handler_does_not_fall_through() -> None:
 
 def test_every_problem_at_once() -> None:
     raw = doc(extra="x", secrets={"a": "b"}, sequence=[{"stage": "nope", "on_failure": "nope"}])
-    raw["stages"][1]["steps"][0]["action"] = "email"
+    raw["stages"][1]["steps"][0]["action"] = "mail"
     _, problems = check_document(raw)
     assert {(p.path, p.severity) for p in problems} == {
         ("extra", "warning"),
@@ -302,7 +339,7 @@ stages:
     steps:
       - action: command
         cmd: echo hi
-      - action: slack
+      - action: deploy
 sequence:
   - stage: build
   - stage: build
@@ -343,7 +380,8 @@ def test_format_problems() -> None:
     problems = rejected(JOB_YAML)
     assert format_problems("ci/job.yml", problems)[0] == (
         "ci/job.yml:7: error: stages[0].steps[1].action: "
-        "unknown action 'slack'; known actions: command, log, script"
+        "unknown action 'deploy'; known actions: "
+        "cobertura, command, email, log, script, simplecov, slack"
     )
     assert format_problems("x", [Problem(path="", message="m", severity="error")]) == [
         "x: error: m"
