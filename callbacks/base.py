@@ -31,18 +31,28 @@ from jobstream.events.models import (
 __all__ = [
     "Callback",
     "CallbackConfigError",
+    "CallbackError",
     "Delivery",
+    "DeliveryFailed",
     "GiveUp",
     "JobInfo",
     "current_delivery",
 ]
 
 
-class CallbackConfigError(JobstreamError):
+class CallbackError(JobstreamError):
+    """Something about a callback went wrong (the root of the callbacks' errors)."""
+
+
+class DeliveryFailed(CallbackError):
+    """A receiver answered with something worth retrying (rate limit, 408, 429, 5xx)."""
+
+
+class CallbackConfigError(CallbackError):
     """A callback's settings are missing or wrong (raised by `from_settings`)."""
 
 
-class GiveUp(Exception):
+class GiveUp(CallbackError):
     """Raised by a hook for a failure that retrying cannot fix: dead-letter the event now."""
 
 

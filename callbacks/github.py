@@ -26,6 +26,7 @@ import httpx
 from jobstream.callbacks.base import (
     Callback,
     CallbackConfigError,
+    DeliveryFailed,
     GiveUp,
     JobInfo,
     current_delivery,
@@ -56,7 +57,7 @@ _DESCRIPTION = 140
 _REMEMBERED = 10_000
 
 
-class GitHubError(Exception):
+class GitHubError(DeliveryFailed):
     """GitHub answered with something worth retrying (rate limit, 5xx)."""
 
 

@@ -397,6 +397,12 @@ class CallbackHost:
             stats=self.stats,
         )
         runner = ProjectionRunner(self.log, projection, batch=self.batch)
+        with self.store.hosting(self.name):
+            await self._run(runner, projection, stop)
+
+    async def _run(
+        self, runner: ProjectionRunner, projection: CallbackProjection, stop: asyncio.Event
+    ) -> None:
         await self.store.register(self.name, self.spec, projection.topics)
         await self.callback.start()
         try:

@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from jobstream.callbacks.base import Callback
-from jobstream.events.errors import JobstreamError
+from jobstream.callbacks.base import Callback, CallbackError
 
 __all__ = [
     "BUILTINS",
@@ -41,7 +40,7 @@ BUILTINS = {
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-class CallbackNotFound(JobstreamError):
+class CallbackNotFound(CallbackError):
     """No callback by that name, or a `module:Class` that does not name a Callback."""
 
 

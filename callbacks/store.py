@@ -23,10 +23,11 @@ Every call runs on the store's own thread (one connection), never on the event l
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from jobstream.callbacks.base import JobInfo
+from jobstream.callbacks.base import CallbackConfigError, JobInfo
 from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.log.base import TopicPartition
 from jobstream.events.log.sqlite import DatabaseThread, immediate
@@ -415,6 +416,24 @@ class CallbackStore:
     async def counts(self, callback: str) -> dict[str, int]:
         """`callback`'s deliveries and dead letters: {"delivered": n, "dead": n}."""
         return await self._call(self._live().counts, callback)
+
+    @contextlib.contextmanager
+    def hosting(self, callback: str) -> Iterator[None]:
+        """Hold `callback` for this process: two hosts of one callback would both deliver
+        everything (each reads every partition), so a second one on this store is refused.
+        An OS lock beside the store, released when the process ends, however it ends."""
+        path = self.path.with_name(f"{self.path.stem}-{callback}.lock")
+        with path.open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CallbackConfigError(
+                    f"callback {callback!r} is already running on {self.path}"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     async def register(self, callback: str, spec: str, topics: Sequence[str]) -> None:
         await self._call(self._live().register, callback, spec, list(topics))

@@ -27,6 +27,7 @@ import orjson
 from jobstream.callbacks.base import (
     Callback,
     CallbackConfigError,
+    DeliveryFailed,
     GiveUp,
     JobInfo,
     current_delivery,
@@ -39,7 +40,7 @@ SIGNATURE_HEADER = "X-Jobstream-Signature-256"
 _RETRIED = frozenset({408, 429})
 
 
-class WebhookError(Exception):
+class WebhookError(DeliveryFailed):
     """The receiver answered with a status worth retrying (408, 429, 5xx)."""
 
 

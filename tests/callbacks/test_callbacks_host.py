@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
+from jobstream.callbacks.base import CallbackConfigError
 from jobstream.events.documents.ingest import decode_record
 from jobstream.events.log.base import Message, Record
 from jobstream.events.log.embedded import EmbeddedLog
@@ -331,3 +332,20 @@ async def test_a_kill_between_delivery_and_position_loses_nothing_and_repeats_at
     assert repeated == unrecorded_deliveries and max(keys.values()) <= 2
     assert await store.delivered("crashy", where) == set(where)
     assert await store.positions("crashy") == await log.ends(TOPICS.all)
+
+
+async def test_a_second_host_of_the_same_callback_is_refused(
+    log: EmbeddedLog, store: CallbackStore
+) -> None:
+    ids = await append_jobs(log, 3)
+    first = Recorder()
+    async with running(log, store, first, "solo") as host:
+        await host.ready.wait()
+        second = CallbackHost(log, TOPICS, Recorder(), store, name="solo")
+        with pytest.raises(CallbackConfigError, match="already running"):
+            await second.run(asyncio.Event())
+        await wait_until(lambda: len(first.hooks("completion")) == 3)
+    # Once the first has stopped, the name is free again.
+    async with running(log, store, Recorder(), "solo") as again:
+        await again.ready.wait()
+    assert sorted(c.job.id for c in first.hooks("completion")) == sorted(ids)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_support import Cli
+
+from .cli_support import Cli
 
 PLUGIN = """
 from typing import Literal

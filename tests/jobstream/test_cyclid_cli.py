@@ -7,10 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from cli_support import Cli
 
 from jobstream.events.codec import decode
 from jobstream.events.models import JobSubmitted
+
+from .cli_support import Cli
 
 ORG_JOB = """\
 name: org

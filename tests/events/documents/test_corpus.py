@@ -10,7 +10,7 @@ import pytest
 from jobstream.events.documents.validation import format_problems, load_document
 from jobstream.events.errors import DocumentError
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 DOCUMENTS = sorted(p for p in CORPUS.iterdir() if p.suffix in (".json", ".yaml", ".yml"))
 
 # Cyclid refused these too: a raw control character (a tab) inside a JSON string, line 14.
