@@ -191,9 +191,12 @@ class ProjectionRunner:
         pending: asyncio.Task[None] | None = None
         try:
             while not (stop is not None and stop.is_set()):
-                if until is not None and self._reached(until) and pending is None:
+                if until is not None and pending is None and self._reached(until):
                     return
-                records = await consumer.getmany(self.batch, timeout=self.poll)
+                if until is not None and pending is not None and _read_to(consumer, until):
+                    records = []  # all that is wanted is read: wait for the apply, not a poll
+                else:
+                    records = await consumer.getmany(self.batch, timeout=self.poll)
                 if until is not None:
                     records = [r for r in records if r.offset < until.get(r.tp, 0)]
                 if pending is not None:
@@ -247,3 +250,9 @@ class ProjectionRunner:
         async with self._advanced:
             self._positions.update(positions)
             self._advanced.notify_all()
+
+
+def _read_to(consumer: Consumer, until: Positions) -> bool:
+    """Has `consumer` read every partition it holds up to `until`?"""
+    held = consumer.assignment()
+    return all(consumer.position(tp) >= end for tp, end in until.items() if tp in held)
