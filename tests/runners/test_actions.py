@@ -15,11 +15,12 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from pydantic import SecretStr
-from test_executor import job, log, run, sh
 
 from jobstream.events.models import Status
 from jobstream.runners.actions import ActionSettings
 from jobstream.runners.actions.rubyfloat import round2, to_f, to_s
+
+from .test_executor import job, log, run, sh
 
 # -- slack ----------------------------------------------------------------------------------
 
