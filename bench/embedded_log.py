@@ -8,8 +8,8 @@ usage: .venv/bin/python bench/embedded_log.py [EVENTS] [BATCH]
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -57,6 +57,8 @@ async def main(count: int, batch: int) -> None:
 
 
 if __name__ == "__main__":
-    events = int(sys.argv[1]) if len(sys.argv) > 1 else 110_000
-    batch = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
-    asyncio.run(main(events, batch))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", type=int, nargs="?", default=110_000)
+    parser.add_argument("batch", type=int, nargs="?", default=1_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.batch))

@@ -13,6 +13,7 @@ usage: .venv/bin/python bench/replay_views.py [JOBS] [BATCH]
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import tempfile
@@ -106,9 +107,8 @@ async def main(jobs: int, batch: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(
-            int(sys.argv[1]) if len(sys.argv) > 1 else 2000,
-            int(sys.argv[2]) if len(sys.argv) > 2 else 20_000,
-        )
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("jobs", type=int, nargs="?", default=2000)
+    parser.add_argument("batch", type=int, nargs="?", default=20_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.jobs, args.batch))
