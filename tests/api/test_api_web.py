@@ -26,9 +26,11 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# The job waits (at most 60 s) for the test to open its gate, a file in its workspace: the
+# line after the gate can then only reach the page over the live stream.
 JOB = (
-    "echo first line; sleep 2; printf '\\033[32mgreen live line\\033[0m\\n'; "
-    "echo complaint >&2; sleep 1"
+    "echo first line; i=0; while [ ! -e gate ] && [ $i -lt 1200 ]; do sleep 0.05; "
+    "i=$((i+1)); done; printf '\\033[32mgreen live line\\033[0m\\n'; echo complaint >&2"
 )
 
 
@@ -63,8 +65,9 @@ def test_page_lists_jobs_and_follows_a_log_live(tmp_path: Path, browser) -> None
         log = page.locator("#log")
         stdout = page.locator("#log .line.stdout")
         stdout.filter(has_text="first line").wait_for(timeout=15_000)
-        # The job sleeps before printing this: it can only arrive over the live stream.
+        # The job waits at its gate before printing this: it can only come over the stream.
         assert stdout.filter(has_text="green live line").count() == 0
+        (server.settings.workspaces / job_id / "gate").touch()
         live = stdout.get_by_text("green live line", exact=True)
         live.wait_for(timeout=15_000)
         assert live.get_attribute("class") == "f2"  # ANSI green rendered, escapes gone
