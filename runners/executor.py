@@ -38,6 +38,7 @@ from jobstream.runners.interpolation import as_text, interpolate
 from jobstream.runners.masking import Masker
 from jobstream.runners.notifier import Notifier
 from jobstream.runners.process import Output, Process, timestamp
+from jobstream.runners.shell import command_line, script_command, step_text
 from jobstream.runners.workspace import (
     GIT_ENV,
     GitSource,
@@ -48,8 +49,7 @@ from jobstream.runners.workspace import (
 
 __all__ = ["Runner"]
 
-# Scripts are written here, inside the workspace, and removed after their step: they may
-# hold interpolated secrets, and the workspace stays behind after the job.
+# The shell text of each step, and scripts without a `path`, are written here.
 SCRIPT_DIR = ".jobstream"
 
 
@@ -270,13 +270,21 @@ class _Job:
         entries = [*self._document.sequence, *(SequenceEntry(stage=h) for h in plan.handlers)]
         index: int | None = 0
         seen: set[int] = set()
+        runs = 0
         while index is not None and not self._poll_cancel():
             entry = entries[index]
-            if index in seen:
-                # Validation rejects handler loops; this keeps a missed one from running
-                # for ever.
-                raise _JobFailed(f"the sequence comes back to stage {entry.stage!r}")
+            if runs == plan.run_bound:
+                raise _JobFailed(
+                    f"the sequence ran {runs} stages and would run stage {entry.stage!r} "
+                    "again: its handlers loop (Cyclid ran such loops for ever)"
+                )
+            if index in seen and len(seen) == runs:
+                await self._system(
+                    f"==> stage {entry.stage} runs again: the handlers loop; the job ends "
+                    f"FAILED after {plan.run_bound} stage runs"
+                )
             seen.add(index)
+            runs += 1
             index = plan.next(index, await self._run_stage(entry))
 
     async def _run_stage(self, entry: SequenceEntry) -> bool:
@@ -336,42 +344,66 @@ class _Job:
     async def _run_step(self, step: Step) -> str | None:
         """None if the step succeeded, else what went wrong."""
         if isinstance(step, CommandStep):
-            line = self._interpolate(step.cmd)
-            if step.args:
-                line += " " + shlex.join(self._interpolate(a) for a in step.args)
+            line = self._interpolate(command_line(step.cmd, step.args))
             await self._system(f"$ {line}")
-            return await self._shell(line, step)
+            return await self._shell(line, step, self._interpolate(step.path or "") or None)
         if isinstance(step, ScriptStep):
-            self._scripts += 1
-            script = self._workspace / SCRIPT_DIR / f"script-{self._scripts}"
-            script.parent.mkdir(exist_ok=True)
-            text = self._interpolate(step.text)
-            script.write_text(text if text.endswith("\n") else text + "\n")
-            script.chmod(0o700)
-            await self._system(f"$ {script.relative_to(self._workspace)}")
-            try:
-                # Through the shell, so a script without a #! line runs as a sh script.
-                return await self._shell(shlex.quote(str(script)), step)
-            finally:
-                script.unlink()
+            return await self._run_script(step)
         await self._system(self._interpolate(step.message))
         return None
 
-    async def _shell(self, line: str, step: CommandStep | ScriptStep) -> str | None:
-        cwd = self._workspace
-        if step.path:
-            # A relative path is inside the workspace; an absolute one is taken as it is.
-            cwd = self._workspace / self._interpolate(step.path)
-        env = {**os.environ, **{k: self._interpolate(v) for k, v in step.env.items()}}
-        argv = ["/bin/sh", "-c", line]
-        if step.sudo and os.geteuid() != 0:
-            if not await self._passwordless_sudo():
-                return (
-                    f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
-                    "without passwordless sudo"
-                )
-            argv = ["sudo", "-n", "--preserve-env", "--", *argv]
-        return await self._execute(argv, cwd, env, step.timeout)
+    async def _run_script(self, step: ScriptStep) -> str | None:
+        """Write the script where `path` says (else a private file in the workspace) and
+        run it from the workspace, as Cyclid's `chmod +x PATH && PATH`."""
+        text = self._interpolate(step.text)
+        given = self._interpolate(step.path) if step.path else None
+        if given:
+            # The shell reads `given` relative to the workspace, where it runs.
+            file = self._workspace / given
+            command = script_command(given)
+        else:
+            file = self._private_file("script")
+            command = script_command(shlex.quote(str(file)))
+        try:
+            file.write_text(text if text.endswith("\n") else text + "\n")
+        except OSError as error:
+            return f"cannot write the script to {given or file}: {error.strerror or error}"
+        await self._system(f"$ {given or file.relative_to(self._workspace)}")
+        try:
+            return await self._shell(command, step, None)
+        finally:
+            if not given:
+                file.unlink()
+
+    def _private_file(self, kind: str) -> Path:
+        # Inside the workspace, removed after its step: it may hold interpolated secrets,
+        # and the workspace stays behind after the job.
+        self._scripts += 1
+        directory = self._workspace / SCRIPT_DIR
+        directory.mkdir(mode=0o700, exist_ok=True)
+        return directory / f"{kind}-{self._scripts}"
+
+    async def _shell(
+        self, command: str, step: CommandStep | ScriptStep, path: str | None
+    ) -> str | None:
+        """Run `command` from the workspace with the step's env and `cd path` in front,
+        as one shell text (`runners.shell`)."""
+        env = {key: self._interpolate(value) for key, value in step.env.items()}
+        text = step_text(command, env=env, path=path)
+        file = self._private_file("step")
+        file.write_text(text + "\n")
+        argv = ["/bin/sh", str(file)]
+        try:
+            if step.sudo and os.geteuid() != 0:
+                if not await self._passwordless_sudo():
+                    return (
+                        f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
+                        "without passwordless sudo"
+                    )
+                argv = ["sudo", "-n", "--preserve-env", "--", *argv]
+            return await self._execute(argv, self._workspace, os.environ, step.timeout)
+        finally:
+            file.unlink()
 
     async def _passwordless_sudo(self) -> bool:
         if self._sudo_ok is None:
