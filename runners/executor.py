@@ -20,12 +20,15 @@ import shutil
 import signal
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from jobstream.events.documents.cyclidlint import env_name, is_shell_name
 from jobstream.events.documents.models import (
     CommandStep,
     JobDocument,
     ScriptStep,
     SequenceEntry,
+    Source,
     Step,
 )
 from jobstream.events.documents.plan import SequencePlan
@@ -47,7 +50,7 @@ from jobstream.runners.workspace import (
     token_forms,
 )
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "git_source"]
 
 # The shell text of each step, and scripts without a `path`, are written here.
 SCRIPT_DIR = ".jobstream"
@@ -55,6 +58,24 @@ SCRIPT_DIR = ".jobstream"
 
 def _seconds(value: float) -> str:
     return f"{value:g}"
+
+
+def git_source(source: Source, token: str | None, context: Mapping[str, str]) -> GitSource:
+    """A source as Cyclid's git plugin read it (`plugins/source/git.rb`): every field
+    interpolated (`token: "%{github_token}"` included; `token` already decrypted), and the
+    user and fragment of an http(s) URL taken as its token and branch. The token stays out
+    of the URL: the clone gets it as a credential."""
+    url = interpolate(source.url, context)
+    branch = interpolate(source.branch, context) if source.branch else None
+    token = interpolate(token, context) if token else None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        if parts.username:
+            token = unquote(parts.username)
+        branch = unquote(parts.fragment) or branch
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+    return GitSource(url, branch or None, token or None)
 
 
 class _JobFailed(Exception):
@@ -227,9 +248,7 @@ class _Job:
         # Decrypt everything first, so the masker knows every value before any line.
         secrets = {name: self._reveal(value) for name, value in document.secrets.items()}
         tokens = [self._reveal(s.token) if s.token else None for s in document.sources]
-        self._masker = Masker(
-            [*secrets.values(), *(form for t in tokens if t for form in token_forms(t))]
-        )
+        self._masker = Masker(secrets.values())
         try:
             self._workspace = job_workspace(self._runner.workspace_root, self._job_id)
         except WorkspaceError as error:
@@ -245,11 +264,19 @@ class _Job:
         if document.organization is not None:
             context["organization"] = document.organization
         self._context = context
-        for index, (source, token) in enumerate(zip(document.sources, tokens, strict=True)):
+        sources = [
+            git_source(source, token, self._context)
+            for source, token in zip(document.sources, tokens, strict=True)
+        ]
+        # A token is usually a secret (`token: "%{github_token}"`), but its URL-encoded
+        # form is not, and a literal token is not one at all.
+        self._masker = Masker(
+            [*secrets.values(), *(f for s in sources if s.token for f in token_forms(s.token))]
+        )
+        for index, source in enumerate(sources):
             if self._poll_cancel():
                 return
-            branch = self._interpolate(source.branch) if source.branch else None
-            await self._clone(index, GitSource(self._interpolate(source.url), branch, token))
+            await self._clone(index, source)
 
     async def _clone(self, index: int, source: GitSource) -> None:
         try:
@@ -274,14 +301,18 @@ class _Job:
         while index is not None and not self._poll_cancel():
             entry = entries[index]
             if runs == plan.run_bound:
-                raise _JobFailed(
-                    f"the sequence ran {runs} stages and would run stage {entry.stage!r} "
-                    "again: its handlers loop (Cyclid ran such loops for ever)"
+                reason = (
+                    f"stopped after {runs} stage runs, before running stage {entry.stage!r} "
+                    "again: the sequence's handlers loop (Cyclid ran such a loop for ever)"
                 )
+                # Also in the log: an earlier stage's failure may be the job's reason.
+                await self._system(f"==> {reason}")
+                raise _JobFailed(reason)
             if index in seen and len(seen) == runs:
+                # The first time anything runs again: say why the job may end this way.
                 await self._system(
                     f"==> stage {entry.stage} runs again: the handlers loop; the job ends "
-                    f"FAILED after {plan.run_bound} stage runs"
+                    f"FAILED if it makes {plan.run_bound} stage runs"
                 )
             seen.add(index)
             runs += 1
@@ -388,7 +419,14 @@ class _Job:
     ) -> str | None:
         """Run `command` from the workspace with the step's env and `cd path` in front,
         as one shell text (`runners.shell`)."""
-        env = {key: self._interpolate(value) for key, value in step.env.items()}
+        env: dict[str, str] = {}
+        for key, value in step.env.items():
+            if is_shell_name(env_name(key)):
+                env[key] = self._interpolate(value)
+            else:
+                # Cyclid's export failed and a bash build host ran on without it; /bin/sh
+                # here would stop at a bad export, so it is left out (lint warned).
+                await self._system(f"==> env {key!r} is not a shell variable name: not exported")
         text = step_text(command, env=env, path=path)
         file = self._private_file("step")
         file.write_text(text + "\n")

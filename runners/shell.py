@@ -8,8 +8,9 @@ So, as there:
 - an env key is upper-cased with each whitespace character turned into `_`, and its value
   sits inside double quotes, where the shell expands `$VAR`, `$(...)` and backslashes
   (`PATH: /opt/bin:$PATH` works);
-- a failing `export` or `cd` does not stop the command; jobstream adds one line on stderr
-  saying so when the `cd` fails;
+- a failing `cd` does not stop the command; jobstream adds one line on stderr saying so;
+  an env key that is no shell name after the rewrite is left out (Cyclid's export failed
+  and a bash build host went on; /bin/sh would stop);
 - `cmd` with `args` is `cmd` and the args joined with spaces, unquoted (`*.txt` globs);
   without `args`, `cmd` is split on whitespace and joined again with single spaces.
 
@@ -19,28 +20,22 @@ line: the executor hands it to `/bin/sh` as a script.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["command_line", "env_name", "script_command", "step_text"]
+from jobstream.events.documents.cyclidlint import env_name, words
 
-# Ruby's `\s` and `String#split` whitespace: ASCII only.
-_WHITESPACE = re.compile(r"[ \t\n\v\f\r]")
+__all__ = ["command_line", "script_command", "step_text"]
+
 _CD_FAILED = (
     "echo 'jobstream: cd failed; the command runs in the workspace, as Cyclid ran it"
     " in its default directory' >&2"
 )
 
 
-def env_name(key: str) -> str:
-    """The variable Cyclid exported for an env key: `gem home` → `GEM_HOME`."""
-    return _WHITESPACE.sub("_", key.upper())
-
-
 def command_line(cmd: str, args: Sequence[str] | None) -> str:
     """A command step's command, before interpolation (Cyclid interpolated the joined line)."""
     if args is None:
-        return " ".join(part for part in _WHITESPACE.split(cmd) if part)
+        return " ".join(words(cmd))
     return f"{cmd} {' '.join(args)}"
 
 

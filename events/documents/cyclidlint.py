@@ -11,12 +11,12 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-__all__ = ["cyclid_warnings"]
+__all__ = ["cyclid_warnings", "env_name", "is_shell_name", "words"]
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, Literal["warning"], str]
 
-# The whitespace of Ruby's `\s` and `String#split`, and what a shell variable name is.
+# The whitespace of Ruby's `\s` and `String#split` (ASCII only), and a shell variable name.
 _WHITESPACE = re.compile(r"[ \t\n\v\f\r]")
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A `%` that Ruby's format (`String#%`, monkey_patches.rb) does not take as literal or as a
@@ -27,6 +27,21 @@ _INTERPOLATED = {
     "script": ("script", "path"),
     "log": ("message",),
 }
+
+
+def env_name(key: str) -> str:
+    """The variable Cyclid's transports exported for an env key: `gem home` → `GEM_HOME`."""
+    return _WHITESPACE.sub("_", key.upper())
+
+
+def is_shell_name(name: str) -> bool:
+    """Whether `export NAME=...` can work."""
+    return _SHELL_NAME.match(name) is not None
+
+
+def words(text: str) -> list[str]:
+    """Ruby's `String#split` without arguments: the runs of non-whitespace."""
+    return [part for part in _WHITESPACE.split(text) if part]
 
 
 def cyclid_warnings(raw: dict[Any, Any]) -> Iterable[Finding]:
@@ -97,8 +112,8 @@ def _env(loc: Loc, env: dict[Any, Any]) -> Iterable[Finding]:
     for key, value in env.items():
         if not isinstance(key, str):
             continue
-        name = _WHITESPACE.sub("_", key.upper())
-        if not _SHELL_NAME.match(name):
+        name = env_name(key)
+        if not is_shell_name(name):
             yield (
                 (*loc, key),
                 "warning",
@@ -129,7 +144,7 @@ def _command(loc: Loc, step: dict[Any, Any]) -> Iterable[Finding]:
             yield from _percent((*loc, "args", n), arg)
         return
     cmd = step.get("cmd")
-    if isinstance(cmd, str) and " ".join(_WHITESPACE.split(cmd.strip())) != cmd.strip():
+    if isinstance(cmd, str) and " ".join(words(cmd)) != cmd.strip():
         yield (
             (*loc, "cmd"),
             "warning",
