@@ -63,8 +63,9 @@ def _seconds(value: float) -> str:
 def git_source(source: Source, token: str | None, context: Mapping[str, str]) -> GitSource:
     """A source as Cyclid's git plugin read it (`plugins/source/git.rb`): every field
     interpolated (`token: "%{github_token}"` included; `token` already decrypted), and the
-    user and fragment of an http(s) URL taken as its token and branch. The token stays out
-    of the URL: the clone gets it as a credential."""
+    user and fragment of an http(s) URL taken as its token and branch. The token leaves
+    the URL and goes to the clone as a field of its own; how it reaches git is
+    `GitSource`'s business."""
     url = interpolate(source.url, context)
     branch = interpolate(source.branch, context) if source.branch else None
     token = interpolate(token, context) if token else None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from jobstream.events.documents.models import CommandStep, ScriptStep
+from jobstream.events.documents.plan import MAX_STAGE_RUNS, SequencePlan
 from jobstream.events.documents.validation import check_document, load_document
 
 
@@ -180,3 +181,32 @@ def test_source_urls_cyclid_could_not_clone_are_warned(url: str, warned: str | N
     message = found.get("sources[0].url")
     assert (message is None) if warned is None else (warned in (message or ""))
     assert "sources[0].token" not in found
+
+
+def walk(plan: SequencePlan, failing: set[str], limit: int = 8) -> list[str | None]:
+    ran: list[str | None] = []
+    index: int | None = 0
+    while index is not None and len(ran) < limit:
+        ran.append(plan.stages[index])
+        index = plan.next(index, plan.stages[index] not in failing)
+    return ran
+
+
+def test_a_listed_handler_falls_through_as_in_cyclid() -> None:
+    # 11 corpus files written before Cyclid chose the next stage itself.
+    plan = SequencePlan.of(
+        [("lint", "success", "failure"), ("success", None, None), ("failure", None, None)]
+    )
+    assert walk(plan, set()) == ["lint", "success", "failure"]
+    assert walk(plan, {"lint"}) == ["lint", "failure"]
+
+
+def test_a_guarded_listed_handler_loops_when_build_fails_and_the_bound_stops_it() -> None:
+    plan = SequencePlan.of(
+        [("test", None, "failure"), ("failure", None, None), ("build", None, "failure")]
+    )
+    assert walk(plan, {"build"}) == ["test", "failure", *["build", "failure"] * 3]
+    assert plan.run_bound == MAX_STAGE_RUNS
+    # A sequence longer than the bound, without a loop, runs to its end.
+    long = SequencePlan.of((f"s{i}", None, None) for i in range(MAX_STAGE_RUNS + 5))
+    assert long.run_bound == MAX_STAGE_RUNS + 5
