@@ -422,8 +422,11 @@ class _Job:
         as one shell text (`runners.shell`)."""
         env: dict[str, str] = {}
         for key, value in step.env.items():
-            if is_shell_name(env_name(key)):
+            name = env_name(key)
+            if is_shell_name(name):
                 env[key] = self._interpolate(value)
+                if name != key:
+                    await self._system(f"==> env {key!r} is exported as {name}, as Cyclid did")
             else:
                 # Cyclid's export failed and a bash build host ran on without it; /bin/sh
                 # here would stop at a bad export, so it is left out (lint warned).

@@ -47,6 +47,7 @@ async def test_env_is_exported_through_the_shell_with_upper_cased_names(tmp_path
         "3 true 2.5 []",
         "[]",  # for that step only
     ]
+    assert "==> env 'gem home' is exported as GEM_HOME, as Cyclid did" in notifier.texts()
 
 
 async def test_env_values_are_interpolated_and_the_docs_list_form_is_merged(
