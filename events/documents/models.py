@@ -68,7 +68,9 @@ def _merged(value: Any) -> Any:
 
 
 ShellText = Annotated[
-    str, BeforeValidator(_scalar_text), WithJsonSchema({"type": ["string", "number", "boolean"]})
+    str,
+    BeforeValidator(_scalar_text),
+    WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
 ]
 Args = Annotated[list[ShellText], BeforeValidator(_flat)]
 Env = Annotated[dict[str, ShellText], BeforeValidator(_merged)]
