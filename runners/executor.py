@@ -20,13 +20,16 @@ import shutil
 import signal
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from jobstream.events.documents.cyclidlint import env_name, is_shell_name
 from jobstream.events.documents.models import (
     ActionStep,
     CommandStep,
     JobDocument,
     ScriptStep,
     SequenceEntry,
+    Source,
 )
 from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
@@ -39,6 +42,7 @@ from jobstream.runners.interpolation import as_text, interpolate
 from jobstream.runners.masking import Masker
 from jobstream.runners.notifier import Notifier
 from jobstream.runners.process import Output, Process, timestamp
+from jobstream.runners.shell import command_line, script_command, step_text
 from jobstream.runners.workspace import (
     GIT_ENV,
     GitSource,
@@ -47,15 +51,33 @@ from jobstream.runners.workspace import (
     token_forms,
 )
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "git_source"]
 
-# Scripts are written here, inside the workspace, and removed after their step: they may
-# hold interpolated secrets, and the workspace stays behind after the job.
+# The shell text of each step, and scripts without a `path`, are written here.
 SCRIPT_DIR = ".jobstream"
 
 
 def _seconds(value: float) -> str:
     return f"{value:g}"
+
+
+def git_source(source: Source, token: str | None, context: Mapping[str, str]) -> GitSource:
+    """A source as Cyclid's git plugin read it (`plugins/source/git.rb`): every field
+    interpolated (`token: "%{github_token}"` included; `token` already decrypted), and the
+    user and fragment of an http(s) URL taken as its token and branch. The token leaves
+    the URL and goes to the clone as a field of its own; how it reaches git is
+    `GitSource`'s business."""
+    url = interpolate(source.url, context)
+    branch = interpolate(source.branch, context) if source.branch else None
+    token = interpolate(token, context) if token else None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        if parts.username:
+            token = unquote(parts.username)
+        branch = unquote(parts.fragment) or branch
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+    return GitSource(url, branch or None, token or None)
 
 
 class _JobFailed(Exception):
@@ -231,9 +253,7 @@ class _Job:
         # Decrypt everything first, so the masker knows every value before any line.
         secrets = {name: self._reveal(value) for name, value in document.secrets.items()}
         tokens = [self._reveal(s.token) if s.token else None for s in document.sources]
-        self._masker = Masker(
-            [*secrets.values(), *(form for t in tokens if t for form in token_forms(t))]
-        )
+        self._masker = Masker(secrets.values())
         try:
             self._workspace = job_workspace(self._runner.workspace_root, self._job_id)
         except WorkspaceError as error:
@@ -249,11 +269,19 @@ class _Job:
         # A document from before organisations were recorded belongs to the default one.
         context["organization"] = document.organization or DEFAULT_ORGANIZATION
         self._context = context
-        for index, (source, token) in enumerate(zip(document.sources, tokens, strict=True)):
+        sources = [
+            git_source(source, token, self._context)
+            for source, token in zip(document.sources, tokens, strict=True)
+        ]
+        # A token is usually a secret (`token: "%{github_token}"`), but its URL-encoded
+        # form is not, and a literal token is not one at all.
+        self._masker = Masker(
+            [*secrets.values(), *(f for s in sources if s.token for f in token_forms(s.token))]
+        )
+        for index, source in enumerate(sources):
             if self._poll_cancel():
                 return
-            branch = self._interpolate(source.branch) if source.branch else None
-            await self._clone(index, GitSource(self._interpolate(source.url), branch, token))
+            await self._clone(index, source)
 
     async def _clone(self, index: int, source: GitSource) -> None:
         try:
@@ -274,13 +302,25 @@ class _Job:
         entries = [*self._document.sequence, *(SequenceEntry(stage=h) for h in plan.handlers)]
         index: int | None = 0
         seen: set[int] = set()
+        runs = 0
         while index is not None and not self._poll_cancel():
             entry = entries[index]
-            if index in seen:
-                # Validation rejects handler loops; this keeps a missed one from running
-                # for ever.
-                raise _JobFailed(f"the sequence comes back to stage {entry.stage!r}")
+            if runs == plan.run_bound:
+                reason = (
+                    f"stopped after {runs} stage runs, before running stage {entry.stage!r} "
+                    "again: the sequence's handlers loop (Cyclid ran such a loop for ever)"
+                )
+                # Also in the log: an earlier stage's failure may be the job's reason.
+                await self._system(f"==> {reason}")
+                raise _JobFailed(reason)
+            if index in seen and len(seen) == runs:
+                # The first time anything runs again: say why the job may end this way.
+                await self._system(
+                    f"==> stage {entry.stage} runs again: the handlers loop; the job ends "
+                    f"FAILED if it makes {plan.run_bound} stage runs"
+                )
             seen.add(index)
+            runs += 1
             index = plan.next(index, await self._run_stage(entry))
 
     async def _run_stage(self, entry: SequenceEntry) -> bool:
@@ -349,39 +389,73 @@ class _Job:
 
     async def _run_process(self, step: CommandStep | ScriptStep) -> str | None:
         if isinstance(step, CommandStep):
-            line = self._interpolate(step.cmd)
-            if step.args:
-                line += " " + shlex.join(self._interpolate(a) for a in step.args)
+            line = self._interpolate(command_line(step.cmd, step.args))
             await self._system(f"$ {line}")
-            return await self._shell(line, step)
-        self._scripts += 1
-        script = self._workspace / SCRIPT_DIR / f"script-{self._scripts}"
-        script.parent.mkdir(exist_ok=True)
-        text = self._interpolate(step.text)
-        script.write_text(text if text.endswith("\n") else text + "\n")
-        script.chmod(0o700)
-        await self._system(f"$ {script.relative_to(self._workspace)}")
-        try:
-            # Through the shell, so a script without a #! line runs as a sh script.
-            return await self._shell(shlex.quote(str(script)), step)
-        finally:
-            script.unlink()
+            return await self._shell(line, step, self._interpolate(step.path or "") or None)
+        return await self._run_script(step)
 
-    async def _shell(self, line: str, step: CommandStep | ScriptStep) -> str | None:
-        cwd = self._workspace
-        if step.path:
-            # A relative path is inside the workspace; an absolute one is taken as it is.
-            cwd = self._workspace / self._interpolate(step.path)
-        env = {**os.environ, **{k: self._interpolate(v) for k, v in step.env.items()}}
-        argv = ["/bin/sh", "-c", line]
-        if step.sudo and os.geteuid() != 0:
-            if not await self._passwordless_sudo():
-                return (
-                    f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
-                    "without passwordless sudo"
-                )
-            argv = ["sudo", "-n", "--preserve-env", "--", *argv]
-        return await self._execute(argv, cwd, env, step.timeout)
+    async def _run_script(self, step: ScriptStep) -> str | None:
+        """Write the script where `path` says (else a private file in the workspace) and
+        run it from the workspace, as Cyclid's `chmod +x PATH && PATH`."""
+        text = self._interpolate(step.text)
+        given = self._interpolate(step.path) if step.path else None
+        if given:
+            # The shell reads `given` relative to the workspace, where it runs.
+            file = self._workspace / given
+            command = script_command(given)
+        else:
+            file = self._private_file("script")
+            command = script_command(shlex.quote(str(file)))
+        try:
+            file.write_text(text if text.endswith("\n") else text + "\n")
+        except OSError as error:
+            return f"cannot write the script to {given or file}: {error.strerror or error}"
+        await self._system(f"$ {given or file.relative_to(self._workspace)}")
+        try:
+            return await self._shell(command, step, None)
+        finally:
+            if not given:
+                file.unlink()
+
+    def _private_file(self, kind: str) -> Path:
+        # Inside the workspace, removed after its step: it may hold interpolated secrets,
+        # and the workspace stays behind after the job.
+        self._scripts += 1
+        directory = self._workspace / SCRIPT_DIR
+        directory.mkdir(mode=0o700, exist_ok=True)
+        return directory / f"{kind}-{self._scripts}"
+
+    async def _shell(
+        self, command: str, step: CommandStep | ScriptStep, path: str | None
+    ) -> str | None:
+        """Run `command` from the workspace with the step's env and `cd path` in front,
+        as one shell text (`runners.shell`)."""
+        env: dict[str, str] = {}
+        for key, value in step.env.items():
+            name = env_name(key)
+            if is_shell_name(name):
+                env[key] = self._interpolate(value)
+                if name != key:
+                    await self._system(f"==> env {key!r} is exported as {name}, as Cyclid did")
+            else:
+                # Cyclid's export failed and a bash build host ran on without it; /bin/sh
+                # here would stop at a bad export, so it is left out (lint warned).
+                await self._system(f"==> env {key!r} is not a shell variable name: not exported")
+        text = step_text(command, env=env, path=path)
+        file = self._private_file("step")
+        file.write_text(text + "\n")
+        argv = ["/bin/sh", str(file)]
+        try:
+            if step.sudo and os.geteuid() != 0:
+                if not await self._passwordless_sudo():
+                    return (
+                        f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
+                        "without passwordless sudo"
+                    )
+                argv = ["sudo", "-n", "--preserve-env", "--", *argv]
+            return await self._execute(argv, self._workspace, os.environ, step.timeout)
+        finally:
+            file.unlink()
 
     async def _passwordless_sudo(self) -> bool:
         if self._sudo_ok is None:

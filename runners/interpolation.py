@@ -5,32 +5,24 @@ once hung on a bare `%`): `%{name}` becomes the context value, or the empty stri
 the name is missing; `%%` becomes `%`; a `%` followed by anything else, and a `%{` with
 no closing `}`, stay as they are. Replaced text is never scanned again, so a value that
 itself holds `%{...}` is inserted literally.
+
+Cyclid used Ruby's `format` here, where a bare `%Y` crashed the job and `%<name>s` was a
+directive; keeping both as they are is jobstream's choice, and lint warns about them
+(`events.documents.cyclidlint`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from typing import Any
+
+# Context values become text as Cyclid's Ruby printed them: `true`, nil as "", `["a", "b"]`.
+from jobstream.events.documents.rubytext import ruby_text as as_text
 
 __all__ = ["as_text", "interpolate"]
 
 # A name holds no brace, so in `%{a%{b}` only `%{b}` is a reference.
 _TOKEN = re.compile(r"%(?:%|\{([^{}]*)\})")
-
-
-def as_text(value: Any) -> str:
-    """A context value as text: strings as they are, numbers as written, the rest as JSON.
-
-    Booleans and null are JSON (`true`, `null`) like the YAML or JSON they came from, and
-    lists or mappings (e.g. `environment.packages`) are JSON rather than Python reprs.
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return json.dumps(value, sort_keys=True)
 
 
 def interpolate(text: str, context: Mapping[str, str]) -> str:

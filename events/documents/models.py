@@ -3,6 +3,9 @@
 These models hold the *shape* of a document. The rules that need the whole document
 (stage names resolve, handler loops, unknown keys as warnings, every problem at once) live
 in `events.validation`, which is what callers use to turn bytes into a `JobDocument`.
+
+Unknown keys are dropped everywhere, as Cyclid's actions and job loader drop them (each
+picks the keys it knows); validation reports each one as a warning.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from jobstream.events.documents.actions import action_names, step_model
+from jobstream.events.documents.rubytext import ruby_text
 from jobstream.events.models import DEFAULT_VERSION
 
 __all__ = [
@@ -50,8 +54,42 @@ Version = Annotated[
 ]
 
 
+def _scalar_text(value: Any) -> Any:
+    # Cyclid printed env values and args with Ruby's to_s: `RETRIES: 3` exports "3".
+    if value is None or isinstance(value, int | float | bool):
+        return ruby_text(value)
+    return value
+
+
+def _flat(value: Any) -> Any:
+    # Array#join flattens nested arrays.
+    if not isinstance(value, list):
+        return value
+    out: list[Any] = []
+    for item in value:
+        out.extend(_flat(item) if isinstance(item, list) else [item])
+    return out
+
+
+def _merged(value: Any) -> Any:
+    # Cyclid's docs write env as a list of one-key mappings; jobstream merges them
+    # (Cyclid itself crashed on that form; validation warns).
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return {k: v for item in value for k, v in item.items()}
+    return value
+
+
+ShellText = Annotated[
+    str,
+    BeforeValidator(_scalar_text),
+    WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
+]
+Args = Annotated[list[ShellText], BeforeValidator(_flat)]
+Env = Annotated[dict[str, ShellText], BeforeValidator(_merged)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class ActionStep(_Strict):
@@ -64,22 +102,26 @@ class ActionStep(_Strict):
 
 
 class CommandStep(ActionStep):
-    """Run `cmd` through /bin/sh -c; each of `args` is shell-quoted and appended."""
+    """Run `cmd` through /bin/sh, `args` joined after it unquoted (`runners.shell`).
+
+    `args` None and `args` [] differ, as in Cyclid: without `args`, `cmd` is split on
+    whitespace and joined again with single spaces."""
 
     action: Literal["command"]
     cmd: str
-    args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
+    args: Args | None = None
+    env: Env = Field(default_factory=dict)
     path: str | None = None
     sudo: bool = False
 
 
 class ScriptStep(ActionStep):
-    """Write `script` to an executable file in the workspace and run it."""
+    """Write `script` to the file `path` (default: a private file in the workspace),
+    make it executable and run it from the workspace."""
 
     action: Literal["script"]
     script: str | list[str]
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
     path: str | None = None
     sudo: bool = False
 

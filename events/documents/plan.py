@@ -9,6 +9,12 @@ runs from its first entry when a handler names it. After the stage at a position
   (none after the last entry; an appended handler stage never falls through);
 - it failed: the stage its `on_failure` names, else nothing: the job ends.
 
+This is Cyclid 0.4's wiring (`app/cyclid/job/job.rb`): a handler stage that the sequence
+also lists is an ordinary entry and falls through to the entry after it, so
+`[test(on_failure: failure), failure(only_if: ...), build(on_failure: failure)]` goes from
+`failure` to `build` and may loop. Such loops are allowed (the validator warns); Cyclid ran
+them without end, jobstream's runner stops after `run_bound` stage runs.
+
 The validator looks for handler loops in this graph and the executor walks it, so both read
 the rules from here. An empty handler name names nothing (the validator reports it as an
 undefined stage).
@@ -22,7 +28,10 @@ from typing import Any
 
 from jobstream.events.documents.models import JobDocument
 
-__all__ = ["SequencePlan"]
+__all__ = ["MAX_STAGE_RUNS", "SequencePlan"]
+
+MAX_STAGE_RUNS = 100
+"""Stage runs after which a job whose handlers loop ends FAILED (a run or a skip counts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,12 @@ class SequencePlan:
         return cls.of(
             (name(e, "stage"), name(e, "on_success"), name(e, "on_failure")) for e in sequence
         )
+
+    @property
+    def run_bound(self) -> int:
+        """How many stage runs a job may make. Without a loop each position runs at most
+        once, so only a looping job reaches it, however long its sequence."""
+        return max(MAX_STAGE_RUNS, len(self.stages))
 
     @property
     def handlers(self) -> tuple[str, ...]:

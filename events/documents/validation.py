@@ -21,9 +21,10 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from jobstream.events.documents import yamlsafe
 from jobstream.events.documents.actions import action_names, step_model
+from jobstream.events.documents.cyclidlint import cyclid_warnings
 from jobstream.events.documents.expressions import modifier_warnings
 from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage
-from jobstream.events.documents.plan import SequencePlan
+from jobstream.events.documents.plan import MAX_STAGE_RUNS, SequencePlan
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import DocumentError
 
@@ -243,10 +244,12 @@ def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]
         document = JobDocument.model_validate(raw)
     except ValidationError as exc:
         findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
-    findings.extend(_top_level_warnings(raw))
+    findings.extend(_unknown_keys(raw))
     findings.extend(_secret_warnings(raw))
     findings.extend((loc, "warning", message) for loc, message in modifier_warnings(raw))
+    findings.extend(cyclid_warnings(raw))
     findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
+    findings.extend((loc, "warning", message) for loc, message in _loops(raw))
     problems = [
         Problem(path=_path(loc), message=message, severity=severity, line=locate(loc))
         for loc, severity, message in findings
@@ -300,10 +303,6 @@ def _describe(raw: Any, loc: Loc, error: Any) -> tuple[Loc, str]:
         return loc[:-1], f"keys must be strings, not {_kind(loc[-2])}"
     if kind == "missing":
         return loc, f"required field '{loc[-1]}' is missing"
-    if kind == "extra_forbidden":
-        model = _model_at(raw, loc[:-1])
-        allowed = f" (allowed: {', '.join(sorted(model.model_fields))})" if model else ""
-        return loc, f"unknown key '{loc[-1]}'{allowed}"
     if kind == "union_tag_invalid":
         tag = error["ctx"]["tag"]
         known = ", ".join(action_names())
@@ -348,10 +347,26 @@ def _model_at(raw: Any, loc: Loc) -> type[BaseModel] | None:
     return None
 
 
-def _top_level_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
-    for key in raw:
-        if key not in JobDocument.model_fields:
-            yield (str(key),), "warning", f"unknown key '{key}' is ignored"
+def _unknown_keys(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+    """Keys no model knows, at the top level and in stages, steps, sequence entries and
+    sources: Cyclid ignored them, so a warning each (the model drops them)."""
+    places: list[Loc] = [()]
+    for field in ("stages", "sequence", "sources"):
+        items = raw.get(field)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            places.append((field, i))
+            steps = item.get("steps") if field == "stages" and isinstance(item, dict) else None
+            if isinstance(steps, list):
+                places.extend(("stages", i, "steps", j) for j in range(len(steps)))
+    for loc in places:
+        model = _model_at(raw, loc)
+        value = _value_at(raw, loc)
+        if model is None or not isinstance(value, dict):
+            continue
+        for key in value:
+            if key not in model.model_fields:
+                known = "" if loc == () else f" (known: {', '.join(sorted(model.model_fields))})"
+                yield (*loc, str(key)), "warning", f"unknown key '{key}' is ignored{known}"
 
 
 def _secret_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
@@ -387,10 +402,7 @@ def _flow_errors(raw: dict[Any, Any]) -> Iterable[tuple[Loc, str]]:
         else:
             defined[name] = i
 
-    sequence = raw.get("sequence")
-    entries = (
-        [e if isinstance(e, dict) else {} for e in sequence] if isinstance(sequence, list) else []
-    )
+    entries = _sequence_entries(raw)
     known = ", ".join(defined) if defined else "none"
     for i, entry in enumerate(entries):
         for field in ("stage", "on_success", "on_failure"):
@@ -401,15 +413,24 @@ def _flow_errors(raw: dict[Any, Any]) -> Iterable[tuple[Loc, str]]:
                     ("sequence", i, field),
                     f"stage '{name}' is not defined (defined stages: {known})",
                 )
-    yield from _loops(entries)
 
 
-def _loops(entries: list[dict[Any, Any]]) -> Iterable[tuple[Loc, str]]:
+def _sequence_entries(raw: dict[Any, Any]) -> list[dict[Any, Any]]:
+    sequence = raw.get("sequence")
+    if not isinstance(sequence, list):
+        return []
+    return [e if isinstance(e, dict) else {} for e in sequence]
+
+
+def _loops(raw: dict[Any, Any]) -> Iterable[tuple[Loc, str]]:
     """Handler loops, in the flow graph of the sequence plan (`events.documents.plan`):
     nodes are its positions, edges what may run next. A stage listed twice is not a loop
     by itself, since a handler goes to its first position.
+
+    A loop is a warning, not an error: Cyclid ran such documents (a listed `on_failure`
+    stage guarded by `only_if` is a real idiom), and the runner bounds the stage runs.
     """
-    plan = SequencePlan.from_raw(entries)
+    plan = SequencePlan.from_raw(_sequence_entries(raw))
     names = plan.stages
     edges: list[list[int]] = [[] for _ in names]
     handlers: list[tuple[int, int, str]] = []  # (from, to, field): the only backward edges
@@ -434,7 +455,8 @@ def _loops(entries: list[dict[Any, Any]]) -> Iterable[tuple[Loc, str]]:
         cycle = " → ".join(str(names[n]) for n in [*path, target])
         yield (
             ("sequence", source, field),
-            f"handler loop: stage '{names[target]}' is reachable from itself ({cycle})",
+            f"handler loop: stage '{names[target]}' is reachable from itself ({cycle}); "
+            f"the runner ends the job FAILED after {MAX_STAGE_RUNS} stage runs",
         )
 
 

@@ -195,15 +195,20 @@ async def test_a_bad_expression_fails_the_stage_naming_it(tmp_path: Path, modifi
 # -- steps ----------------------------------------------------------------------------------
 
 
-async def test_command_args_are_quoted(tmp_path: Path) -> None:
+async def test_command_args_are_joined_unquoted_as_cyclid_joined_them(tmp_path: Path) -> None:
     document = job(
-        {"a": [sh("printf '%s\\n'", args=["one two; echo injected", "$HOME", "%{job_name}"])]},
+        {
+            "a": [
+                sh("touch one.txt two.txt"),
+                sh("printf '%s\\n'", args=["*.txt", "%{job_name}", 3, True]),
+            ]
+        },
         ["a"],
     )
     status, notifier = await run(tmp_path, document)
     assert status is Status.SUCCEEDED
-    assert notifier.texts("stdout") == ["one two; echo injected", "$HOME", "test-job"]
-    assert "$ printf '%s\\n' 'one two; echo injected' '$HOME' test-job" in notifier.texts()
+    assert notifier.texts("stdout") == ["one.txt", "two.txt", "test-job", "3", "true"]
+    assert "$ printf '%s\\n' *.txt test-job 3 true" in notifier.texts()
 
 
 async def test_env_path_and_workspace(tmp_path: Path) -> None:
@@ -240,11 +245,15 @@ async def test_the_job_environment_includes_the_runners(tmp_path: Path) -> None:
     assert notifier.texts("stdout") == [os.environ["PATH"]]
 
 
-async def test_missing_path_fails_the_step(tmp_path: Path) -> None:
-    document = job({"a": [sh("true", path="nope")]}, ["a"])
+async def test_a_missing_path_runs_the_command_in_the_workspace_as_cyclid_did(
+    tmp_path: Path,
+) -> None:
+    # Cyclid joined `cd PATH` and the command with `;`: a failing cd did not stop it.
+    document = job({"a": [sh("pwd", path="nope")]}, ["a"])
     status, notifier = await run(tmp_path, document)
-    assert status is Status.FAILED
-    assert "cannot start" in (notifier.statuses[-1].reason or "")
+    assert status is Status.SUCCEEDED
+    assert notifier.texts("stdout") == [str(tmp_path / "ws" / "job-1")]
+    assert any("jobstream: cd failed" in t for t in notifier.texts("stderr"))
 
 
 async def test_script_as_list_runs_and_is_removed(tmp_path: Path) -> None:

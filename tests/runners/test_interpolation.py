@@ -38,7 +38,18 @@ def test_malformed_input_does_not_hang() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("x", "x"), (3, "3"), (1.5, "1.5"), (True, "true"), (None, "null"), (["a", 1], '["a", 1]')],
+    [
+        ("x", "x"),
+        (3, "3"),
+        (1.5, "1.5"),
+        (2.0, "2.0"),
+        (1e20, "1.0e+20"),
+        (True, "true"),
+        (False, "false"),
+        (None, ""),
+        (["a", 1, None, True], '["a", 1, nil, true]'),
+        ({"k": "v", "n": [1.5]}, '{"k"=>"v", "n"=>[1.5]}'),
+    ],
 )
-def test_as_text(value: object, expected: str) -> None:
+def test_as_text_prints_values_as_cyclids_ruby_did(value: object, expected: str) -> None:
     assert as_text(value) == expected
