@@ -27,10 +27,12 @@ def submission(
     dispatch: Literal["queue", "local"] = "queue",
     job_id: str | None = None,
 ) -> JobSubmitted:
-    """The event for a validated document, with every secret value encrypted."""
-    raw = box.encrypt_document(document.model_dump(mode="json", exclude_defaults=True))
+    """The event for a validated document, with every clear secret value sealed to the
+    new job (values sealed in advance for an organisation are kept as they are)."""
+    job_id = job_id or new_job_id()
+    raw = box.encrypt_document(document.model_dump(mode="json", exclude_defaults=True), job_id)
     return JobSubmitted(
-        job_id=job_id or new_job_id(),
+        job_id=job_id,
         writer=f"submit-{uuid.uuid4().hex[:12]}",
         seq=1,
         name=document.name,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from jobstream.events.documents import yamlsafe
 from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage, Step
 from jobstream.events.documents.plan import SequencePlan
-from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.secrets import SecretBox, bound_elsewhere
 from jobstream.events.errors import DocumentError
 
 __all__ = [
@@ -238,7 +238,7 @@ def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]
     except ValidationError as exc:
         findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
     findings.extend(_top_level_warnings(raw))
-    findings.extend(_secret_warnings(raw))
+    findings.extend(_secret_problems(raw))
     findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
     problems = [
         Problem(path=_path(loc), message=message, severity=severity, line=locate(loc))
@@ -346,12 +346,19 @@ def _top_level_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, st
             yield (str(key),), "warning", f"unknown key '{key}' is ignored"
 
 
-def _secret_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+def _secret_problems(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+    sources = raw.get("sources")
+    for i, source in enumerate(sources if isinstance(sources, list) else []):
+        token = source.get("token") if isinstance(source, dict) else None
+        if isinstance(token, str) and (why := bound_elsewhere(token)):
+            yield ("sources", i, "token"), "error", why
     secrets = raw.get("secrets")
     if not isinstance(secrets, dict):
         return
     for name, value in secrets.items():
-        if (
+        if isinstance(value, str) and (why := bound_elsewhere(value)):
+            yield ("secrets", str(name)), "error", why
+        elif (
             isinstance(value, str)
             and len(value) < MIN_SECRET_LENGTH
             and not SecretBox.is_encrypted(value)

@@ -386,7 +386,8 @@ async def test_source_token_is_masked(tmp_path: Path) -> None:
                 "sequence": [{"stage": "a"}],
                 # Port 9 on localhost refuses at once: the clone fails without a network.
                 "sources": [{"type": "git", "url": "https://127.0.0.1:9/r.git", "token": token}],
-            }
+            },
+            "job-1",
         )
     )
     status, notifier = await run(tmp_path, document, box=box)
@@ -486,7 +487,8 @@ async def test_secrets_never_reach_the_notifier(tmp_path: Path) -> None:
                     }
                 ],
                 "sequence": [{"stage": "a", "fail_if": "'%{pw}' == 'x'"}],
-            }
+            },
+            "job-1",
         )
     )
     assert secret not in document.model_dump_json()
@@ -509,7 +511,8 @@ async def test_an_undecryptable_secret_fails_the_job(tmp_path: Path) -> None:
                 "secrets": {"a": "b"},
                 "stages": [{"name": "a", "steps": [log("x")]}],
                 "sequence": [{"stage": "a"}],
-            }
+            },
+            "job-1",
         )
     )
     status, notifier = await run(tmp_path, document, box=SecretBox(Fernet.generate_key()))
