@@ -145,8 +145,10 @@ class Keyring:
                 if entry.startswith(_RSA_ENTRY):
                     organization, _, der = entry[len(_RSA_ENTRY) :].rpartition(":")
                     rsa_keys[organization] = load_rsa_key(base64.b64decode(der, validate=True))
+                elif len(key := _unb64(entry)) == 32:
+                    keys.append(key)
                 else:
-                    keys.append(_unb64(entry))
+                    raise ValueError("not 32 bytes")
             except (binascii.Error, ValueError, SecretError):
                 raise SecretError(f"{source} holds an entry that is not a key") from None
         return cls(keys, rsa_keys)

@@ -521,3 +521,16 @@ async def test_an_undecryptable_secret_fails_the_job(tmp_path: Path) -> None:
     status, notifier = await run(tmp_path, document, box=None)
     assert status is Status.FAILED
     assert "no key" in (notifier.statuses[-1].reason or "")
+
+
+async def test_a_secret_copied_from_another_job_fails_the_job_naming_it(tmp_path: Path) -> None:
+    box = SecretBox(Fernet.generate_key())
+    sealed_for_a = box.encrypt_document({"secrets": {"api_key": "job-a-secret"}}, "job-a")
+    document = job({"a": [sh("echo %{api_key} | base64")]}, ["a"])
+    stolen = document.model_copy(update={"secrets": sealed_for_a["secrets"]})
+    status, notifier = await run(tmp_path, stolen, box=box)  # runs as job-1
+    assert status is Status.FAILED
+    reason = notifier.statuses[-1].reason or ""
+    assert "secret 'api_key' is bound to job job-a" in reason
+    assert "STARTED" not in notifier.status_names and stages_run(notifier) == []
+    assert not any("job-a-secret" in t for t in notifier.texts())
