@@ -85,7 +85,7 @@ def load_document(
         raw, locate = _parse(data, format or _format_of(source))
     except _Unparsable as exc:
         raise DocumentError([exc.problem], source) from None
-    document, problems = _check(raw, locate)
+    document, problems = _check(raw, locate, submitted=True)
     problems.sort(key=lambda p: (p.line is None, p.line or 0))
     if document is None:
         raise DocumentError(problems, source)
@@ -94,7 +94,7 @@ def load_document(
 
 def check_document(raw: Any) -> tuple[JobDocument | None, list[Problem]]:
     """Check parsed data; the document is None exactly when some problem is an error."""
-    return _check(raw, lambda loc: None)
+    return _check(raw, lambda loc: None, submitted=False)
 
 
 def document_json_schema() -> dict[str, Any]:
@@ -226,7 +226,11 @@ def _versions_as_written(root: yaml.Node | None) -> None:
 # --- checking --------------------------------------------------------------------------
 
 
-def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]]:
+def _check(
+    raw: Any, locate: Locator, *, submitted: bool
+) -> tuple[JobDocument | None, list[Problem]]:
+    # `submitted`: the document comes from a user, not from the log, so a value sealed at
+    # submission can only have been copied from another job.
     if not isinstance(raw, dict):
         what = "empty" if raw is None else _kind(raw)
         message = f"a job document must be a mapping (a JSON object), not {what}"
@@ -238,7 +242,7 @@ def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]
     except ValidationError as exc:
         findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
     findings.extend(_top_level_warnings(raw))
-    findings.extend(_secret_problems(raw))
+    findings.extend(_secret_problems(raw, submitted))
     findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
     problems = [
         Problem(path=_path(loc), message=message, severity=severity, line=locate(loc))
@@ -346,17 +350,17 @@ def _top_level_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, st
             yield (str(key),), "warning", f"unknown key '{key}' is ignored"
 
 
-def _secret_problems(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+def _secret_problems(raw: dict[Any, Any], submitted: bool) -> Iterable[tuple[Loc, Severity, str]]:
     sources = raw.get("sources")
     for i, source in enumerate(sources if isinstance(sources, list) else []):
         token = source.get("token") if isinstance(source, dict) else None
-        if isinstance(token, str) and (why := bound_elsewhere(token)):
+        if submitted and isinstance(token, str) and (why := bound_elsewhere(token)):
             yield ("sources", i, "token"), "error", why
     secrets = raw.get("secrets")
     if not isinstance(secrets, dict):
         return
     for name, value in secrets.items():
-        if isinstance(value, str) and (why := bound_elsewhere(value)):
+        if submitted and isinstance(value, str) and (why := bound_elsewhere(value)):
             yield ("secrets", str(name)), "error", why
         elif (
             isinstance(value, str)
