@@ -98,6 +98,12 @@ class Settings(BaseModel):
         "default", min_length=1, description="organisation of submitted jobs (%{organization})"
     )
 
+    @field_validator("secret_key")
+    @classmethod
+    def _no_empty_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # `JOBSTREAM_SECRET_KEY=` (set but empty, as compose's `${VAR:-}` gives) means unset.
+        return value if value and value.get_secret_value().strip() else None
+
     @field_validator("broker")
     @classmethod
     def _broker_url(cls, value: str | None) -> str | None:
