@@ -156,6 +156,11 @@ class Settings(BaseModel):
         return self.data_dir / "workspaces"
 
     @property
+    def key_files(self) -> tuple[Path, ...]:
+        """Every file that may hold secret keys: what a sandbox must keep from jobs."""
+        return (self.secret_key_file, self.legacy_key_path)
+
+    @property
     def legacy_key_path(self) -> Path:
         """Where versions before the keyring kept the key: inside the data directory,
         within reach of the jobs; still read, with a warning."""

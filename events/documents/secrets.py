@@ -228,18 +228,19 @@ def load_keyring(
     old = None
     if legacy is not None and legacy.is_file():
         old = Keyring.parse(legacy.read_text(), str(legacy))
+    copied = False
     if environment:
         keyring = Keyring.parse(environment, "JOBSTREAM_SECRET_KEY")
     else:
         if not path.is_file():
-            write_keyring(path, old or Keyring.generate(), replace=False)
+            copied = write_keyring(path, old or Keyring.generate(), replace=False) and bool(old)
         keyring = Keyring.parse(path.read_text(), str(path))
     if old is not None:
         log.warning(
             "a secret key file is inside the data directory (%s), where jobs run: its keys "
             "are read%s; delete it once no queued job needs it",
             legacy,
-            "" if environment else f" and were copied to {path}",
+            f" and were copied to {path}" if copied else "",
         )
         keyring = keyring.merged(old)
     if not keyring.keys:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from jobstream.events.documents.secrets import Keyring
+from jobstream.settings import Settings
 
 from .cli_support import Cli
 
@@ -46,6 +47,23 @@ def encrypt(cli: Cli, value: str, *options: str) -> str:
     result = cli("secret", "encrypt", *options, input=value + "\n")
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def test_the_default_key_file_is_outside_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    settings = Settings.load(flags={"data_dir": tmp_path / "data"}, environ={})
+    assert settings.secret_key_file == tmp_path / "config" / "jobstream" / "secret.key"
+    assert not settings.secret_key_file.is_relative_to(settings.data_dir)
+    # What a sandbox hides: the key file, and the old one inside the data directory.
+    assert set(settings.key_files) == {settings.secret_key_file, tmp_path / "data" / "secret.key"}
+    given = Settings.load(
+        environ={"JOBSTREAM_SECRET_KEY_FILE": "/run/keys/k", "JOBSTREAM_SECRET_KEY": "a,b"}
+    )
+    assert given.secret_key_file == Path("/run/keys/k")
+    assert given.secret_key is not None and given.secret_key.get_secret_value() == "a,b"
+    assert "a,b" not in repr(given)
 
 
 def test_the_key_is_kept_outside_the_data_directory(cli: Cli, config: Path, tmp_path: Path) -> None:
