@@ -370,14 +370,13 @@ class SecretBox:
             key = self._rsa_key(organization)
         except SecretError as error:
             raise SecretError(f"secret '{name}' is a Cyclid RSA ciphertext, but {error}") from None
-        try:
-            # Cyclid: private_decrypt(Base64.decode64(secret)), default PKCS#1 v1.5 padding.
-            clear = key.decrypt(base64.b64decode("".join(value.split())), padding.PKCS1v15())
-        except ValueError:
+        # Cyclid: private_decrypt(Base64.decode64(secret)), default PKCS#1 v1.5 padding.
+        clear = _pkcs1v15_decrypt(key, base64.b64decode("".join(value.split())))
+        if clear is None:
             raise SecretError(
                 f"secret '{name}' looks like a Cyclid RSA ciphertext but does not decrypt "
                 f"with organisation '{organization}''s key"
-            ) from None
+            )
         return clear.decode(errors="replace")
 
     def encrypt_document(self, document: dict[str, Any], job_id: str) -> dict[str, Any]:
@@ -397,6 +396,31 @@ class SecretBox:
                 for s in document["sources"]
             ]
         return out
+
+
+def _pkcs1v15_decrypt(key: rsa.RSAPrivateKey, ciphertext: bytes) -> bytes | None:
+    """RSAES-PKCS1-v1_5 decryption that says when the padding is wrong (None).
+
+    `key.decrypt(..., PKCS1v15())` cannot be used: OpenSSL 3.2 and later apply implicit
+    rejection, so a ciphertext with bad padding "decrypts" to random bytes without an
+    error, and such a value would be used as the secret. Telling a bad value apart is what
+    Cyclid did too; it is a padding oracle for whoever can submit many jobs (docs/secrets.md).
+    """
+    numbers = key.private_numbers()
+    p, q, n = numbers.p, numbers.q, numbers.public_numbers.n
+    size = (n.bit_length() + 7) // 8
+    c = int.from_bytes(ciphertext, "big")
+    if len(ciphertext) != size or c >= n:
+        return None
+    # The CRT form of c^d mod n.
+    m1, m2 = pow(c, numbers.dmp1, p), pow(c, numbers.dmq1, q)
+    m = m2 + (numbers.iqmp * (m1 - m2) % p) * q
+    block = m.to_bytes(size, "big")
+    separator = block.find(b"\0", 2)
+    # 00 02, at least 8 non-zero padding bytes, 00, the message.
+    if block[:2] != b"\0\2" or separator < 10:
+        return None
+    return block[separator + 1 :]
 
 
 def _attempts(job_id: str) -> set[str]:
