@@ -128,6 +128,12 @@ class Keyring:
             if key not in self.keys:
                 self.keys.append(key)
         self.rsa: dict[str, rsa.RSAPrivateKey] = dict(rsa_keys or {})
+        for organization in self.rsa:
+            # The text form separates entries with spaces and commas.
+            if not organization or _ENTRY_SEPARATORS.search(organization):
+                raise SecretError(
+                    f"organisation name {organization!r}: give one without spaces or commas"
+                )
 
     @classmethod
     def generate(cls) -> Keyring:
