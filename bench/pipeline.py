@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bench.workload import EVENTS_PER_JOB, workload  # noqa: E402
 from jobstream.dispatcher.submit import submission, submit  # noqa: E402
 from jobstream.events.codec import decode  # noqa: E402
-from jobstream.events.documents.secrets import SecretBox  # noqa: E402
+from jobstream.events.documents.secrets import Keyring, SecretBox  # noqa: E402
 from jobstream.events.documents.validation import load_document  # noqa: E402
 from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
 from jobstream.events.models import Completed  # noqa: E402
@@ -114,7 +114,7 @@ async def _latencies(data_dir: Path, jobs: int) -> list[float]:
         b"stages: [{name: s, steps: [{action: command, cmd: echo hi}]}]\n",
         "echo.yml",
     )
-    box = SecretBox.load_or_create(data_dir / "secret.key")
+    box = SecretBox(Keyring.generate())  # the echo job has no secrets
     out = []
     async with (
         EmbeddedLog(data_dir / "log.sqlite") as log,

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 from jobstream.dispatcher.notifier import EventNotifier
 from jobstream.dispatcher.submit import submit
+from jobstream.events.documents.secrets import retry_job_id
 from jobstream.events.log.aio import pause
 from jobstream.events.log.base import EventLog
 from jobstream.events.models import JobSubmitted, Status, now
@@ -92,7 +92,7 @@ class LeaseKeeper:
             return None
         # Its name, version and retry count are read from the document, as decoding does.
         again = JobSubmitted(
-            job_id=uuid.uuid5(uuid.NAMESPACE_URL, f"jobstream:retry:{job.job_id}").hex,
+            job_id=retry_job_id(job.job_id),
             writer=KEEPER,
             seq=1,
             document=job.document,

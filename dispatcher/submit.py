@@ -28,16 +28,18 @@ def submission(
     job_id: str | None = None,
     organization: str | None = None,
 ) -> JobSubmitted:
-    """The event for a validated document, with every secret value encrypted.
+    """The event for a validated document, with every clear secret value sealed to the
+    new job (values sealed in advance for an organisation are kept as they are).
 
     The job's organisation is `organization` (the submission's), else the document's own
     `organization` key, else `default`; the runner reads it from the document."""
     organization = organization or document.organization or DEFAULT_ORGANIZATION
-    raw = box.encrypt_document(document.model_dump(mode="json", exclude_defaults=True))
+    job_id = job_id or new_job_id()
+    raw = box.encrypt_document(document.model_dump(mode="json", exclude_defaults=True), job_id)
     raw["organization"] = organization
     return JobSubmitted(
         organization=organization,
-        job_id=job_id or new_job_id(),
+        job_id=job_id,
         writer=f"submit-{uuid.uuid4().hex[:12]}",
         seq=1,
         name=document.name,

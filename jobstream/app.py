@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from datetime import datetime
 
 from jobstream.dispatcher.leases import LeaseKeeper
 from jobstream.dispatcher.worker import Worker
-from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.secrets import Keyring, SecretBox, load_keyring
 from jobstream.events.log.base import EventLog
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
@@ -23,6 +24,7 @@ from jobstream.runners.actions import ActionSettings
 from jobstream.settings import Settings
 
 __all__ = [
+    "keyring",
     "lease_keeper",
     "make_runner",
     "make_worker",
@@ -47,8 +49,16 @@ def open_log(settings: Settings) -> EventLog:
     return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 
 
+def keyring(settings: Settings) -> Keyring:
+    """The installation's keys (docs/secrets.md): the environment's, else the key file's."""
+    environment = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return load_keyring(
+        settings.secret_key_file, environment=environment, legacy=settings.legacy_key_path
+    )
+
+
 def secret_box(settings: Settings) -> SecretBox:
-    return SecretBox.load_or_create(settings.key_path)
+    return SecretBox(keyring(settings), reload=functools.partial(keyring, settings))
 
 
 def make_runner(settings: Settings) -> Runner:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from jobstream.events.errors import JobstreamError
 from jobstream.events.names import Topics
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "default_key_file"]
 
 ENV_PREFIX = "JOBSTREAM_"
 DEFAULT_FILE = Path("jobstream.toml")
@@ -85,6 +85,22 @@ class Settings(BaseModel):
     token: str | None = Field(
         None, description="bearer token the command line sends to the API (--server)"
     )
+    # Secrets (docs/secrets.md): one keyring shared by every process of an installation.
+    secret_key_file: Path = Field(
+        default_factory=lambda: default_key_file(os.environ),
+        description="the keyring file; default outside every data directory, in the "
+        "user's configuration directory",
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="the keyring itself (keys separated by commas); replaces the file"
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _no_empty_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # `JOBSTREAM_SECRET_KEY=` (set but empty, as compose's `${VAR:-}` gives) means unset.
+        return value if value and value.get_secret_value().strip() else None
+
     # Jobs: the organisation (Cyclid's `%{organization}`), and what actions use.
     organization: str = Field(
         "default", min_length=1, description="organisation of submitted jobs (%{organization})"
@@ -153,7 +169,14 @@ class Settings(BaseModel):
         return self.data_dir / "workspaces"
 
     @property
-    def key_path(self) -> Path:
+    def key_files(self) -> tuple[Path, ...]:
+        """Every file that may hold secret keys: what a sandbox must keep from jobs."""
+        return (self.secret_key_file, self.legacy_key_path)
+
+    @property
+    def legacy_key_path(self) -> Path:
+        """Where versions before the keyring kept the key: inside the data directory,
+        within reach of the jobs; still read, with a warning."""
         return self.data_dir / "secret.key"
 
     @property
@@ -163,6 +186,14 @@ class Settings(BaseModel):
     @property
     def tokens_path(self) -> Path:
         return self.data_dir / "tokens.sqlite"
+
+
+def default_key_file(environ: Mapping[str, str]) -> Path:
+    """`$XDG_CONFIG_HOME/jobstream/secret.key` (`~/.config/...`): per user, not per data
+    directory, so every process the user starts shares it wherever it runs, and no job's
+    workspace is a few `..` away from it."""
+    config = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "jobstream" / "secret.key"
 
 
 def _env_path(value: str | None) -> Path | None:

@@ -96,7 +96,7 @@ class JobRecord(BaseModel):
     attempt: Annotated[int, Stored("INTEGER")] = 1
     """1 for a submitted job, 2.. for its retries."""
     document: dict[str, Any] | None = None
-    """The submitted document, secret values encrypted (a JSON column)."""
+    """The submitted document, secret values sealed (a JSON column); answers show `***`."""
 
     @property
     def status_code(self) -> int:

@@ -87,8 +87,8 @@ class _JobFailed(Exception):
 class Runner:
     """Runs job documents in workspaces under `workspace_root`.
 
-    `secret_box` decrypts secret values and source tokens (values without the `enc:v1:`
-    prefix are used as they are, for documents that were never encrypted); `kill_grace`
+    `secret_box` opens sealed secret values and source tokens (values that are not sealed
+    are used as they are, for documents that were never encrypted); `kill_grace`
     is the time between SIGTERM and SIGKILL when a step's process tree is stopped; the
     `max_*` options are `LogChunker`'s; `actions` holds what actions need of the settings
     (Slack webhook, SMTP server).
@@ -238,22 +238,32 @@ class _Job:
 
     # -- preparation ----------------------------------------------------------------------
 
-    def _reveal(self, value: str) -> str:
+    def _reveal(self, name: str, value: str) -> str:
         if not SecretBox.is_encrypted(value):
             return value
         if self._runner.secret_box is None:
-            raise _JobFailed("the document holds encrypted secrets but this runner has no key")
+            raise _JobFailed(f"cannot decrypt secret '{name}': this runner holds no key")
         try:
-            return self._runner.secret_box.decrypt(value)
+            return self._runner.secret_box.decrypt(
+                value,
+                job_id=self._job_id,
+                organization=self._document.organization or "default",
+                name=name,
+            )
         except SecretError as error:
             raise _JobFailed(f"cannot decrypt a secret: {error}") from None
 
     async def _prepare(self) -> None:
         document = self._document
         # Decrypt everything first, so the masker knows every value before any line.
-        secrets = {name: self._reveal(value) for name, value in document.secrets.items()}
-        tokens = [self._reveal(s.token) if s.token else None for s in document.sources]
-        self._masker = Masker(secrets.values())
+        secrets = {name: self._reveal(name, value) for name, value in document.secrets.items()}
+        tokens = [
+            self._reveal(f"sources[{i}].token", s.token) if s.token else None
+            for i, s in enumerate(document.sources)
+        ]
+        self._masker = Masker(
+            [*secrets.values(), *(form for t in tokens if t for form in token_forms(t))]
+        )
         try:
             self._workspace = job_workspace(self._runner.workspace_root, self._job_id)
         except WorkspaceError as error:

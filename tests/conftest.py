@@ -9,7 +9,7 @@ one test (Kafka) gives every test a clean slate.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,15 @@ from jobstream.events.log.embedded import EmbeddedLog
 pytest_plugins = ["tests.kafka_broker"]
 
 LOG_BACKENDS = ["embedded", "kafka"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _keyring_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The default keyring lives in the user's configuration directory: the tests' own
+    processes (and the subprocesses they start) keep theirs in a temporary one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        yield
 
 
 def _make_log(request: pytest.FixtureRequest, tmp_path: Path) -> EventLog:

@@ -58,3 +58,14 @@ def test_state_survives_restarts(services: dict) -> None:
     assert any("/var/lib/kafka/data" in str(v) for v in services["kafka"]["volumes"])
     assert "healthcheck" in services["kafka"]
     assert any("/data" in str(v) for v in services["projector"]["volumes"])
+
+
+def test_every_service_shares_one_keyring_outside_the_data_volume(services: dict) -> None:
+    for name in ("projector", "worker", "callbacks"):
+        service = services[name]
+        key_file = service["environment"]["JOBSTREAM_SECRET_KEY_FILE"]
+        assert key_file == "/keys/secret.key"
+        mounts = {
+            target: source for source, target, *_ in (v.split(":") for v in service["volumes"])
+        }
+        assert mounts["/keys"] == "jobstream-keys" and mounts["/data"] == "jobstream-data"

@@ -25,7 +25,7 @@ from jobstream.events.documents.cyclidlint import cyclid_warnings
 from jobstream.events.documents.expressions import modifier_warnings
 from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage
 from jobstream.events.documents.plan import MAX_STAGE_RUNS, SequencePlan
-from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.secrets import SecretBox, bound_elsewhere
 from jobstream.events.errors import DocumentError
 
 __all__ = [
@@ -83,7 +83,7 @@ def load_document(
         raw, locate = _parse(data, format or _format_of(source))
     except _Unparsable as exc:
         raise DocumentError([exc.problem], source) from None
-    document, problems = _check(raw, locate)
+    document, problems = _check(raw, locate, submitted=True)
     problems.sort(key=lambda p: (p.line is None, p.line or 0))
     if document is None:
         raise DocumentError(problems, source)
@@ -92,7 +92,7 @@ def load_document(
 
 def check_document(raw: Any) -> tuple[JobDocument | None, list[Problem]]:
     """Check parsed data; the document is None exactly when some problem is an error."""
-    return _check(raw, lambda loc: None)
+    return _check(raw, lambda loc: None, submitted=False)
 
 
 def document_json_schema() -> dict[str, Any]:
@@ -233,7 +233,11 @@ def _versions_as_written(root: yaml.Node | None) -> None:
 # --- checking --------------------------------------------------------------------------
 
 
-def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]]:
+def _check(
+    raw: Any, locate: Locator, *, submitted: bool
+) -> tuple[JobDocument | None, list[Problem]]:
+    # `submitted`: the document comes from a user, not from the log, so a value sealed at
+    # submission can only have been copied from another job.
     if not isinstance(raw, dict):
         what = "empty" if raw is None else _kind(raw)
         message = f"a job document must be a mapping (a JSON object), not {what}"
@@ -245,7 +249,7 @@ def _check(raw: Any, locate: Locator) -> tuple[JobDocument | None, list[Problem]
     except ValidationError as exc:
         findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
     findings.extend(_unknown_keys(raw))
-    findings.extend(_secret_warnings(raw))
+    findings.extend(_secret_problems(raw, submitted))
     findings.extend((loc, "warning", message) for loc, message in modifier_warnings(raw))
     findings.extend(cyclid_warnings(raw))
     findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
@@ -369,12 +373,19 @@ def _unknown_keys(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
                 yield (*loc, str(key)), "warning", f"unknown key '{key}' is ignored{known}"
 
 
-def _secret_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+def _secret_problems(raw: dict[Any, Any], submitted: bool) -> Iterable[tuple[Loc, Severity, str]]:
+    sources = raw.get("sources")
+    for i, source in enumerate(sources if isinstance(sources, list) else []):
+        token = source.get("token") if isinstance(source, dict) else None
+        if submitted and isinstance(token, str) and (why := bound_elsewhere(token)):
+            yield ("sources", i, "token"), "error", why
     secrets = raw.get("secrets")
     if not isinstance(secrets, dict):
         return
     for name, value in secrets.items():
-        if (
+        if submitted and isinstance(value, str) and (why := bound_elsewhere(value)):
+            yield ("secrets", str(name)), "error", why
+        elif (
             isinstance(value, str)
             and len(value) < MIN_SECRET_LENGTH
             and not SecretBox.is_encrypted(value)

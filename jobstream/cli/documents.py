@@ -1,22 +1,25 @@
-"""`lint`, `schema`, `secret encrypt`: working with job documents before they run."""
+"""`lint`, `schema`, `secret ...`: job documents before they run, and the keys of secrets."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from jobstream.app import secret_box
+from jobstream.app import keyring, secret_box
 from jobstream.cli.common import EXIT_FAILED, pass_settings
 from jobstream.cli.jobfile import default_job_file
+from jobstream.events.documents.secrets import Keyring, key_id, load_rsa_key, write_keyring
 from jobstream.events.documents.validation import (
     document_json_schema,
     format_problems,
     load_document,
 )
-from jobstream.events.errors import DocumentError
+from jobstream.events.errors import DocumentError, SecretError
 from jobstream.settings import Settings
 
 __all__ = ["lint", "schema", "secret"]
@@ -51,16 +54,90 @@ def schema() -> None:
 
 @click.group()
 def secret() -> None:
-    """Secrets for job documents."""
+    """Secrets for job documents, and the installation's keys (docs/secrets.md)."""
 
 
 @secret.command()
-@click.argument("value")
+@click.argument("value", required=False)
+@click.option("--organization", help="the organisation whose jobs may use it (a setting)")
+@click.option("--rsa", is_flag=True, help="Cyclid's form: RSA with the organisation's imported key")
 @pass_settings
-def encrypt(settings: Settings, value: str) -> None:
-    """Encrypt VALUE ('-' reads it from standard input) with this installation's key.
+def encrypt(settings: Settings, value: str | None, rsa: bool) -> None:
+    """Encrypt a secret for the jobs of an organisation; print the sealed text.
 
-    Put the printed text in a document's `secrets`; it is accepted as it is."""
-    if value == "-":
-        value = sys.stdin.read().rstrip("\n")
-    click.echo(secret_box(settings).encrypt(value))
+    Without VALUE (or with '-') the value is read from standard input (one trailing
+    newline dropped, as Cyclid's client does), so it is never on a command line. Put the
+    printed text in a document's `secrets`: it is accepted as it is and opens only in jobs
+    of that organisation."""
+    if value is None or value == "-":
+        if sys.stdin.isatty():
+            value = click.prompt("secret", hide_input=True, err=True)
+        else:
+            value = sys.stdin.read().removesuffix("\n")
+    with _secret_errors():
+        box = secret_box(settings)
+        if rsa:
+            click.echo(box.encrypt_rsa(value, settings.organization))
+        else:
+            click.echo(box.encrypt_for_organization(value, settings.organization))
+
+
+@secret.command()
+@pass_settings
+def rotate(settings: Settings) -> None:
+    """Add a new key that seals every new secret; the older keys still open old ones."""
+    with _secret_errors():
+        current = keyring(settings)
+        new = Keyring.generate()
+        _save(settings, new.merged(current))
+    click.echo(
+        f"added key {key_id(new.keys[0])}: it seals new secrets; "
+        f"{len(current.keys)} older key(s) still open old ones"
+    )
+
+
+@secret.command(name="import-key")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--organization", help="the organisation the key is of (a setting)")
+@pass_settings
+def import_key(settings: Settings, file: Path) -> None:
+    """Import an organisation's RSA private key (PEM or DER) from a Cyclid server, so the
+    secrets Cyclid's `secret encrypt` made for it open in its jobs."""
+    with _secret_errors():
+        key = load_rsa_key(file.read_bytes())
+        current = keyring(settings)
+        _save(settings, Keyring(current.keys, {**current.rsa, settings.organization: key}))
+        click.echo(f"imported the {key.key_size}-bit RSA key of '{settings.organization}'")
+
+
+@secret.command()
+@pass_settings
+def keys(settings: Settings) -> None:
+    """List the keys held (their ids, never their material) and where they come from."""
+    with _secret_errors():
+        held = keyring(settings)
+    source = "JOBSTREAM_SECRET_KEY" if settings.secret_key else str(settings.secret_key_file)
+    click.echo(f"# {source}")
+    for line in held.describe():
+        click.echo(line)
+
+
+def _save(settings: Settings, new: Keyring) -> None:
+    if settings.secret_key is not None:
+        # The keys are not ours to write: hand the new value to whoever sets it.
+        click.echo(
+            "the keys come from JOBSTREAM_SECRET_KEY: set it, in every process, to the "
+            "value printed below",
+            err=True,
+        )
+        click.echo(",".join(new.dump().splitlines()[1:]))
+        return
+    write_keyring(settings.secret_key_file, new, replace=True)
+
+
+@contextlib.contextmanager
+def _secret_errors() -> Iterator[None]:
+    try:
+        yield
+    except SecretError as error:
+        raise click.ClickException(str(error)) from None

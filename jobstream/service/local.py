@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 import duckdb
 
 from jobstream.dispatcher.submit import request_cancel, submission, submit
-from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.secrets import SecretBox, redact_document
 from jobstream.events.documents.validation import ValidatedDocument
 from jobstream.events.log.base import EventLog, Record, TopicPartition
 from jobstream.events.models import DEFAULT_ORGANIZATION, Status
@@ -162,7 +162,13 @@ class LocalJobs(JobsService):
 
 
 def _find(conn: duckdb.DuckDBPyConnection, job: str) -> JobRecord:
-    return queries.get_job(conn, queries.resolve_job_id(conn, job))
+    return _shown(queries.get_job(conn, queries.resolve_job_id(conn, job)))
+
+
+def _shown(record: JobRecord) -> JobRecord:
+    # The views keep the sealed values (a lost job's retry is submitted from them); no
+    # answer hands one out, even bound: names and `***` only.
+    return record.model_copy(update={"document": redact_document(record.document)})
 
 
 def _log_page(conn: duckdb.DuckDBPyConnection, job: str, start: int, limit: int) -> LogPage:
@@ -197,7 +203,7 @@ def _page_of_jobs(
         absolute = position.position if position is not None else offset
         following = next_cursor(position, absolute, jobs).encode()
     return JobList(
-        jobs=jobs,
+        jobs=[_shown(j) for j in jobs],
         total=total,
         limit=limit,
         offset=None if position is not None else offset,

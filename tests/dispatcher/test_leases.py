@@ -109,11 +109,13 @@ async def test_a_lost_attempt_with_retries_left_is_retried_as_a_linked_job(
     log: EmbeddedLog, runner: Runner, box: SecretBox, views: Views, tmp_path: Path
 ) -> None:
     pid_file, marker = tmp_path / "pid", tmp_path / "first-attempt-ran"
-    # The first attempt gets stuck; the retry finds the marker and succeeds.
+    # The first attempt gets stuck; the retry finds the marker and succeeds. The retry
+    # opens the secret sealed to the first attempt: its id derives from that job's.
     document = job(
-        f"if [ -e {marker} ]; then echo second attempt; "
+        f'if [ -e {marker} ]; then test "%{{pw}}" = retry-secret-xyz && echo second attempt; '
         f"else touch {marker}; echo $$ > {pid_file}; exec sleep 60; fi",
         retry=1,
+        secrets={"pw": "retry-secret-xyz"},
     )
     event = submission(document, box)
     await submit(log, TOPICS, event)

@@ -117,7 +117,7 @@ def test_lint_examples_and_schema(cli: Cli) -> None:
 
 def test_secret_encrypt_value_is_accepted_and_masked(cli: Cli, tmp_path: Path) -> None:
     token = cli("secret", "encrypt", "-", input="hunter2-very-secret\n").stdout.strip()
-    assert token.startswith("enc:v1:")
+    assert token.startswith("enc:v2:org:") and ":default:" in token
     assert "hunter2" not in token
     doc = tmp_path / "secret.yml"
     doc.write_text(

@@ -395,7 +395,8 @@ async def test_source_token_is_masked(tmp_path: Path) -> None:
                 "sequence": [{"stage": "a"}],
                 # Port 9 on localhost refuses at once: the clone fails without a network.
                 "sources": [{"type": "git", "url": "https://127.0.0.1:9/r.git", "token": token}],
-            }
+            },
+            "job-1",
         )
     )
     status, notifier = await run(tmp_path, document, box=box)
@@ -495,7 +496,8 @@ async def test_secrets_never_reach_the_notifier(tmp_path: Path) -> None:
                     }
                 ],
                 "sequence": [{"stage": "a", "fail_if": "'%{pw}' == 'x'"}],
-            }
+            },
+            "job-1",
         )
     )
     assert secret not in document.model_dump_json()
@@ -518,7 +520,8 @@ async def test_an_undecryptable_secret_fails_the_job(tmp_path: Path) -> None:
                 "secrets": {"a": "b"},
                 "stages": [{"name": "a", "steps": [log("x")]}],
                 "sequence": [{"stage": "a"}],
-            }
+            },
+            "job-1",
         )
     )
     status, notifier = await run(tmp_path, document, box=SecretBox(Fernet.generate_key()))
@@ -527,3 +530,16 @@ async def test_an_undecryptable_secret_fails_the_job(tmp_path: Path) -> None:
     status, notifier = await run(tmp_path, document, box=None)
     assert status is Status.FAILED
     assert "no key" in (notifier.statuses[-1].reason or "")
+
+
+async def test_a_secret_copied_from_another_job_fails_the_job_naming_it(tmp_path: Path) -> None:
+    box = SecretBox(Fernet.generate_key())
+    sealed_for_a = box.encrypt_document({"secrets": {"api_key": "job-a-secret"}}, "job-a")
+    document = job({"a": [sh("echo %{api_key} | base64")]}, ["a"])
+    stolen = document.model_copy(update={"secrets": sealed_for_a["secrets"]})
+    status, notifier = await run(tmp_path, stolen, box=box)  # runs as job-1
+    assert status is Status.FAILED
+    reason = notifier.statuses[-1].reason or ""
+    assert "secret 'api_key' is bound to job job-a" in reason
+    assert "STARTED" not in notifier.status_names and stages_run(notifier) == []
+    assert not any("job-a-secret" in t for t in notifier.texts())

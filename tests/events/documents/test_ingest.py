@@ -6,7 +6,7 @@ import pytest
 
 from jobstream.events.codec import encode
 from jobstream.events.documents.ingest import decode_record
-from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.secrets import Keyring, SecretBox
 from jobstream.events.errors import MalformedEvent
 from jobstream.events.log.base import Record
 from jobstream.events.models import JobSubmitted, StatusChanged
@@ -53,7 +53,7 @@ def test_clear_secrets_are_refused_and_encrypted_ones_accepted(tmp_path) -> None
     clear = DOC + b"secrets: {password: hunter2-long}\n"
     with pytest.raises(MalformedEvent, match="unencrypted secrets"):
         decode_record(record(clear))
-    token = SecretBox.load_or_create(tmp_path / "key").encrypt("hunter2-long")
+    token = SecretBox(Keyring.generate()).encrypt_for_organization("hunter2-long", "default")
     encrypted = DOC + f"secrets: {{password: '{token}'}}\n".encode()
     assert isinstance(decode_record(record(encrypted)), JobSubmitted)
 
