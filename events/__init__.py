@@ -16,6 +16,9 @@ from jobstream.events.errors import (
     MalformedEvent,
     NotAssigned,
     SecretError,
+    StageExists,
+    StageNotFound,
+    UnresolvedStage,
     ViewsBusy,
 )
 from jobstream.events.models import (
@@ -27,6 +30,7 @@ from jobstream.events.models import (
     LogAppended,
     LogChunk,
     LogLine,
+    StageDefined,
     Status,
     StatusChanged,
 )
@@ -49,9 +53,13 @@ __all__ = [
     "MalformedEvent",
     "NotAssigned",
     "SecretError",
+    "StageDefined",
+    "StageExists",
+    "StageNotFound",
     "Status",
     "StatusChanged",
     "Topics",
+    "UnresolvedStage",
     "ViewsBusy",
     "decode",
     "encode",
