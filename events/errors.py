@@ -115,10 +115,10 @@ class UnresolvedStage(JobstreamError):
         self.version = version
         self.path = path
         wanted = f"stage {name!r}" + (f" version {version!r}" if version is not None else "")
-        super().__init__(
-            f"{path}: {wanted} is not defined in the job and is not a stored stage "
-            "(`jobstream stage list`)"
+        self.reason = (
+            f"{wanted} is not defined in the job and is not a stored stage (`jobstream stage list`)"
         )
+        super().__init__(f"{path}: {self.reason}")
 
 
 class StageExists(JobstreamError):

@@ -125,9 +125,10 @@ class StageCatalog:
 
 async def define_stage(
     log: EventLog, topic: str, stage: Stage, *, writer: str | None = None
-) -> StageDefined:
+) -> Record:
     """Append a validated stage (its `version` set, as `load_stage` gives it) to the
-    stages topic; StageExists if that name and version is defined already."""
+    stages topic and return its record; StageExists if that name and version is defined
+    already."""
     assert stage.version is not None, "a stored stage has a version"
     catalog = await StageCatalog.read(log, topic)
     if catalog.find(stage.name, stage.version) is not None:
@@ -138,8 +139,8 @@ async def define_stage(
         version=stage.version,
         steps=[step.model_dump(mode="json", exclude_defaults=True) for step in stage.steps],
     )
-    await log.append(topic, [stage_message(event)])
-    return event
+    (record,) = await log.append(topic, [stage_message(event)])
+    return record
 
 
 def names_stored_stages(document: Mapping[str, Any]) -> bool:
