@@ -3,9 +3,10 @@
 `load_document` parses JSON or YAML (YAML safely, see `events.yamlsafe`) and gives each
 problem the line it is on; `check_document` checks data that is already parsed (the HTTP
 API, a document read from the log). Both check shape with the pydantic models of
-`events.document`, then the rules that need the whole document (stage names resolve, no
-handler loops, no duplicate stages), on the raw data so that a shape error elsewhere does
-not hide them.
+`events.document`, then the rules that need the whole document (no handler loops, no
+duplicate stages; a stage the document names but does not define is a warning, left to the
+stored stages at submission), on the raw data so that a shape error elsewhere does not
+hide them.
 """
 
 from __future__ import annotations

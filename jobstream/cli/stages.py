@@ -14,7 +14,7 @@ import json
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,10 +25,11 @@ from jobstream.events.documents.models import Stage
 from jobstream.events.documents.stages import define_stage
 from jobstream.events.documents.validation import Problem, format_problems, load_stage
 from jobstream.events.errors import DocumentError, JobstreamError, StageExists, StageNotFound
-from jobstream.projections import queries
-from jobstream.projections.records import StageRecord
 from jobstream.service.remote import ApiRequestError
 from jobstream.settings import Settings
+
+if TYPE_CHECKING:
+    from jobstream.projections.records import StageRecord
 
 __all__ = ["EXIT_UNKNOWN_STAGE", "stage"]
 
@@ -80,6 +81,8 @@ def list_command(settings: Settings, as_json: bool) -> None:
     were defined (the last is what a job naming it without a version runs)."""
 
     async def go() -> list[StageRecord]:
+        from jobstream.projections import queries  # DuckDB: only for commands that read views
+
         api = _api(settings)
         if api is not None:
             async with api:
@@ -103,6 +106,8 @@ def show(settings: Settings, name: str, version: str | None) -> None:
     """Print stored stage NAME as JSON (exit 2 if it is not stored)."""
 
     async def go() -> StageRecord | StageNotFound:
+        from jobstream.projections import queries
+
         try:
             api = _api(settings)
             if api is not None:
@@ -161,10 +166,14 @@ class _StagesApi:
         )
 
     async def list(self) -> list[StageRecord]:
+        from jobstream.projections.records import StageRecord
+
         page = await self._call("GET", "/stages")
         return [StageRecord.model_validate(s) for s in page["stages"]]
 
     async def get(self, name: str, version: str | None) -> StageRecord:
+        from jobstream.projections.records import StageRecord
+
         if version is not None:
             path = f"/stages/{_segment(name)}/{_segment(version)}"
             return StageRecord.model_validate(await self._call("GET", path))
