@@ -6,7 +6,13 @@ from jobstream.dispatcher.cancels import CancelWatcher
 from jobstream.dispatcher.leases import LeaseKeeper
 from jobstream.dispatcher.local import LocalDispatcher, LocalRun
 from jobstream.dispatcher.notifier import EventNotifier, TeeNotifier
-from jobstream.dispatcher.submit import new_job_id, request_cancel, submission, submit
+from jobstream.dispatcher.submit import (
+    new_job_id,
+    request_cancel,
+    resolve_submission,
+    submission,
+    submit,
+)
 from jobstream.dispatcher.worker import WORKER_GROUP, Worker, WorkerHealth, check_health
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "check_health",
     "new_job_id",
     "request_cancel",
+    "resolve_submission",
     "run_attempt",
     "submission",
     "submit",

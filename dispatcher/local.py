@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from jobstream.dispatcher.attempt import new_writer, run_attempt
 from jobstream.dispatcher.cancels import CancelWatcher
 from jobstream.dispatcher.notifier import EventNotifier
-from jobstream.dispatcher.submit import submit
-from jobstream.events.documents.models import JobDocument
+from jobstream.dispatcher.submit import resolve_submission, submit
+from jobstream.events.documents.models import JobDocument, Stage
 from jobstream.events.log.base import EventLog, Record
 from jobstream.events.models import JobSubmitted, Status
 from jobstream.events.names import Topics
@@ -57,6 +57,13 @@ class LocalDispatcher:
         stop = asyncio.Event()
         watching = asyncio.create_task(watcher.run(stop, start="latest"))
         try:
+            # Resolved before anything is appended: a stage that is not stored refuses the
+            # job (UnresolvedStage), and the runner runs what the log holds.
+            resolved = await resolve_submission(self.log, self.topics, event)
+            if resolved is not event:
+                event = resolved
+                stages = [Stage.model_validate(s) for s in event.document["stages"]]
+                document = document.model_copy(update={"stages": stages})
             await watcher.ready.wait()
             submitted = await submit(self.log, self.topics, event)
             requested = watcher.watch(event.job_id)

@@ -1,4 +1,5 @@
-"""Submitting a job: a validated document becomes a JobSubmitted event on the jobs topic."""
+"""Submitting a job: a validated document becomes a JobSubmitted event on the jobs topic,
+with the stored stages it names resolved into it (`resolve_submission`, on every path)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Literal
 
 from jobstream.events.documents.models import JobDocument
 from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.stages import StageCatalog, names_stored_stages, resolve_stages
 from jobstream.events.log.base import EventLog, Record, to_message
 from jobstream.events.models import DEFAULT_ORGANIZATION, CancelRequested, EventBase, JobSubmitted
 from jobstream.events.names import Topics
 
-__all__ = ["new_job_id", "request_cancel", "submission", "submit"]
+__all__ = ["new_job_id", "request_cancel", "resolve_submission", "submission", "submit"]
 
 
 def new_job_id() -> str:
@@ -57,8 +59,19 @@ async def _append(log: EventLog, topic: str, event: EventBase) -> Record:
     return record
 
 
+async def resolve_submission(log: EventLog, topics: Topics, event: JobSubmitted) -> JobSubmitted:
+    """`event` with the stored stages its document names copied into the document, read
+    from the stages topic itself (a submitter need not hold the views); UnresolvedStage,
+    naming the stage, when one is not stored. The event itself when it names none."""
+    if not names_stored_stages(event.document):
+        return event
+    catalog = await StageCatalog.read(log, topics.stages)
+    return event.model_copy(update={"document": resolve_stages(event.document, catalog)})
+
+
 async def submit(log: EventLog, topics: Topics, event: JobSubmitted) -> Record:
-    return await _append(log, topics.jobs, event)
+    """Resolve the event's stored stages (`resolve_submission`) and append it."""
+    return await _append(log, topics.jobs, await resolve_submission(log, topics, event))
 
 
 async def request_cancel(

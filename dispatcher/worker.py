@@ -31,6 +31,7 @@ from jobstream.dispatcher.attempt import new_writer, run_attempt
 from jobstream.dispatcher.cancels import CancelWatcher
 from jobstream.dispatcher.notifier import EventNotifier
 from jobstream.events.documents.ingest import decode_record
+from jobstream.events.documents.stages import StageCatalog
 from jobstream.events.errors import MalformedEvent, NotAssigned
 from jobstream.events.log.aio import pause
 from jobstream.events.log.base import Consumer, EventLog, Record
@@ -92,6 +93,7 @@ class Worker:
         self.burst = burst
         self.health = WorkerHealth(self.name, os.getpid())
         self.cancels = CancelWatcher(log, topics.jobs)
+        self.stages = StageCatalog()
         self._running: dict[str, asyncio.Task[Status]] = {}
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -126,6 +128,10 @@ class Worker:
                     idle = self.burst and not records and not self._running
                     if idle and await self._drained(consumer):
                         break
+                    if any("type" not in r.headers for r in records):
+                        # A bare document from another client: its stored stages resolve
+                        # against the stages topic as it is now.
+                        await self.stages.refresh(self.log, self.topics.stages)
                     for record in records:
                         try:
                             await consumer.commit({record.tp: record.offset + 1})
@@ -150,7 +156,7 @@ class Worker:
 
     def _start(self, record: Record) -> None:
         try:
-            event = decode_record(record)
+            event = decode_record(record, self.stages)
         except MalformedEvent as exc:
             # Projections dead-letter it with its position; a worker just passes it by.
             log.warning(

@@ -17,6 +17,9 @@ from jobstream.events.errors import (
     MalformedEvent,
     NotAssigned,
     SecretError,
+    StageExists,
+    StageNotFound,
+    UnresolvedStage,
     ViewsBusy,
 )
 from jobstream.events.models import (
@@ -28,6 +31,7 @@ from jobstream.events.models import (
     LogAppended,
     LogChunk,
     LogLine,
+    StageDefined,
     Status,
     StatusChanged,
 )
@@ -51,9 +55,13 @@ __all__ = [
     "MalformedEvent",
     "NotAssigned",
     "SecretError",
+    "StageDefined",
+    "StageExists",
+    "StageNotFound",
     "Status",
     "StatusChanged",
     "Topics",
+    "UnresolvedStage",
     "ViewsBusy",
     "decode",
     "encode",

@@ -13,6 +13,9 @@ JobstreamError
 ├── JobNotFound              no job id starts with the given prefix
 ├── AmbiguousJobId           more than one job id starts with the given prefix
 ├── ViewsBusy                another process holds the DuckDB views
+├── UnresolvedStage          a job names a stage it does not define and none is stored
+├── StageExists              a stored stage with that name and version is defined already
+├── StageNotFound            no stored stage by that name (and version)
 ├── SettingsError            a setting cannot be used            (jobstream.settings)
 ├── ConditionError           a modifier is not one comparison    (jobstream.runners.conditions)
 ├── WorkspaceError           a workspace or source cannot be set up (jobstream.runners.workspace)
@@ -40,6 +43,9 @@ __all__ = [
     "MalformedEvent",
     "NotAssigned",
     "SecretError",
+    "StageExists",
+    "StageNotFound",
+    "UnresolvedStage",
     "ViewsBusy",
 ]
 
@@ -98,3 +104,35 @@ class AmbiguousJobId(JobstreamError):
         self.matches = matches
         shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
         super().__init__(f"job id prefix {prefix!r} matches {len(matches)} jobs: {shown}")
+
+
+class UnresolvedStage(JobstreamError):
+    """A submitted job names a stage that it does not define and that is not stored (with
+    that version, when it asks for one). `path` is where the document names it."""
+
+    def __init__(self, name: str, version: str | None, path: str) -> None:
+        self.name = name
+        self.version = version
+        self.path = path
+        wanted = f"stage {name!r}" + (f" version {version!r}" if version is not None else "")
+        self.reason = (
+            f"{wanted} is not defined in the job and is not a stored stage (`jobstream stage list`)"
+        )
+        super().__init__(f"{path}: {self.reason}")
+
+
+class StageExists(JobstreamError):
+    """Stored stages are immutable: a name and version can be defined once."""
+
+    def __init__(self, name: str, version: str) -> None:
+        self.name = name
+        self.version = version
+        super().__init__(f"a stage {name!r} with version {version!r} already exists")
+
+
+class StageNotFound(JobstreamError):
+    def __init__(self, name: str, version: str | None = None) -> None:
+        self.name = name
+        self.version = version
+        which = f" with version {version!r}" if version is not None else ""
+        super().__init__(f"no stored stage {name!r}{which}")

@@ -8,6 +8,7 @@ so a consumer can drop a duplicate delivered by a producer's retry.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -26,8 +27,10 @@ from pydantic import (
 
 __all__ = [
     "DEFAULT_ORGANIZATION",
+    "DEFAULT_STAGE_VERSION",
     "DEFAULT_VERSION",
     "EVENT_ADAPTER",
+    "STAGE_VERSION",
     "TERMINAL",
     "CancelRequested",
     "Completed",
@@ -39,6 +42,7 @@ __all__ = [
     "LogAppended",
     "LogChunk",
     "LogLine",
+    "StageDefined",
     "Status",
     "StatusChanged",
     "StatusName",
@@ -53,6 +57,13 @@ DEFAULT_VERSION = "1.0.0"
 
 # The organisation of a job submitted without one (Cyclid's jobs always had one).
 DEFAULT_ORGANIZATION = "default"
+
+DEFAULT_STAGE_VERSION = "0.0.1"
+"""The version of a stored stage defined without one (Cyclid's `stages` controller)."""
+
+STAGE_VERSION = re.compile(r"\d+.\d+.\d+.?\d*")
+"""Cyclid's stored-stage version rule, `/\\A\\d+.\\d+.\\d+.?\\d*\\z/`, kept as Cyclid wrote it:
+its dots are not escaped, so `1.0.0-1` and `12345` pass and `1.0` does not. Use fullmatch."""
 
 
 class Status(IntEnum):
@@ -301,3 +312,32 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class StageDefined(BaseModel):
+    """A stored, versioned stage, on the stages topic (keyed by its name, so every version
+    of one name is in one partition, in the order they were defined).
+
+    Not a job event: it has no job id and no per-job `seq`, and it is not in `Event`, so a
+    consumer of the job topics never meets it. `steps` are a document stage's steps as the
+    JSON of their validated models (`jobstream.events.documents`, which this module must
+    not import): whoever appends one validates them first, and a job that uses the stage
+    is validated again with the steps copied into it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    type: Literal["StageDefined"] = "StageDefined"
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    writer: str = Field(min_length=1)
+    at: datetime = Field(default_factory=now)
+    v: int = SCHEMA_VERSION
+    name: str = Field(min_length=1)
+    version: str = DEFAULT_STAGE_VERSION
+    steps: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("version")
+    @classmethod
+    def _cyclid_version(cls, value: str) -> str:
+        if not STAGE_VERSION.fullmatch(value):
+            raise ValueError(f"version {value!r} is not like 1.0.0 (Cyclid's stage versions)")
+        return value

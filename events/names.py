@@ -22,8 +22,19 @@ class Topics:
         return f"{self.prefix}job-events"
 
     @property
+    def stages(self) -> str:
+        """Stored, versioned stage definitions (StageDefined), keyed by stage name."""
+        return f"{self.prefix}stages"
+
+    @property
     def all(self) -> list[str]:
+        """The topics about jobs (what callbacks read)."""
         return [self.jobs, self.events]
+
+    @property
+    def views(self) -> list[str]:
+        """What the DuckDB views are projected from: the job topics and the stages."""
+        return [*self.all, self.stages]
 
     def group(self, name: str) -> str:
         """A consumer group name: installations with different prefixes share no group."""

@@ -93,9 +93,9 @@ async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[Vi
         # faust takes a third of a second to import: only Kafka commands import it.
         from jobstream.projections.faust_host import FaustFeed, default_app_id
 
-        app_id = default_app_id(settings.views_path, settings.topics.all)
+        app_id = default_app_id(settings.views_path, settings.topics.views)
         live = FaustFeed(log, app_id=app_id, data_dir=settings.data_dir / "faust")
-    host = ViewsHost(log, views, settings.topics.all, live=live)
+    host = ViewsHost(log, views, settings.topics.views, live=live)
     try:
         yield host
     finally:
@@ -107,7 +107,7 @@ async def replay_log(
     settings: Settings, log: EventLog, progress: Progress | None = None
 ) -> ReplayResult:
     """Rebuild the views from offset 0 beside the live ones."""
-    return await replay(log, settings.topics.all, settings.views_path, progress=progress)
+    return await replay(log, settings.topics.views, settings.views_path, progress=progress)
 
 
 def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKeeper:

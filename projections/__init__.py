@@ -1,5 +1,5 @@
-"""The JobRecord and LogBuffer views in DuckDB (fold, store, host, replay, queries), and the
-one projection runner that feeds any projection from any EventLog."""
+"""The JobRecord, LogBuffer and stored-stage views in DuckDB (fold, store, host, replay,
+queries), and the one projection runner that feeds any projection from any EventLog."""
 
 from jobstream.projections.fold import FoldResult, LineColumns
 from jobstream.projections.host import ViewsHost, ViewsProjection
@@ -8,12 +8,14 @@ from jobstream.projections.queries import (
     dead_letters,
     expired_leases,
     get_job,
+    get_stage,
     list_jobs,
+    list_stages,
     log_range,
     resolve_job_id,
     stats,
 )
-from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, Stats
+from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, StageRecord, Stats
 from jobstream.projections.replay import ReplayResult, replay, replay_path, swap, verify
 from jobstream.projections.runner import Projection, ProjectionRunner
 from jobstream.projections.views import DuckDBViews
@@ -28,6 +30,7 @@ __all__ = [
     "Projection",
     "ProjectionRunner",
     "ReplayResult",
+    "StageRecord",
     "Stats",
     "ViewsHost",
     "ViewsProjection",
@@ -35,7 +38,9 @@ __all__ = [
     "dead_letters",
     "expired_leases",
     "get_job",
+    "get_stage",
     "list_jobs",
+    "list_stages",
     "log_range",
     "replay",
     "replay_path",

@@ -16,6 +16,9 @@ interleaving, gives the same rows:
 - A log line is stored once per (job, line number): line numbers grow by one per job, so
   lines at or below the job's `last_line` are already stored.
 
+- StageDefined (the stages topic, `fold_stages`) adds a row per name and version; a name and
+  version already defined keeps its first definition (stored stages are immutable).
+
 A LogAppended can reach the fold whole (an Event) or as a `LogChunk`: only its envelope
 facts, its lines staying in DuckDB (projections.views). Both give the same row; for a chunk
 the fold says which lines to store as a threshold (`FoldResult.chunks`: store lines above it).
@@ -34,12 +37,13 @@ from jobstream.events.models import (
     Heartbeat,
     JobSubmitted,
     LogAppended,
+    StageDefined,
     Status,
     StatusChanged,
 )
-from jobstream.projections.records import JobRecord
+from jobstream.projections.records import JobRecord, StageRecord
 
-__all__ = ["AppliedKey", "FoldResult", "LineColumns", "LogChunk", "fold"]
+__all__ = ["AppliedKey", "FoldResult", "LineColumns", "LogChunk", "fold", "fold_stages"]
 
 AppliedKey = tuple[str, str]
 """(job_id, writer)"""
@@ -204,3 +208,28 @@ def _chunk(job: JobRecord, chunk: LogChunk, out: FoldResult) -> None:
         job.bytes += chunk.text_bytes
     else:
         out.partial.append(chunk.index)
+
+
+def fold_stages(
+    defined: Iterable[tuple[str, str]], events: Iterable[tuple[int, StageDefined]]
+) -> list[StageRecord]:
+    """The new rows of `stages` for (offset, StageDefined) pairs in log order, given the
+    (name, version) pairs the view holds already."""
+    seen = set(defined)
+    rows: list[StageRecord] = []
+    for offset, event in events:
+        key = (event.name, event.version)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            StageRecord(
+                name=event.name,
+                version=event.version,
+                steps=event.steps,
+                defined=event.at,
+                writer=event.writer,
+                offset=offset,
+            )
+        )
+    return rows

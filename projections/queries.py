@@ -11,17 +11,19 @@ from typing import Any
 
 import duckdb
 
-from jobstream.events.errors import AmbiguousJobId, JobNotFound
+from jobstream.events.errors import AmbiguousJobId, JobNotFound, StageNotFound
 from jobstream.events.models import TERMINAL, Status
-from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, Stats
-from jobstream.projections.schema import DEAD_LETTERS, JOB_RECORDS, LOG_LINES
+from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, StageRecord, Stats
+from jobstream.projections.schema import DEAD_LETTERS, JOB_RECORDS, LOG_LINES, STAGES
 
 __all__ = [
     "count_jobs",
     "dead_letters",
     "expired_leases",
     "get_job",
+    "get_stage",
     "list_jobs",
+    "list_stages",
     "log_range",
     "resolve_job_id",
     "stats",
@@ -178,3 +180,23 @@ def _filters(
 
 def _status_name(status: Status | str) -> str:
     return status.name if isinstance(status, Status) else Status[status.upper()].name
+
+
+def list_stages(conn: duckdb.DuckDBPyConnection, name: str | None = None) -> list[StageRecord]:
+    """Stored stages by name, each name's versions in the order they were defined (all of
+    them, or those of `name`)."""
+    where, params = ("WHERE name = $name", {"name": name}) if name is not None else ("", {})
+    rows = conn.execute(STAGES.select(f'{where} ORDER BY name, "offset"'), params).fetchall()
+    return STAGES.load(rows)
+
+
+def get_stage(
+    conn: duckdb.DuckDBPyConnection, name: str, version: str | None = None
+) -> StageRecord:
+    """The stage `name` with `version`, or (None) the version a job would resolve to: the
+    one defined most recently. StageNotFound if there is none."""
+    versions = list_stages(conn, name)
+    found = versions[-1:] if version is None else [s for s in versions if s.version == version]
+    if not found:
+        raise StageNotFound(name, version)
+    return found[0]

@@ -1,9 +1,9 @@
 """Rows of the views as pydantic models: what queries return and what the fold computes.
 
-`JobRecord`, `LogLineRow` and `DeadLetter` are also the tables' definitions: projections.schema
-turns each field into a column (its DuckDB type from the field's type, NOT NULL unless it
-can be None), so a column is added by adding a field. `Stored` and `Derived` say what that
-mapping cannot guess.
+`JobRecord`, `LogLineRow`, `StageRecord` and `DeadLetter` are also the tables' definitions:
+projections.schema turns each field into a column (its DuckDB type from the field's type,
+NOT NULL unless it can be None), so a column is added by adding a field. `Stored` and
+`Derived` say what that mapping cannot guess.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.models import Status, StatusName
 
-__all__ = ["DeadLetter", "Derived", "JobRecord", "LogLineRow", "Stats", "Stored"]
+__all__ = ["DeadLetter", "Derived", "JobRecord", "LogLineRow", "StageRecord", "Stats", "Stored"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +121,25 @@ class LogLineRow(BaseModel):
     stream: str
     """stdout, stderr or system."""
     text: str
+
+
+class StageRecord(BaseModel):
+    """One row of `stages`: one version of a stored stage (StageDefined)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    name: str
+    version: str
+    steps: list[dict[str, Any]]
+    """The stage's steps, as a job document's stage holds them (a JSON column)."""
+    defined: datetime
+    """The StageDefined's `at`."""
+    writer: str
+    """Who defined it."""
+    offset: int
+    """Its position in the stages topic. Every version of one name is in one partition
+    (the topic is keyed by name), so of one name's versions the highest offset is the one
+    defined most recently, which a sequence entry without a version resolves to."""
 
 
 class Stats(BaseModel):

@@ -10,6 +10,7 @@ DESIGN.md asks) and the reads (the column list and the row to model conversion).
   job (job-events only); an event at or below it is a producer's retry and is skipped.
 - `checkpoints`: (projection, topic, partition) key, position: the next offset the
   projection reads in that partition. Written in the same transaction as the rows.
+- `stages` (StageRecord): one row per stored stage version; key (name, version).
 - `dead_letters` (DeadLetter): records that are not a valid event, kept (raw bytes and why)
   so the projection can move past them.
 
@@ -38,7 +39,14 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from jobstream.events.models import Event, LogAppended
-from jobstream.projections.records import DeadLetter, Derived, JobRecord, LogLineRow, Stored
+from jobstream.projections.records import (
+    DeadLetter,
+    Derived,
+    JobRecord,
+    LogLineRow,
+    StageRecord,
+    Stored,
+)
 
 __all__ = [
     "APPLIED",
@@ -48,6 +56,7 @@ __all__ = [
     "JOB_RECORDS",
     "LOG_APPENDED",
     "LOG_LINES",
+    "STAGES",
     "TABLES",
     "Column",
     "JsonRecord",
@@ -260,7 +269,7 @@ def _columns(name: str, info: FieldInfo, stored: Stored | None = None) -> list[C
     origin = typing.get_origin(annotation)
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         sql, store, load = "VARCHAR", _enum_name, annotation.__getitem__
-    elif origin is dict and typing.get_args(annotation)[1] is Any:
+    elif (origin is dict and typing.get_args(annotation)[1] is Any) or origin is list:
         sql, store, load = "JSON", json.dumps, json.loads
     elif origin is dict:
         key, value = (_SCALARS[a] for a in typing.get_args(annotation))
@@ -328,7 +337,9 @@ DEAD_LETTERS = Table.of(
     "dead_letters", DeadLetter, stored={"recorded_at": Stored(default="current_timestamp")}
 )
 
-_ALL = (JOB_RECORDS, LOG_LINES, APPLIED, CHECKPOINTS, DEAD_LETTERS)
+STAGES = Table.of("stages", StageRecord, key=("name", "version"))
+
+_ALL = (JOB_RECORDS, LOG_LINES, APPLIED, CHECKPOINTS, STAGES, DEAD_LETTERS)
 
 DDL = "".join(t.ddl for t in _ALL)
 """Every view table, created if missing."""

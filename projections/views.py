@@ -28,11 +28,19 @@ from pathlib import Path
 import duckdb
 from pydantic import TypeAdapter, ValidationError
 
-from jobstream.events.documents.ingest import decode_record
+from jobstream.events.documents.ingest import decode_record, is_stages_topic
+from jobstream.events.documents.stages import decode_stage
 from jobstream.events.errors import MalformedEvent, ViewsBusy
 from jobstream.events.log.base import Record, TopicPartition
-from jobstream.events.models import Event, LogAppended
-from jobstream.projections.fold import AppliedKey, FoldResult, LineColumns, LogChunk, fold
+from jobstream.events.models import Event, LogAppended, StageDefined
+from jobstream.projections.fold import (
+    AppliedKey,
+    FoldResult,
+    LineColumns,
+    LogChunk,
+    fold,
+    fold_stages,
+)
 from jobstream.projections.records import JobRecord
 from jobstream.projections.schema import (
     APPLIED,
@@ -42,6 +50,7 @@ from jobstream.projections.schema import (
     JOB_RECORDS,
     LOG_APPENDED,
     LOG_LINES,
+    STAGES,
     quote,
 )
 
@@ -173,7 +182,11 @@ class DuckDBViews:
         try:
             done = self._positions(conn, projection)
             fresh = [r for r in records if r.offset >= done.get(r.tp, 0)]
+            stage_records = [r for r in fresh if is_stages_topic(r.topic)]
+            if stage_records:
+                fresh = [r for r in fresh if not is_stages_topic(r.topic)]
             items, dead = self._decode(conn, fresh)
+            dead += self._apply_stages(conn, stage_records)
             touched = list({e.job_id for e in items})
             result = fold(self._read_jobs(conn, touched), self._read_applied(conn, touched), items)
             self._write_staged_lines(conn, result)
@@ -232,6 +245,32 @@ class DuckDBViews:
             dead[i] = error
         dead_records = [(records[i], dead[i]) for i in sorted(dead)]
         return [item for item in slots if item is not None], dead_records
+
+    @staticmethod
+    def _apply_stages(
+        conn: duckdb.DuckDBPyConnection, records: list[Record]
+    ) -> list[tuple[Record, str]]:
+        """Write the stage rows of stages-topic records; returns the dead letters."""
+        if not records:
+            return []
+        events: list[tuple[int, StageDefined]] = []
+        dead: list[tuple[Record, str]] = []
+        for r in records:
+            try:
+                events.append((r.offset, decode_stage(r)))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "event"
+                dead.append((r, f"{where}: {first['msg']}"))
+        names = list({e.name for _, e in events})
+        held = conn.execute(
+            "SELECT name, version FROM stages WHERE name IN (SELECT unnest($n::VARCHAR[]))",
+            {"n": names},
+        ).fetchall()
+        rows = fold_stages([(n, v) for n, v in held], events)
+        if rows:
+            STAGES.write_rows(conn, rows)
+        return dead
 
     @staticmethod
     def _write_staged_lines(conn: duckdb.DuckDBPyConnection, result: FoldResult) -> None:

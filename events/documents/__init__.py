@@ -1,6 +1,6 @@
 """The job document language: Cyclid's job documents as models, parsed with their source
 locations, validated (every problem at once), planned (which stage runs after which), with
-secrets encrypted for the log.
+secrets encrypted for the log and stored stages resolved into it.
 
 Importing this package loads yaml and cryptography; `jobstream.events` itself does not.
 """
@@ -9,11 +9,15 @@ from jobstream.events.documents.ingest import decode_record
 from jobstream.events.documents.models import JobDocument
 from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.documents.stages import StageCatalog, define_stage, resolve_stages
 from jobstream.events.documents.validation import (
     Problem,
     ValidatedDocument,
+    ValidatedStage,
     check_document,
+    check_stage,
     load_document,
+    load_stage,
 )
 
 __all__ = [
@@ -21,8 +25,14 @@ __all__ = [
     "Problem",
     "SecretBox",
     "SequencePlan",
+    "StageCatalog",
     "ValidatedDocument",
+    "ValidatedStage",
     "check_document",
+    "check_stage",
     "decode_record",
+    "define_stage",
     "load_document",
+    "load_stage",
+    "resolve_stages",
 ]

@@ -3,9 +3,10 @@
 `load_document` parses JSON or YAML (YAML safely, see `events.yamlsafe`) and gives each
 problem the line it is on; `check_document` checks data that is already parsed (the HTTP
 API, a document read from the log). Both check shape with the pydantic models of
-`events.document`, then the rules that need the whole document (stage names resolve, no
-handler loops, no duplicate stages), on the raw data so that a shape error elsewhere does
-not hide them.
+`events.document`, then the rules that need the whole document (no handler loops, no
+duplicate stages; a stage the document names but does not define is a warning, left to the
+stored stages at submission), on the raw data so that a shape error elsewhere does not
+hide them.
 """
 
 from __future__ import annotations
@@ -27,15 +28,19 @@ from jobstream.events.documents.models import JobDocument, SequenceEntry, Source
 from jobstream.events.documents.plan import MAX_STAGE_RUNS, SequencePlan
 from jobstream.events.documents.secrets import SecretBox, bound_elsewhere
 from jobstream.events.errors import DocumentError
+from jobstream.events.models import DEFAULT_STAGE_VERSION, STAGE_VERSION
 
 __all__ = [
     "MIN_SECRET_LENGTH",
     "Problem",
     "ValidatedDocument",
+    "ValidatedStage",
     "check_document",
+    "check_stage",
     "document_json_schema",
     "format_problems",
     "load_document",
+    "load_stage",
 ]
 
 # Shorter secrets are still masked, but masking e.g. "a" would star out every "a" in a log.
@@ -93,6 +98,68 @@ def load_document(
 def check_document(raw: Any) -> tuple[JobDocument | None, list[Problem]]:
     """Check parsed data; the document is None exactly when some problem is an error."""
     return _check(raw, lambda loc: None, submitted=False)
+
+
+class ValidatedStage(BaseModel, frozen=True):
+    stage: Stage
+    """A stored stage's definition; its `version` is always set."""
+    warnings: list[Problem]
+
+
+def load_stage(
+    data: bytes | str,
+    source: str = "<stage>",
+    *,
+    format: Literal["json", "yaml"] | None = None,
+) -> ValidatedStage:
+    """Parse and check a stored stage (`name`, `version`, `steps`: a document's stage on
+    its own); raise DocumentError listing every problem if any is an error.
+
+    The steps get exactly a document stage's checks: the stage is checked as the one stage
+    of a job, and only its own problems are kept. `version` defaults to 0.0.1 and must
+    match Cyclid's pattern (`events.models.STAGE_VERSION`)."""
+    try:
+        raw, locate = _parse(data, format or _format_of(source))
+    except _Unparsable as exc:
+        raise DocumentError([exc.problem], source) from None
+    stage, problems = check_stage(raw, locate)
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    if stage is None:
+        raise DocumentError(problems, source)
+    return ValidatedStage(stage=stage, warnings=problems)
+
+
+def check_stage(raw: Any, locate: Locator = lambda loc: None) -> tuple[Stage | None, list[Problem]]:
+    """`load_stage` for parsed data (the HTTP API's JSON body)."""
+    if not isinstance(raw, dict):
+        what = "empty" if raw is None else _kind(raw)
+        return None, [_error("", f"a stage must be a mapping (a JSON object), not {what}")]
+    name = raw.get("name")
+    job = {
+        "name": "stage",
+        "stages": [raw],
+        "sequence": [{"stage": name if isinstance(name, str) and name else "stage"}],
+    }
+    document, found = _check(
+        job, lambda loc: locate(loc[2:]) if loc[:2] == _OWN else None, submitted=True
+    )
+    own = _path(_OWN)
+    problems = [
+        p.model_copy(update={"path": p.path.removeprefix(own).removeprefix(".")})
+        for p in found
+        if p.path.startswith(own)
+    ]
+    version = raw.get("version")
+    version = DEFAULT_STAGE_VERSION if version is None else str(version)
+    if not STAGE_VERSION.fullmatch(version):
+        message = f"version {version!r} is not like 1.0.0 (Cyclid's stage versions)"
+        problems.append(_error("version", message, locate(("version",))))
+    if document is None or any(p.severity == "error" for p in problems):
+        return None, problems
+    return document.stages[0].model_copy(update={"version": version}), problems
+
+
+_OWN: Loc = ("stages", 0)
 
 
 def document_json_schema() -> dict[str, Any]:
@@ -254,6 +321,7 @@ def _check(
     findings.extend(cyclid_warnings(raw))
     findings.extend((loc, "error", message) for loc, message in _flow_errors(raw))
     findings.extend((loc, "warning", message) for loc, message in _loops(raw))
+    findings.extend(_stored_stage_warnings(raw))
     problems = [
         Problem(path=_path(loc), message=message, severity=severity, line=locate(loc))
         for loc, severity, message in findings
@@ -414,15 +482,34 @@ def _flow_errors(raw: dict[Any, Any]) -> Iterable[tuple[Loc, str]]:
             defined[name] = i
 
     entries = _sequence_entries(raw)
-    known = ", ".join(defined) if defined else "none"
     for i, entry in enumerate(entries):
-        for field in ("stage", "on_success", "on_failure"):
-            name = entry.get(field)
+        for field in ("on_success", "on_failure"):
             # An empty `stage` is already a shape error; an empty handler name resolves nowhere.
-            if isinstance(name, str) and name not in defined and (name or field != "stage"):
+            if entry.get(field) == "":
+                yield ("sequence", i, field), "a handler must name a stage"
+
+
+def _stored_stage_warnings(raw: dict[Any, Any]) -> Iterable[tuple[Loc, Severity, str]]:
+    """A stage the job does not define must be a stored stage when the job is submitted
+    (`events.documents.stages` resolves it then, and refuses the job if it cannot); as in
+    Cyclid's linter, which cannot know what will be stored, that is a warning here."""
+    stages = raw.get("stages")
+    defined = [
+        s["name"]
+        for s in (stages if isinstance(stages, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("name"), str) and s["name"]
+    ]
+    sequence = raw.get("sequence")
+    known = ", ".join(dict.fromkeys(defined)) if defined else "none"
+    for i, entry in enumerate(sequence if isinstance(sequence, list) else []):
+        for field in ("stage", "on_success", "on_failure"):
+            name = entry.get(field) if isinstance(entry, dict) else None
+            if isinstance(name, str) and name and name not in defined:
                 yield (
                     ("sequence", i, field),
-                    f"stage '{name}' is not defined (defined stages: {known})",
+                    "warning",
+                    f"stage '{name}' is not defined in this job: it must be a stored stage "
+                    f"when the job is submitted (defined stages: {known})",
                 )
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from jobstream.api.errors import install_error_handlers
-from jobstream.api.routes import jobs, logs, service
+from jobstream.api.routes import jobs, logs, service, stages
 from jobstream.api.state import Services
 from jobstream.api.tokens import TokenStore
 from jobstream.events.documents.models import JobDocument
@@ -58,7 +58,7 @@ def create_app(
         stop=stop or asyncio.Event(),
     )
     install_error_handlers(app)
-    for router in (jobs.router, logs.router, service.router):
+    for router in (jobs.router, logs.router, service.router, stages.router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -3,6 +3,7 @@
 ApiError                raised by routes and dependencies with a status and a stable code
 JobNotFound             -> 404 job_not_found
 AmbiguousJobId          -> 409 ambiguous_job_id
+UnresolvedStage         -> 422 unresolved_stage (a submitted job names a stage not stored)
 RequestValidationError  -> 422 invalid_request (bad parameters: ranges, types)
 HTTPException           -> its status, code from the status (not_found, method_not_allowed)
 anything else           -> 500 internal_error, logged without the request's headers
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException
 
 from jobstream.api.models import ErrorBody
 from jobstream.events.documents.validation import Problem
-from jobstream.events.errors import AmbiguousJobId, JobNotFound
+from jobstream.events.errors import AmbiguousJobId, JobNotFound, UnresolvedStage
 
 __all__ = ["ERROR_RESPONSES", "ApiError", "install_error_handlers", "responses"]
 
@@ -74,6 +75,12 @@ async def _ambiguous(request: Request, exc: Exception) -> JSONResponse:
     return _json(409, ErrorBody(code="ambiguous_job_id", message=str(exc)))
 
 
+async def _unresolved(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnresolvedStage)
+    problem = Problem(path=exc.path, message=exc.reason, severity="error")
+    return _json(422, ErrorBody(code="unresolved_stage", message=str(exc), problems=[problem]))
+
+
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     parts = []
@@ -99,6 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(JobNotFound, _not_found)
     app.add_exception_handler(AmbiguousJobId, _ambiguous)
+    app.add_exception_handler(UnresolvedStage, _unresolved)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)

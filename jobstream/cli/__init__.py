@@ -10,6 +10,7 @@ from jobstream.cli.callbacks import callbacks
 from jobstream.cli.documents import lint, schema, secret
 from jobstream.cli.jobs import cancel, run, submit_command
 from jobstream.cli.services import project, replay, serve, worker
+from jobstream.cli.stages import stage
 from jobstream.cli.tokens import token
 from jobstream.cli.views import list_command, log, show, stats, status
 
@@ -58,5 +59,6 @@ for command in (
     secret,
     token,
     callbacks,
+    stage,
 ):
     main.add_command(command)

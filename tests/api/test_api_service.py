@@ -45,6 +45,9 @@ def test_openapi_document_describes_every_endpoint(server: LiveServer) -> None:
         "/jobs/{job_id}/log/stream",
         "/stats",
         "/health",
+        "/stages",
+        "/stages/{name}",
+        "/stages/{name}/{version}",
     }
     body = paths["/jobs"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "application/yaml", "application/x-yaml", "text/yaml"}

@@ -16,54 +16,16 @@ DOCUMENTS = sorted(p for p in CORPUS.iterdir() if p.suffix in (".json", ".yaml",
 # Cyclid refused these too: a raw control character (a tab) inside a JSON string, line 14.
 INVALID_JSON = {"Cyclid__Cyclid__.cyclid__e7b8254.json", "Cyclid__Cyclid__.cyclid__57f791d.json"}
 
-STORED_STAGES = (
-    "names stages stored on the server (success, failure, build, ...), which Cyclid resolved "
-    "at submission; stored stages are later work of issue 9"
-)
-PENDING = dict.fromkeys(
-    [
-        "Cyclid__Cyclid-client__.cyclid__6e809ec.json",
-        "Cyclid__Cyclid-client__.cyclid__802e340.json",
-        "Cyclid__Cyclid-core__.cyclid__416e2b0.json",
-        "Cyclid__Cyclid-docs__docs__jobs__overview__L120__bc2c2b7.yaml",
-        "Cyclid__Cyclid-docs__docs__jobs__overview__L36__bc2c2b7.json",
-        "Cyclid__Cyclid-docs__docs__jobs__overview__L49__bc2c2b7.yaml",
-        "Cyclid__Cyclid-docs__docs__jobs__overview__L72__bc2c2b7.json",
-        "Cyclid__Cyclid-docs__docs__jobs__stages_jobs__L21__ef1d916.json",
-        "Cyclid__Cyclid-docs__docs__jobs__stages_jobs__L37__ef1d916.json",
-        "Cyclid__Cyclid-docs__docs__jobs__stages_jobs__L83__ef1d916.yaml",
-        "Cyclid__Cyclid__.cyclid__16b667e.json",
-        "Cyclid__Cyclid__.cyclid__3fcf6ce.json",
-        "Cyclid__Cyclid__.cyclid__590bdb3.json",
-        "Cyclid__Cyclid__.cyclid__63ea4aa.json",
-        "Cyclid__Cyclid__.cyclid__6a4230f.json",
-        "Cyclid__Cyclid__.cyclid__9664203.json",
-        "Cyclid__Cyclid__.cyclid__a24eae7.json",
-        "Cyclid__Cyclid__.cyclid__b646fe4.json",
-        "Cyclid__Cyclid__.cyclid__ba4fb3a.json",
-        "Cyclid__Mist__.cyclid__56e353e.json",
-        "Cyclid__Mist__.cyclid__c91bdfc.json",
-        "Cyclid__Mist__.cyclid__efebec1.json",
-    ],
-    STORED_STAGES,
-)
-
 
 def test_the_corpus_is_complete_and_documented() -> None:
     sources = (CORPUS / "SOURCES.md").read_text()
     assert len(DOCUMENTS) == 61
     assert all(f"`{p.name}`" in sources for p in DOCUMENTS)
-    assert INVALID_JSON | set(PENDING) <= {p.name for p in DOCUMENTS}
+    assert {p.name for p in DOCUMENTS} >= INVALID_JSON
 
 
 def _accepted() -> list[object]:
-    return [
-        pytest.param(p, id=p.name, marks=pytest.mark.xfail(reason=PENDING[p.name], strict=True))
-        if p.name in PENDING
-        else pytest.param(p, id=p.name)
-        for p in DOCUMENTS
-        if p.name not in INVALID_JSON
-    ]
+    return [pytest.param(p, id=p.name) for p in DOCUMENTS if p.name not in INVALID_JSON]
 
 
 @pytest.mark.parametrize("path", _accepted())

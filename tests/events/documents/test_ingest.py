@@ -40,8 +40,8 @@ def test_a_bare_json_document_with_a_prefix_topic() -> None:
 
 
 def test_an_invalid_document_is_malformed_with_its_problems() -> None:
-    with pytest.raises(MalformedEvent, match="stage 'missing' is not defined"):
-        decode_record(record(b"name: x\nsequence: [{stage: missing}]\n"))
+    with pytest.raises(MalformedEvent, match="required field 'name' is missing"):
+        decode_record(record(b"sequence: [{stage: s}]\n"))
 
 
 def test_documents_are_only_read_on_the_jobs_topic() -> None:
