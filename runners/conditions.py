@@ -1,7 +1,7 @@
 """Modifier expressions (`only_if`, `not_if`, `fail_if`), exactly as Cyclid evaluates them.
 
 A re-creation of Cyclid 0.4's `app/cyclid/job/evaluator.rb` (JOB-FORMAT.md "Modifiers",
-docs/job-format-cyclid.md): real documents depend on its rules, surprising ones included.
+docs/job-format.md): real documents depend on its rules, surprising ones included.
 
 Interpolation first: only `%{name}` is replaced (a missing name is empty). Cyclid escapes
 every other `%` before formatting, so `85%`, a final `%` and `%%` all stay as written.

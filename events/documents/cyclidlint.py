@@ -1,7 +1,7 @@
 """Lint warnings where Cyclid 0.4's behaviour, which jobstream follows or improves on,
 would surprise the author of a document. None is an error: the document still runs.
 
-Each rule names the Cyclid code it comes from; docs/job-format-semantics.md has the whole
+Each rule names the Cyclid code it comes from; docs/job-format.md has the whole
 list with jobstream's choice.
 """
 

@@ -1,7 +1,7 @@
 """Cyclid's evaluator (app/cyclid/job/evaluator.rb), case by case.
 
 The cases marked "spec" are those of Cyclid's own spec/job/evaluator_spec.rb; the others
-pin the rules read from the code (docs/job-format-cyclid.md, "Modifiers").
+pin the rules read from the code (docs/job-format.md, "Modifiers").
 """
 
 import pytest

@@ -1,4 +1,4 @@
-"""Steps and flow run as Cyclid 0.4 ran them (docs/job-format-semantics.md), through the
+"""Steps and flow run as Cyclid 0.4 ran them (docs/job-format.md), through the
 real Runner and real /bin/sh processes."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The document language accepts what Cyclid 0.4 accepted, and lint says where Cyclid's
-behaviour would surprise (docs/job-format-semantics.md)."""
+behaviour would surprise (docs/job-format.md)."""
 
 from __future__ import annotations
 
