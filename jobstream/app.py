@@ -19,10 +19,11 @@ from jobstream.projections import DuckDBViews, ViewsHost, queries
 from jobstream.projections.replay import ReplayResult, replay
 from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
-from jobstream.settings import Settings
+from jobstream.settings import Settings, SettingsError
 
 __all__ = [
     "lease_keeper",
+    "make_data_dir",
     "make_runner",
     "make_worker",
     "open_log",
@@ -31,6 +32,17 @@ __all__ = [
     "secret_box",
     "stop_on_signals",
 ]
+
+
+def make_data_dir(settings: Settings) -> None:
+    """Create the data directory if it is not there; a SettingsError naming it if it
+    cannot be (a read-only or mistyped path), rather than whatever fails first inside."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc}"
+        ) from None
 
 
 def open_log(settings: Settings) -> EventLog:
@@ -42,12 +54,17 @@ def open_log(settings: Settings) -> EventLog:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 10),
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings)
     return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 
 
 def secret_box(settings: Settings) -> SecretBox:
-    return SecretBox.load_or_create(settings.key_path)
+    try:
+        return SecretBox.load_or_create(settings.key_path)
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot read or create the key {settings.key_path}: {exc.strerror or exc}"
+        ) from None
 
 
 def make_runner(settings: Settings) -> Runner:

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import click
 
-from jobstream.app import secret_box
-from jobstream.cli.common import EXIT_FAILED, pass_settings
-from jobstream.events.documents.validation import (
-    document_json_schema,
-    format_problems,
-    load_document,
-)
+from jobstream.cli.common import pass_settings
+from jobstream.cli.exit_codes import ExitCode
 from jobstream.events.errors import DocumentError
 from jobstream.settings import Settings
 
@@ -28,7 +23,9 @@ __all__ = ["lint", "schema", "secret"]
 def lint(files: tuple[Path, ...]) -> None:
     """Check job documents; print every problem with its path and severity.
 
-    Exits 1 if any file has an error (warnings alone pass)."""
+    Exits 4 if any file has an error (warnings alone pass)."""
+    from jobstream.events.documents.validation import format_problems, load_document
+
     failed = False
     for path in files:
         try:
@@ -39,12 +36,14 @@ def lint(files: tuple[Path, ...]) -> None:
             click.echo(line)
         if not problems:
             click.echo(f"{path}: ok")
-    sys.exit(EXIT_FAILED if failed else 0)
+    sys.exit(ExitCode.INVALID_DOCUMENT if failed else ExitCode.OK)
 
 
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of a job document (for editors)."""
+    from jobstream.events.documents.validation import document_json_schema
+
     click.echo(json.dumps(document_json_schema(), indent=2))
 
 
@@ -60,6 +59,8 @@ def encrypt(settings: Settings, value: str) -> None:
     """Encrypt VALUE ('-' reads it from standard input) with this installation's key.
 
     Put the printed text in a document's `secrets`; it is accepted as it is."""
+    from jobstream.app import secret_box
+
     if value == "-":
         value = sys.stdin.read().rstrip("\n")
     click.echo(secret_box(settings).encrypt(value))
