@@ -103,6 +103,12 @@ class Tour:
         records = json.loads(jobstream(self.cwd, "list", "--json").stdout)
         return records[0]["job_id"][:8]
 
+    def wait_succeeded(self, job: str) -> None:
+        def status() -> bool:
+            return jobstream(self.cwd, "status", job).stdout.strip() == "SUCCEEDED"
+
+        eventually(status, 60)
+
     def line(self, line: str) -> subprocess.CompletedProcess[str] | None:
         if "3f2a" in line:
             line = line.replace("3f2a", self.newest_job())
@@ -181,17 +187,7 @@ def test_the_readme_tour_works_as_written(clone: Path) -> None:
             if line.startswith("curl"):
                 assert json.loads(result.stdout)["jobs"], result.stdout
             if line.startswith("jobstream submit"):
-                job = result.stdout.strip()
-                wait_for = ["jobstream", "status", job]
-                eventually(
-                    lambda: (
-                        subprocess.run(
-                            wait_for, cwd=clone, env=tour.env, capture_output=True, text=True
-                        ).stdout.strip()
-                        == "SUCCEEDED"
-                    ),
-                    60,
-                )
+                tour.wait_succeeded(result.stdout.strip())
             if "replay --verify" in line:
                 assert "views match the log" in result.stdout
     finally:
