@@ -47,6 +47,9 @@ def make_data_dir(settings: Settings) -> None:
 
 def open_log(settings: Settings) -> EventLog:
     if settings.broker:
+        # aiokafka logs each failed connection; with no logging set up (a query command)
+        # that would print beside the one error line the command line gives.
+        logging.getLogger("aiokafka").addHandler(logging.NullHandler())
         session_ms = int(settings.kafka_session_timeout * 1000)
         return KafkaLog(
             parse_broker_url(settings.broker),
