@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 import click
 
 from jobstream.cli.common import pass_settings, run_async
-from jobstream.events.errors import JobstreamError
-from jobstream.settings import Settings
 
 if TYPE_CHECKING:
     from jobstream.callbacks import HostRecord
     from jobstream.events.log.base import EventLog, Start
+    from jobstream.settings import Settings
 
 # jobstream.events.log.base.Start, written out so that building the command line imports
 # no log (tests/jobstream/test_cli_startup.py checks they agree).
@@ -63,6 +62,7 @@ def run(settings: Settings, callback: str, start: Start, name: str | None) -> No
     A module:Class is looked for in the current directory too, as `python -m` would."""
     from jobstream.app import configure_logging, open_log, stop_on_signals
     from jobstream.callbacks import CallbackHost, CallbackStore, check_name, load
+    from jobstream.events.errors import JobstreamError
 
     configure_logging(settings)
     if os.getcwd() not in sys.path:

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from jobstream import runtime
 from jobstream.console import Terminal
-from jobstream.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from jobstream.events.log.base import EventLog, Record, TopicPartition
     from jobstream.projections import ViewsHost
     from jobstream.service import JobsService, LocalJobs, RemoteJobs
+    from jobstream.settings import Settings
 
 # Heavy modules (duckdb, aiokafka, httpx, the runner) are imported inside the functions
 # that use them, so `--help` and `lint` start fast (jobstream.cli.group).
@@ -38,11 +37,15 @@ T = TypeVar("T")
 
 def load_settings(ctx: click.Context, **flags: Any) -> Settings:
     """The group's settings with this command's own flags on top."""
+    from jobstream.settings import Settings
+
     base: dict[str, Any] = ctx.find_root().params
     return Settings.load(base.get("config"), flags={**_setting_flags(base), **flags})
 
 
 def _setting_flags(params: dict[str, Any]) -> dict[str, Any]:
+    from jobstream.settings import Settings
+
     return {k: v for k, v in params.items() if k in Settings.model_fields}
 
 
@@ -57,6 +60,8 @@ def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
+        from jobstream.settings import Settings
+
         ctx = click.get_current_context()
         own = {k: kwargs.pop(k) for k in list(kwargs) if k in Settings.model_fields}
         return fn(load_settings(ctx, **own), *args, **kwargs)
@@ -74,6 +79,8 @@ def existing_data_dir(settings: Settings) -> None:
     """Refuse a data directory that does not exist for a command that only reads it: a
     mistyped `--data-dir` should say so, not answer `no jobs` from a new empty one. (On
     Kafka the log is elsewhere: the views are rebuilt into a new directory.)"""
+    from jobstream.settings import SettingsError
+
     if settings.broker is None and not settings.data_dir.is_dir():
         raise SettingsError(
             f"no data directory at {settings.data_dir}: nothing has run here "
@@ -150,6 +157,7 @@ def remote_jobs(settings: Settings) -> RemoteJobs | None:
     """The jobs service of the API to ask instead of opening the views: the configured
     server, else the one a `serve` or `project` on this data directory announced; None
     when neither."""
+    from jobstream import runtime
     from jobstream.service import RemoteJobs
 
     url = settings.server

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from jobstream.cli.common import pass_settings
 from jobstream.cli.exit_codes import ExitCode
-from jobstream.events.errors import DocumentError
-from jobstream.settings import Settings
+
+if TYPE_CHECKING:
+    from jobstream.settings import Settings
 
 __all__ = ["lint", "schema", "secret"]
 
@@ -25,6 +27,7 @@ def lint(files: tuple[Path, ...]) -> None:
 
     Exits 4 if any file has an error (warnings alone pass)."""
     from jobstream.events.documents.validation import format_problems, load_document
+    from jobstream.events.errors import DocumentError
 
     failed = False
     for path in files:

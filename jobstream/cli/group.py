@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jobstream.cli.exit_codes import ExitCode
-from jobstream.events.errors import (
-    AmbiguousJobId,
-    DocumentError,
-    JobNotFound,
-    JobstreamError,
-    LogError,
-    ViewsBusy,
-)
+
+if TYPE_CHECKING:
+    from jobstream.events.errors import JobstreamError
 
 __all__ = ["JobstreamGroup", "exit_code_for"]
 
@@ -42,6 +37,14 @@ _BY_NAME: dict[str, ExitCode] = {
 
 def exit_code_for(exc: JobstreamError) -> ExitCode:
     """The one exit code that says what kind of problem `exc` is."""
+    from jobstream.events.errors import (
+        AmbiguousJobId,
+        DocumentError,
+        JobNotFound,
+        LogError,
+        ViewsBusy,
+    )
+
     if isinstance(exc, DocumentError):
         return ExitCode.INVALID_DOCUMENT
     if isinstance(exc, (JobNotFound, AmbiguousJobId)):
@@ -62,6 +65,8 @@ def exit_code_for(exc: JobstreamError) -> ExitCode:
 def report(exc: JobstreamError) -> None:
     """Print `exc` as the user should see it: a document's problems as `lint` prints
     them, anything else as one `error:` line."""
+    from jobstream.events.errors import DocumentError
+
     if isinstance(exc, DocumentError):
         from jobstream.events.documents.validation import format_problems
 
@@ -91,7 +96,12 @@ class JobstreamGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except JobstreamError as exc:
+        except Exception as exc:
+            # Imported only now: `--help` must not pay for the event models.
+            from jobstream.events.errors import JobstreamError
+
+            if not isinstance(exc, JobstreamError):
+                raise
             report(exc)
             raise click.exceptions.Exit(exit_code_for(exc)) from None
         except KeyboardInterrupt:

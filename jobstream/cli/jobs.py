@@ -20,13 +20,12 @@ from jobstream.cli.common import (
     terminal,
 )
 from jobstream.cli.exit_codes import ExitCode
-from jobstream.events.errors import DocumentError, ViewsBusy
-from jobstream.settings import Settings
 
 if TYPE_CHECKING:
     from jobstream.events.documents.validation import ValidatedDocument
     from jobstream.events.models import Status
     from jobstream.service import JobsService
+    from jobstream.settings import Settings
 
 __all__ = ["cancel", "run", "submit_command"]
 
@@ -95,6 +94,7 @@ async def _run(
     from jobstream.console import LivePrinter, format_record
     from jobstream.dispatcher.local import LocalDispatcher
     from jobstream.dispatcher.submit import submission
+    from jobstream.events.errors import ViewsBusy
 
     event = submission(validated.document, secret_box(settings), labels=labels, dispatch="local")
     stop_on_signals(cancel)
@@ -139,6 +139,8 @@ def submit_command(settings: Settings, file: Path, labels: tuple[str, ...]) -> N
     validated = _read_document(file)
 
     async def go() -> str:
+        from jobstream.events.errors import DocumentError
+
         async with jobs_service(settings, create=True) as jobs:
             try:
                 return await jobs.submit(validated, extra)

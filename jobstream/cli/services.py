@@ -12,10 +12,10 @@ import click
 
 from jobstream.cli.common import pass_settings, run_async
 from jobstream.cli.exit_codes import ExitCode
-from jobstream.settings import Settings
 
 if TYPE_CHECKING:
     from jobstream.api import ApiServer
+    from jobstream.settings import Settings
 
 __all__ = ["project", "replay", "run_services", "serve", "worker"]
 

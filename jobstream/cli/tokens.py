@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from jobstream.cli.common import pass_settings
 from jobstream.console import format_time
-from jobstream.settings import Settings
+
+if TYPE_CHECKING:
+    from jobstream.settings import Settings
 
 # jobstream.api.tokens is imported inside each command: jobstream.api's package imports
 # FastAPI. A TokenError (a name taken, or unknown) exits 2 through the group.

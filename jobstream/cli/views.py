@@ -12,10 +12,10 @@ import click
 from jobstream.cli.common import jobs_service, pass_settings, run_async, terminal
 from jobstream.cli.exit_codes import ExitCode
 from jobstream.console import format_duration, format_lines, format_record, format_table
-from jobstream.settings import Settings
 
 if TYPE_CHECKING:
     from jobstream.projections.records import JobRecord, LogLineRow, Stats
+    from jobstream.settings import Settings
 
 __all__ = ["list_command", "log", "show", "stats", "status"]
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def read_until(proc: subprocess.Popen[str], text: str) -> None:
+    """Read `proc`'s stdout up to a line holding `text` (bounded by the test timeout)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if text in line:
+            return
+    raise AssertionError(f"{proc.args} ended without printing {text!r}: {proc.wait()}")
 
 
 @dataclass
@@ -166,9 +176,7 @@ def test_ctrl_c_cancels_the_run_and_exits_130(cli: Cli, tmp_path: Path) -> None:
         "      - {action: command, cmd: sh, args: ['-c', 'echo started; sleep 60']}\n"
     )
     proc = cli.start("run", str(job))
-    assert proc.stdout is not None and proc.stderr is not None
-    while "started" not in proc.stdout.readline():
-        pass
+    read_until(proc, "started")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == ExitCode.INTERRUPTED, err
@@ -184,11 +192,10 @@ def test_ctrl_c_on_a_query_exits_130_without_aborted(cli: Cli, tmp_path: Path) -
         "name: long\nsequence: [{stage: s}]\nstages:\n  - name: s\n    steps:\n"
         "      - {action: command, cmd: sh, args: ['-c', 'echo started; sleep 60']}\n"
     )
-    job_id = cli("submit", str(job)).stdout.strip()  # queued; no worker takes it
+    cli.start("worker")
+    job_id = cli("submit", str(job)).stdout.strip()
     proc = cli.start("log", "--follow", job_id)
-    assert proc.stderr is not None
-    # Following: the views are open (and caught up) once the process holds the file.
-    eventually(lambda: cli("replay", "--verify").returncode == ExitCode.VIEWS_BUSY, 30)
+    read_until(proc, "started")  # following: the job's first line came
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == ExitCode.INTERRUPTED, err
