@@ -58,3 +58,19 @@ def test_state_survives_restarts(services: dict) -> None:
     assert any("/var/lib/kafka/data" in str(v) for v in services["kafka"]["volumes"])
     assert "healthcheck" in services["kafka"]
     assert any("/data" in str(v) for v in services["projector"]["volumes"])
+
+
+def test_the_command_line_in_a_container_reaches_the_api_by_name(services: dict) -> None:
+    # No runtime file across containers: the projector's service name and port, and the
+    # token from the environment that runs docker-compose.
+    assert "8080" in str(services["projector"]["ports"])
+    for name in ("projector", "worker", "callbacks"):
+        environment = services[name]["environment"]
+        assert environment["JOBSTREAM_SERVER"] == "http://projector:8080"
+        assert "JOBSTREAM_TOKEN" in environment
+
+
+def test_the_image_holds_the_examples() -> None:
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    assert "/src/examples/ /home/jobstream/examples/" in dockerfile
+    assert "WORKDIR /home/jobstream" in dockerfile
