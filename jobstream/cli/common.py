@@ -1,5 +1,5 @@
-"""What every subcommand shares: settings from the context, exit codes, the jobs service
-(the server's API, or the views this process opens)."""
+"""What every subcommand shares: settings from the context, the terminal, the jobs
+service (the server's API, or the views this process opens)."""
 
 from __future__ import annotations
 

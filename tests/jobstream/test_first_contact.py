@@ -192,3 +192,35 @@ def test_the_readme_tour_works_as_written(clone: Path) -> None:
                 assert "views match the log" in result.stdout
     finally:
         tour.close()
+
+
+def test_a_callback_module_in_the_current_directory_is_found(clone: Path) -> None:
+    # docs/callbacks.md's way: a module:Class beside the user, run by the console script
+    # (whose sys.path, unlike `python -m`'s, does not start with the current directory).
+    (clone / "mycallbacks.py").write_text(
+        "from jobstream.callbacks.stdout import StdoutCallback\n\n\n"
+        "class Loud(StdoutCallback):\n"
+        "    name = 'loud'\n"
+    )
+    assert jobstream(clone, "run", "examples/minimal.yml").returncode == 0
+    proc = subprocess.Popen(
+        ["jobstream", "callbacks", "run", "mycallbacks:Loud", "--from", "earliest"],
+        cwd=clone,
+        env=fresh_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "SUCCEEDED" in line:
+                break
+        else:
+            raise AssertionError(proc.communicate()[1])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "callback loud" in err
