@@ -93,6 +93,7 @@ def make_worker(settings: Settings, log: EventLog) -> Worker:
 async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[ViewsHost]:
     """The views, opened for writing by this process (ViewsBusy if another holds them),
     with their host: kept live by a faust app on Kafka, by the runner's own loop otherwise."""
+    make_data_dir(settings)  # on Kafka, nothing else has made it yet
     views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
     live = None
     if isinstance(log, KafkaLog):

@@ -106,8 +106,11 @@ def stop(proc) -> None:
 def test_serve_makes_its_data_directory_on_kafka(kcli: KafkaCli) -> None:
     # On Kafka nothing but the views needs the directory: serve makes it, no IOException.
     assert not kcli.data_dir.exists()
-    kcli.start("serve")
-    info = eventually(lambda: runtime.discover(kcli.data_dir), 60, 0.2)
+    proc = kcli.start("serve")
+    eventually(lambda: runtime.discover(kcli.data_dir) or proc.poll() is not None, 60, 0.2)
+    assert proc.poll() is None, proc.communicate()[1]
+    info = runtime.discover(kcli.data_dir)
+    assert info is not None
     assert info.url.startswith("http://127.0.0.1:")
     assert (kcli.data_dir / "views.duckdb").is_file()
 
