@@ -28,6 +28,10 @@ RUN useradd --create-home --uid 1000 jobstream \
 USER jobstream
 WORKDIR /home/jobstream
 
+# The README's examples, so `docker-compose run --rm worker submit examples/minimal.yml`
+# works as written.
+COPY --from=build --chown=jobstream:jobstream /src/examples/ /home/jobstream/examples/
+
 # The DuckDB views, workspaces, the secret key and worker health files live here.
 ENV JOBSTREAM_DATA_DIR=/data
 VOLUME ["/data"]

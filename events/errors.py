@@ -26,6 +26,7 @@ JobstreamError
 │   └── DeliveryFailed       a receiver's answer worth retrying  (webhook, github)
 ├── TokenError               a token cannot be created or revoked (jobstream.api.tokens)
 ├── InvalidCursor            a list cursor no list handed out    (jobstream.service.base)
+├── CannotListen             the API's address cannot be bound   (jobstream.api.server)
 └── ApiRequestError          the API answered an error, or could not be reached
                                                                  (jobstream.service.remote)
 """

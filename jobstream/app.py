@@ -21,11 +21,12 @@ from jobstream.projections.replay import ReplayResult, replay
 from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
 from jobstream.runners.actions import ActionSettings
-from jobstream.settings import Settings
+from jobstream.settings import Settings, SettingsError
 
 __all__ = [
     "keyring",
     "lease_keeper",
+    "make_data_dir",
     "make_runner",
     "make_worker",
     "open_log",
@@ -36,8 +37,22 @@ __all__ = [
 ]
 
 
+def make_data_dir(settings: Settings) -> None:
+    """Create the data directory if it is not there; a SettingsError naming it if it
+    cannot be (a read-only or mistyped path), rather than whatever fails first inside."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc}"
+        ) from None
+
+
 def open_log(settings: Settings) -> EventLog:
     if settings.broker:
+        # aiokafka logs each failed connection; with no logging set up (a query command)
+        # that would print beside the one error line the command line gives.
+        logging.getLogger("aiokafka").addHandler(logging.NullHandler())
         session_ms = int(settings.kafka_session_timeout * 1000)
         return KafkaLog(
             parse_broker_url(settings.broker),
@@ -45,7 +60,7 @@ def open_log(settings: Settings) -> EventLog:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 10),
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings)
     return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 
 
@@ -87,6 +102,7 @@ def make_worker(settings: Settings, log: EventLog) -> Worker:
 async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[ViewsHost]:
     """The views, opened for writing by this process (ViewsBusy if another holds them),
     with their host: kept live by a faust app on Kafka, by the runner's own loop otherwise."""
+    make_data_dir(settings)  # on Kafka, nothing else has made it yet
     views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
     live = None
     if isinstance(log, KafkaLog):

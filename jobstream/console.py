@@ -1,16 +1,39 @@
-"""How things look in a terminal: log lines, job records, tables."""
+"""How things look in a terminal: log lines, job records, tables, times and durations.
+
+Colour follows the usual conventions: `--color always|never` wins, then `NO_COLOR` (no
+colour of ours), then `FORCE_COLOR`, then whether standard output is a terminal. The job's
+own escape sequences are kept on a terminal (or when colour is forced) and stripped when
+the output goes to a pipe or a file, so a log saved by `jobstream log ID > file` is text.
+Times are shown in UTC, with the zone, as the API takes and gives them.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any, TextIO
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from jobstream.events.models import LogChunk, LogLine, Status
-from jobstream.projections.records import JobRecord, LogLineRow
+if TYPE_CHECKING:
+    from jobstream.events.models import LogChunk, LogLine, Status
+    from jobstream.projections.records import JobRecord, LogLineRow
 
-__all__ = ["LivePrinter", "format_lines", "format_record", "format_table"]
+__all__ = [
+    "ColorChoice",
+    "LivePrinter",
+    "Terminal",
+    "format_duration",
+    "format_lines",
+    "format_record",
+    "format_table",
+    "format_time",
+    "strip_escapes",
+]
+
+ColorChoice = Literal["auto", "always", "never"]
 
 _STREAM_STYLE = {"stdout": "", "stderr": "\x1b[31m", "system": "\x1b[36m"}
 _RESET = "\x1b[0m"
@@ -20,21 +43,54 @@ _STATUS_STYLE = {
     "FAILING": "\x1b[33m",
     "CANCELLED": "\x1b[35m",
 }
+# CSI (colours, cursor moves), OSC (titles, links) and the two-byte escapes.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
-def format_lines(lines: Iterable[LogLine | LogLineRow], color: bool) -> str:
+def strip_escapes(text: str) -> str:
+    return _ESCAPES.sub("", text)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """What the output can take: `color`, jobstream's own styling; `escapes`, the job's
+    own escape sequences passed through."""
+
+    color: bool = False
+    escapes: bool = False
+
+    @classmethod
+    def detect(
+        cls,
+        choice: ColorChoice = "auto",
+        stream: TextIO | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Terminal:
+        environ = os.environ if environ is None else environ
+        stream = sys.stdout if stream is None else stream
+        if choice != "auto":
+            return cls(color=choice == "always", escapes=choice == "always")
+        tty = stream.isatty()
+        forced = bool(environ.get("FORCE_COLOR"))
+        # NO_COLOR (https://no-color.org) asks for no colour *added*; the job's own stays.
+        color = not environ.get("NO_COLOR") and (forced or tty)
+        return cls(color=color, escapes=forced or tty)
+
+    def text(self, text: str) -> str:
+        """A line of the job's output as this terminal should get it."""
+        return text if self.escapes else strip_escapes(text)
+
+
+def format_lines(lines: Iterable[LogLine | LogLineRow], terminal: Terminal) -> str:
     """Lines as the terminal shows them: stderr red and system lines cyan when coloured."""
-    return _format((line.stream, line.text) for line in lines) if color else _plain(lines)
+    return _format(((line.stream, line.text) for line in lines), terminal)
 
 
-def _plain(lines: Iterable[LogLine | LogLineRow]) -> str:
-    return "".join(f"{line.text}\n" for line in lines)
-
-
-def _format(pairs: Iterable[tuple[str, str]]) -> str:
+def _format(pairs: Iterable[tuple[str, str]], terminal: Terminal) -> str:
     out = []
     for stream, text in pairs:
-        style = _STREAM_STYLE[stream]
+        text = terminal.text(text)
+        style = _STREAM_STYLE[stream] if terminal.color else ""
         out.append(f"{style}{text}{_RESET}\n" if style else f"{text}\n")
     return "".join(out)
 
@@ -42,9 +98,9 @@ def _format(pairs: Iterable[tuple[str, str]]) -> str:
 class LivePrinter:
     """A Notifier that shows a running job in the terminal (`jobstream run`)."""
 
-    def __init__(self, out: TextIO = sys.stdout, color: bool | None = None) -> None:
-        self.out = out
-        self.color = out.isatty() if color is None else color
+    def __init__(self, out: TextIO | None = None, terminal: Terminal | None = None) -> None:
+        self.out = sys.stdout if out is None else out
+        self.terminal = Terminal.detect(stream=self.out) if terminal is None else terminal
 
     async def status_changed(
         self,
@@ -60,18 +116,36 @@ class LivePrinter:
 
     async def log_write(self, chunk: LogChunk) -> None:
         # Straight from the chunk's runs: no LogLine built.
-        self.out.write(_format(chunk.pairs()) if self.color else "\n".join(chunk.texts) + "\n")
+        self.out.write(_format(chunk.pairs(), self.terminal))
         self.out.flush()
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         return None
 
 
+def format_time(value: datetime) -> str:
+    """`2026-12-01 21:13:44 UTC`: the zone the API uses (`since`, `until`, every time)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_duration(seconds: float) -> str:
+    """`0.42 s`, `12.3 s`, `3 m 05 s`, `2 h 04 m`: as precise as a reader needs."""
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} m {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} m"
+
+
 def _text(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return format_time(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
     return str(value)
@@ -81,20 +155,20 @@ def _duration(record: JobRecord) -> str:
     if record.started is None:
         return "-"
     end = record.ended or datetime.now(record.started.tzinfo)
-    seconds = (end - record.started).total_seconds()
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+    return format_duration((end - record.started).total_seconds())
 
 
-def _status(status: str, color: bool) -> str:
-    style = _STATUS_STYLE.get(status) if color else None
+def _status(status: str, terminal: Terminal) -> str:
+    style = _STATUS_STYLE.get(status) if terminal.color else None
     return f"{style}{status}{_RESET}" if style else status
 
 
-def format_record(record: JobRecord, color: bool = False) -> str:
+def format_record(record: JobRecord, terminal: Terminal | None = None) -> str:
+    terminal = terminal or Terminal()
     rows = [
         ("job", record.job_id),
         ("name", f"{record.name or '-'} {record.version or ''}".rstrip()),
-        ("status", _status(record.status.name, color)),
+        ("status", _status(record.status.name, terminal)),
         ("reason", _text(record.reason)),
         ("stage", _text(record.stage)),
         ("submitted", _text(record.submitted)),
@@ -109,7 +183,8 @@ def format_record(record: JobRecord, color: bool = False) -> str:
     return "\n".join(f"{k:>10}  {v}" for k, v in rows if v != "-" or k in ("status", "ended"))
 
 
-def format_table(records: Sequence[JobRecord], color: bool = False) -> str:
+def format_table(records: Sequence[JobRecord], terminal: Terminal | None = None) -> str:
+    terminal = terminal or Terminal()
     header = ("JOB", "STATUS", "NAME", "SUBMITTED", "DURATION")
     rows = [
         (r.job_id[:12], r.status.name, r.name or "-", _text(r.submitted), _duration(r))
@@ -119,6 +194,6 @@ def format_table(records: Sequence[JobRecord], color: bool = False) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
-        cells[1] = _status(row[1], color) + " " * (widths[1] - len(row[1]))
+        cells[1] = _status(row[1], terminal) + " " * (widths[1] - len(row[1]))
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

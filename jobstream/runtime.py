@@ -2,13 +2,21 @@
 
 The process that serves the API writes it once it listens and removes it when it stops,
 so a command line on the same data directory finds the server without being told. A
-file left behind by a process that died is recognised by its pid and ignored.
+file left behind by a process that died is recognised by its pid and ignored, and so is
+a file written on another host (another container sharing the volume): its pid means
+nothing here, and its address is not this host's. There, give the server explicitly
+(`--server`, JOBSTREAM_SERVER), as docker-compose.yml does.
+
+A server listening on every address (0.0.0.0, ::) is announced at the loopback address,
+which a client on the same host can reach.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 
@@ -21,15 +29,33 @@ __all__ = ["RUNTIME_FILE", "RuntimeInfo", "discover", "remove", "write"]
 RUNTIME_FILE = "server.json"
 
 
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
 class RuntimeInfo(BaseModel):
     url: str
     pid: int
     started: datetime
+    hostname: str | None = None  # None: written before hostnames were recorded
+
+
+def reachable(url: str) -> str:
+    """`url` with a wildcard listening address replaced by the loopback one."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if host not in _WILDCARDS:
+        return url
+    local = _WILDCARDS[host]
+    shown = f"[{local}]" if ":" in local else local
+    netloc = f"{shown}:{parts.port}" if parts.port is not None else shown
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def write(data_dir: Path, url: str) -> RuntimeInfo:
     """Record this process's API address; atomically, so a reader never sees half a file."""
-    info = RuntimeInfo(url=url, pid=os.getpid(), started=now())
+    info = RuntimeInfo(
+        url=reachable(url), pid=os.getpid(), started=now(), hostname=socket.gethostname()
+    )
     path = data_dir / RUNTIME_FILE
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text(info.model_dump_json())
@@ -48,7 +74,9 @@ def remove(data_dir: Path) -> None:
 def discover(data_dir: Path) -> RuntimeInfo | None:
     """The running server's address, or None when there is none (or only a stale file)."""
     info = _read(data_dir / RUNTIME_FILE)
-    if info is None or not _alive(info.pid):
+    if info is None or info.hostname not in (None, socket.gethostname()):
+        return None
+    if not _alive(info.pid):
         return None
     return info
 

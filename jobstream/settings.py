@@ -32,7 +32,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data_dir: Path = Field(
-        Path(".jobstream"), description="workspaces, the embedded log, the DuckDB views"
+        Path(".jobstream"),
+        description="workspaces, the embedded log, the DuckDB views",
+        validate_default=True,  # the default is relative too
     )
     broker: str | None = Field(
         None, description="unset: the embedded log; kafka://HOST:PORT[,...]: Kafka"
@@ -116,6 +118,13 @@ class Settings(BaseModel):
     smtp_starttls: bool | None = Field(
         None, description="STARTTLS: unset = when the server offers it; true = required"
     )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Resolved once, here: steps run with their workspace as the current directory, so a
+        # relative path (the default `.jobstream`) would name a different place for each.
+        return value.expanduser().absolute()
 
     @field_validator("broker")
     @classmethod

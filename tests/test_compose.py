@@ -69,3 +69,19 @@ def test_every_service_shares_one_keyring_outside_the_data_volume(services: dict
             target: source for source, target, *_ in (v.split(":") for v in service["volumes"])
         }
         assert mounts["/keys"] == "jobstream-keys" and mounts["/data"] == "jobstream-data"
+
+
+def test_the_command_line_in_a_container_reaches_the_api_by_name(services: dict) -> None:
+    # No runtime file across containers: the projector's service name and port, and the
+    # token from the environment that runs docker-compose.
+    assert "8080" in str(services["projector"]["ports"])
+    for name in ("projector", "worker", "callbacks"):
+        environment = services[name]["environment"]
+        assert environment["JOBSTREAM_SERVER"] == "http://projector:8080"
+        assert "JOBSTREAM_TOKEN" in environment
+
+
+def test_the_image_holds_the_examples() -> None:
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    assert "/src/examples/ /home/jobstream/examples/" in dockerfile
+    assert "WORKDIR /home/jobstream" in dockerfile

@@ -22,7 +22,12 @@ from jobstream.events.log.base import EventLog
 from jobstream.projections.host import ViewsHost
 from jobstream.settings import Settings
 
-__all__ = ["ApiServer"]
+__all__ = ["ApiServer", "CannotListen"]
+
+
+class CannotListen(JobstreamError):
+    """The API's address cannot be bound (the port is in use, or the host is not ours)."""
+
 
 # Open log streams end when stop is set; this bounds whatever else is in flight.
 _GRACE = 3.0
@@ -90,7 +95,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
-        raise JobstreamError(
+        raise CannotListen(
             f"the API cannot listen on {host}:{port}: {exc.strerror or exc}; "
             "choose another with --port / JOBSTREAM_PORT (0: any free port)"
         ) from None

@@ -9,6 +9,7 @@ ends without it, so the client knows to reconnect.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from sse_starlette import ServerSentEvent
@@ -17,6 +18,13 @@ from jobstream.api.models import LogLine, StreamEnd
 from jobstream.service import LocalJobs
 
 __all__ = ["line_events", "start_line"]
+
+# A page of lines comes without a pause, and uvicorn only learns that the client left
+# when asyncio runs its connection_lost callback, in a later turn of the loop: until then
+# every write goes to the dead socket, and asyncio warns "socket.send() raised exception"
+# from the fifth such write on (LOG_THRESHOLD_FOR_CONNLOST_WRITES). Giving the loop a
+# turn every few lines stops the writes before that.
+_YIELD_EVERY = 4
 
 
 def start_line(from_line: int, last_event_id: str | None) -> int:
@@ -27,9 +35,13 @@ def start_line(from_line: int, last_event_id: str | None) -> int:
 
 
 async def line_events(jobs: LocalJobs, job_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
+    sent = 0
     async for row in jobs.follow(job_id, start):
         data = LogLine.of(row).model_dump_json()
         yield ServerSentEvent(data=data, id=str(row.n), event="line")
+        sent += 1
+        if sent % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     if jobs.stop.is_set():
         return  # cut short by the server stopping, not ended with the job
     record = await jobs.get(job_id)  # completed: it changes no more

@@ -6,18 +6,39 @@ from pathlib import Path
 
 import click
 
-from jobstream.cli.callbacks import callbacks
-from jobstream.cli.documents import lint, schema, secret
-from jobstream.cli.jobs import cancel, run, submit_command
-from jobstream.cli.services import project, replay, serve, worker
-from jobstream.cli.stages import stage
-from jobstream.cli.tokens import token
-from jobstream.cli.views import list_command, log, show, stats, status
+from jobstream.cli.group import JobstreamGroup
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
+
+# Every subcommand: its name, and where it is (imported only when used; jobstream.cli.group).
+# Adding a command is one line here.
+COMMANDS = {
+    "run": "jobstream.cli.jobs:run",
+    "submit": "jobstream.cli.jobs:submit_command",
+    "cancel": "jobstream.cli.jobs:cancel",
+    "list": "jobstream.cli.views:list_command",
+    "show": "jobstream.cli.views:show",
+    "status": "jobstream.cli.views:status",
+    "log": "jobstream.cli.views:log",
+    "stats": "jobstream.cli.views:stats",
+    "worker": "jobstream.cli.services:worker",
+    "project": "jobstream.cli.services:project",
+    "serve": "jobstream.cli.services:serve",
+    "replay": "jobstream.cli.services:replay",
+    "lint": "jobstream.cli.documents:lint",
+    "schema": "jobstream.cli.documents:schema",
+    "secret": "jobstream.cli.documents:secret",
+    "token": "jobstream.cli.tokens:token",
+    "callbacks": "jobstream.cli.callbacks:callbacks",
+    "stage": "jobstream.cli.stages:stage",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": None})
+@click.group(
+    cls=JobstreamGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": None},
+)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -36,29 +57,14 @@ __all__ = ["main"]
     "--token", help="Bearer token sent to the API [env: JOBSTREAM_TOKEN]; see `token create`."
 )
 @click.option("--log-level", help="Logging level of services [env: JOBSTREAM_LOG_LEVEL].")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour and the job's own escape sequences; auto follows NO_COLOR, FORCE_COLOR "
+    "and whether the output is a terminal.",
+)
 @click.version_option(package_name="jobstream")
 def main(**_: object) -> None:
     """jobstream: CI jobs (Cyclid documents) as events on an append-only log."""
-
-
-for command in (
-    run,
-    submit_command,
-    cancel,
-    list_command,
-    show,
-    status,
-    log,
-    stats,
-    worker,
-    project,
-    serve,
-    replay,
-    lint,
-    schema,
-    secret,
-    token,
-    callbacks,
-    stage,
-):
-    main.add_command(command)

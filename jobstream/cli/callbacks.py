@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING
 
 import click
 
-from jobstream.app import configure_logging, open_log, stop_on_signals
-from jobstream.callbacks import (
-    CallbackHost,
-    CallbackStore,
-    HostRecord,
-    check_name,
-    installed,
-    load,
-)
 from jobstream.cli.common import pass_settings, run_async
-from jobstream.events.errors import JobstreamError
-from jobstream.events.log.base import Start, TopicPartition
-from jobstream.settings import Settings
+
+if TYPE_CHECKING:
+    from jobstream.callbacks import HostRecord
+    from jobstream.events.log.base import Start, TopicPartition
+    from jobstream.settings import Settings
+
+# jobstream.events.log.base.Start, written out so that building the command line imports
+# no log (tests/jobstream/test_cli_startup.py checks they agree).
+START_CHOICES = ["committed", "earliest", "latest"]
 
 __all__ = ["callbacks"]
 
@@ -43,7 +42,7 @@ def callbacks() -> None:
 @click.option(
     "--from",
     "start",
-    type=click.Choice(get_args(Start)),
+    type=click.Choice(START_CHOICES),
     default="committed",
     show_default=True,
     help="Where a new callback starts; committed resumes (from the earliest when new).",
@@ -58,8 +57,17 @@ def callbacks() -> None:
 @click.option("--public-url", help="Base URL linked from commit statuses.")
 @pass_settings
 def run(settings: Settings, callback: str, start: Start, name: str | None) -> None:
-    """Run CALLBACK (an installed name or module:Class) until interrupted."""
+    """Run CALLBACK (an installed name or module:Class) until interrupted.
+
+    A module:Class is looked for in the current directory too, as `python -m` would."""
+    from jobstream.app import configure_logging, open_log, stop_on_signals
+    from jobstream.callbacks import CallbackHost, CallbackStore, check_name, load
+    from jobstream.events.errors import JobstreamError
+
     configure_logging(settings)
+    if os.getcwd() not in sys.path:
+        # The console script's sys.path holds its own bin directory, not the current one.
+        sys.path.insert(0, os.getcwd())
     try:
         default_name, cls = load(callback)
         name = check_name(name or default_name)
@@ -96,6 +104,9 @@ def run(settings: Settings, callback: str, start: Start, name: str | None) -> No
 @pass_settings
 def list_command(settings: Settings) -> None:
     """Installed callbacks, and the position and lag of every callback that has run here."""
+    from jobstream.app import open_log
+    from jobstream.callbacks import CallbackStore, installed
+
     click.echo("installed:")
     for item in installed():
         click.echo(f"  {item.name:<12} {item.spec:<40} {item.source}")

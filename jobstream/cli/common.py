@@ -1,64 +1,58 @@
-"""What every subcommand shares: settings from the context, exit codes, the jobs service
-(the server's API, or the views this process opens)."""
+"""What every subcommand shares: settings from the context, the terminal, the jobs
+service (the server's API, or the views this process opens)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import functools
-import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from jobstream import runtime
-from jobstream.app import open_log, projection_host, secret_box
-from jobstream.events.errors import (
-    AmbiguousJobId,
-    DocumentError,
-    JobNotFound,
-    JobstreamError,
-    ViewsBusy,
-)
-from jobstream.events.log.base import EventLog, Record, TopicPartition
-from jobstream.projections import ViewsHost
-from jobstream.service import JobsService, LocalJobs, RemoteJobs
-from jobstream.settings import Settings, SettingsError
+from jobstream.console import Terminal
+
+if TYPE_CHECKING:
+    from jobstream.events.log.base import EventLog, Record, TopicPartition
+    from jobstream.projections import ViewsHost
+    from jobstream.service import JobsService, LocalJobs, RemoteJobs
+    from jobstream.settings import Settings
+
+# Heavy modules (duckdb, aiokafka, httpx, the runner) are imported inside the functions
+# that use them, so `--help` and `lint` start fast (jobstream.cli.group).
 
 __all__ = [
-    "EXIT_BUSY",
-    "EXIT_FAILED",
-    "EXIT_UNKNOWN_JOB",
     "LocalViews",
     "jobs_service",
     "local_jobs",
     "pass_settings",
     "remote_jobs",
     "run_async",
+    "terminal",
 ]
-
-EXIT_FAILED = 1  # the job did not succeed, or a document has errors
-EXIT_UNKNOWN_JOB = 2  # no such job id, or an ambiguous prefix (click's usage errors too)
-EXIT_BUSY = 3  # another process holds the views
 
 T = TypeVar("T")
 
 
 def load_settings(ctx: click.Context, **flags: Any) -> Settings:
     """The group's settings with this command's own flags on top."""
+    from jobstream.settings import Settings
+
     base: dict[str, Any] = ctx.find_root().params
-    try:
-        return Settings.load(
-            base.get("config"),
-            flags={**_setting_flags(base), **flags},
-        )
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    return Settings.load(base.get("config"), flags={**_setting_flags(base), **flags})
 
 
 def _setting_flags(params: dict[str, Any]) -> dict[str, Any]:
+    from jobstream.settings import Settings
+
     return {k: v for k, v in params.items() if k in Settings.model_fields}
+
+
+def terminal() -> Terminal:
+    """How standard output should look, from the group's `--color` and the environment."""
+    choice = click.get_current_context().find_root().params.get("color") or "auto"
+    return Terminal.detect(choice)
 
 
 def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:
@@ -66,6 +60,8 @@ def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
+        from jobstream.settings import Settings
+
         ctx = click.get_current_context()
         own = {k: kwargs.pop(k) for k in list(kwargs) if k in Settings.model_fields}
         return fn(load_settings(ctx, **own), *args, **kwargs)
@@ -74,21 +70,22 @@ def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine, turning jobstream's errors into messages and exit codes."""
-    try:
-        return asyncio.run(coro)
-    except DocumentError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_FAILED)
-    except (JobNotFound, AmbiguousJobId) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_UNKNOWN_JOB)
-    except ViewsBusy as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
-    except JobstreamError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+    """Run a command's coroutine; its errors become messages and exit codes in the group
+    (jobstream.cli.group)."""
+    return asyncio.run(coro)
+
+
+def existing_data_dir(settings: Settings) -> None:
+    """Refuse a data directory that does not exist for a command that only reads it: a
+    mistyped `--data-dir` should say so, not answer `no jobs` from a new empty one. (On
+    Kafka the log is elsewhere: the views are rebuilt into a new directory.)"""
+    from jobstream.settings import SettingsError
+
+    if settings.broker is None and not settings.data_dir.is_dir():
+        raise SettingsError(
+            f"no data directory at {settings.data_dir}: nothing has run here "
+            "(mistyped --data-dir / JOBSTREAM_DATA_DIR?)"
+        )
 
 
 class LocalViews:
@@ -121,6 +118,8 @@ class LocalViews:
         """The host of the views, opened and caught up (as asked) on the first call."""
         async with self._opening:
             if self._host is None:
+                from jobstream.app import projection_host
+
                 host = await self._stack.enter_async_context(
                     projection_host(self.settings, self.log)
                 )
@@ -148,6 +147,9 @@ async def _stop_projecting(stop: asyncio.Event, projecting: asyncio.Task[None]) 
 
 
 def local_jobs(settings: Settings, log: EventLog, views: LocalViews) -> LocalJobs:
+    from jobstream.app import secret_box
+    from jobstream.service import LocalJobs
+
     return LocalJobs(
         log,
         settings.topics,
@@ -161,6 +163,9 @@ def remote_jobs(settings: Settings) -> RemoteJobs | None:
     """The jobs service of the API to ask instead of opening the views: the configured
     server, else the one a `serve` or `project` on this data directory announced; None
     when neither."""
+    from jobstream import runtime
+    from jobstream.service import RemoteJobs
+
     url = settings.server
     if url is None:
         info = runtime.discover(settings.data_dir)
@@ -169,13 +174,20 @@ def remote_jobs(settings: Settings) -> RemoteJobs | None:
 
 
 @contextlib.asynccontextmanager
-async def jobs_service(settings: Settings, *, live: bool = False) -> AsyncIterator[JobsService]:
+async def jobs_service(
+    settings: Settings, *, live: bool = False, create: bool = False
+) -> AsyncIterator[JobsService]:
     """The one service a command asks: the server's API if there is a server, else the
-    log and the views of this data directory (LocalViews; `live` for following a log)."""
+    log and the views of this data directory (LocalViews; `live` for following a log).
+    Only a command that appends (`create`) makes a data directory that is not there."""
     remote = remote_jobs(settings)
     if remote is not None:
         async with remote:
             yield remote
         return
+    if not create:
+        existing_data_dir(settings)
+    from jobstream.app import open_log
+
     async with open_log(settings) as log, contextlib.AsyncExitStack() as stack:
         yield local_jobs(settings, log, LocalViews(settings, log, stack, live=live))

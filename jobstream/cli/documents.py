@@ -7,20 +7,16 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from jobstream.app import keyring, secret_box
-from jobstream.cli.common import EXIT_FAILED, pass_settings
-from jobstream.cli.jobfile import default_job_file
-from jobstream.events.documents.secrets import Keyring, key_id, load_rsa_key, write_keyring
-from jobstream.events.documents.validation import (
-    document_json_schema,
-    format_problems,
-    load_document,
-)
-from jobstream.events.errors import DocumentError, SecretError
-from jobstream.settings import Settings
+from jobstream.cli.common import pass_settings
+from jobstream.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from jobstream.events.documents.secrets import Keyring
+    from jobstream.settings import Settings
 
 __all__ = ["lint", "schema", "secret"]
 
@@ -31,8 +27,12 @@ def lint(files: tuple[Path, ...]) -> None:
     """Check job documents; print every problem with its path and severity.
 
     Without FILES, the current directory's .cyclid.json, .cyclid.yaml or .cyclid.yml (the
-    first there, in that order, as Cyclid chose). Exits 1 if any file has an error
+    first there, in that order, as Cyclid chose). Exits 4 if any file has an error
     (warnings alone pass)."""
+    from jobstream.cli.jobfile import default_job_file
+    from jobstream.events.documents.validation import format_problems, load_document
+    from jobstream.events.errors import DocumentError
+
     failed = False
     for path in files or (default_job_file(),):
         try:
@@ -43,12 +43,14 @@ def lint(files: tuple[Path, ...]) -> None:
             click.echo(line)
         if not problems:
             click.echo(f"{path}: ok")
-    sys.exit(EXIT_FAILED if failed else 0)
+    sys.exit(ExitCode.INVALID_DOCUMENT if failed else ExitCode.OK)
 
 
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of a job document (for editors)."""
+    from jobstream.events.documents.validation import document_json_schema
+
     click.echo(json.dumps(document_json_schema(), indent=2))
 
 
@@ -74,6 +76,8 @@ def encrypt(settings: Settings, value: str | None, rsa: bool) -> None:
             value = click.prompt("secret", hide_input=True, err=True)
         else:
             value = sys.stdin.read().removesuffix("\n")
+    from jobstream.app import secret_box
+
     with _secret_errors():
         box = secret_box(settings)
         if rsa:
@@ -86,6 +90,9 @@ def encrypt(settings: Settings, value: str | None, rsa: bool) -> None:
 @pass_settings
 def rotate(settings: Settings) -> None:
     """Add a new key that seals every new secret; the older keys still open old ones."""
+    from jobstream.app import keyring
+    from jobstream.events.documents.secrets import Keyring, key_id
+
     with _secret_errors():
         current = keyring(settings)
         new = Keyring.generate()
@@ -103,6 +110,9 @@ def rotate(settings: Settings) -> None:
 def import_key(settings: Settings, file: Path) -> None:
     """Import an organisation's RSA private key (PEM or DER) from a Cyclid server, so the
     secrets Cyclid's `secret encrypt` made for it open in its jobs."""
+    from jobstream.app import keyring
+    from jobstream.events.documents.secrets import Keyring, load_rsa_key
+
     with _secret_errors():
         key = load_rsa_key(file.read_bytes())
         current = keyring(settings)
@@ -114,6 +124,8 @@ def import_key(settings: Settings, file: Path) -> None:
 @pass_settings
 def keys(settings: Settings) -> None:
     """List the keys held (their ids, never their material) and where they come from."""
+    from jobstream.app import keyring
+
     with _secret_errors():
         held = keyring(settings)
     source = "JOBSTREAM_SECRET_KEY" if settings.secret_key else str(settings.secret_key_file)
@@ -123,6 +135,8 @@ def keys(settings: Settings) -> None:
 
 
 def _save(settings: Settings, new: Keyring) -> None:
+    from jobstream.events.documents.secrets import write_keyring
+
     if settings.secret_key is not None:
         # The keys are not ours to write: hand the new value to whoever sets it.
         click.echo(
@@ -137,6 +151,8 @@ def _save(settings: Settings, new: Keyring) -> None:
 
 @contextlib.contextmanager
 def _secret_errors() -> Iterator[None]:
+    from jobstream.events.errors import SecretError
+
     try:
         yield
     except SecretError as error:

@@ -6,28 +6,26 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from jobstream.app import make_runner, open_log, secret_box, stop_on_signals
 from jobstream.cli.common import (
-    EXIT_FAILED,
     LocalViews,
     jobs_service,
     local_jobs,
     pass_settings,
     remote_jobs,
     run_async,
+    terminal,
 )
-from jobstream.cli.jobfile import default_job_file
-from jobstream.console import LivePrinter, format_record
-from jobstream.dispatcher.local import LocalDispatcher
-from jobstream.dispatcher.submit import submission
-from jobstream.events.documents.validation import ValidatedDocument, format_problems, load_document
-from jobstream.events.errors import ViewsBusy
-from jobstream.events.models import Status
-from jobstream.service import JobsService
-from jobstream.settings import Settings
+from jobstream.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from jobstream.events.documents.validation import ValidatedDocument
+    from jobstream.events.models import Status
+    from jobstream.service import JobsService
+    from jobstream.settings import Settings
 
 __all__ = ["cancel", "run", "submit_command"]
 
@@ -53,6 +51,10 @@ labels_option = click.option(
 
 
 def _read_document(path: Path) -> ValidatedDocument:
+    """The document in `path`, its warnings printed; a DocumentError (printed by the group
+    as `lint` prints it, exit 4) if it has errors."""
+    from jobstream.events.documents.validation import format_problems, load_document
+
     validated = load_document(path.read_bytes(), str(path))
     for line in format_problems(str(path), validated.warnings):
         click.echo(line, err=True)
@@ -91,23 +93,40 @@ def run(
 
     Returns once the final record and every line are in the views: its own, or those of the
     `serve`/`project` holding them, asked through its API (with neither, once the job has
-    ended). Ctrl-C cancels the job."""
+    ended). Ctrl-C cancels the job, and exits 130 once it has ended CANCELLED."""
+    from jobstream.cli.jobfile import default_job_file
+    from jobstream.events.models import Status
+
     validated = _read_document(file or default_job_file())
     organization = _organization(settings, validated, organization_flag)
-    status = run_async(_run(settings, validated, _labels(labels), organization))
-    sys.exit(0 if status is Status.SUCCEEDED else EXIT_FAILED)
+    cancel = asyncio.Event()
+    status = run_async(_run(settings, validated, _labels(labels), organization, cancel))
+    if cancel.is_set():
+        click.echo("interrupted: the job was cancelled", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    sys.exit(ExitCode.OK if status is Status.SUCCEEDED else ExitCode.FAILED)
 
 
 async def _run(
-    settings: Settings, validated: ValidatedDocument, labels: dict[str, str], organization: str
+    settings: Settings,
+    validated: ValidatedDocument,
+    labels: dict[str, str],
+    organization: str,
+    cancel: asyncio.Event,
 ) -> Status:
+    from jobstream.app import make_runner, open_log, secret_box, stop_on_signals
+    from jobstream.console import LivePrinter, format_record
+    from jobstream.dispatcher.local import LocalDispatcher
+    from jobstream.dispatcher.submit import submission
+    from jobstream.events.errors import ViewsBusy
+
     # The runner here is given the document itself, not the event's copy of it.
     document = validated.document.model_copy(update={"organization": organization})
     event = submission(
         document, secret_box(settings), labels=labels, dispatch="local", organization=organization
     )
-    cancel = asyncio.Event()
     stop_on_signals(cancel)
+    screen = terminal()
     async with open_log(settings) as log, contextlib.AsyncExitStack() as stack:
         # The views are taken before the job starts and kept up while it runs.
         views = LocalViews(settings, log, stack, catch_up=False, live=True)
@@ -121,16 +140,20 @@ async def _run(
             jobs = remote_jobs(settings)
             if jobs is not None:
                 await stack.enter_async_context(jobs)
+                # Refused (401, 403) or unreachable: say so before the job runs, not after.
+                await jobs.list(limit=1)
         dispatcher = LocalDispatcher(
             log, settings.topics, make_runner(settings), lease=settings.lease
         )
-        result = await dispatcher.run(event, document, cancel=cancel, observer=LivePrinter())
+        result = await dispatcher.run(
+            event, document, cancel=cancel, observer=LivePrinter(terminal=screen)
+        )
         if jobs is None:
             click.echo(f"note: {holder} holds the views; they will show this job", err=True)
             click.echo(f"       job  {event.job_id}\n    status  {result.status.name}")
             return result.status
         record = await jobs.wait(event.job_id, after=result.last, timeout=RECORD_TIMEOUT)
-        click.echo(format_record(record, color=sys.stdout.isatty()))
+        click.echo(format_record(record, screen))
         return result.status
 
 
@@ -147,8 +170,13 @@ def submit_command(
     validated = _read_document(file)
 
     async def go() -> str:
-        async with jobs_service(settings) as jobs:
-            return await jobs.submit(validated, extra, organization=organization_flag)
+        from jobstream.events.errors import DocumentError
+
+        async with jobs_service(settings, create=True) as jobs:
+            try:
+                return await jobs.submit(validated, extra, organization=organization_flag)
+            except DocumentError as rejected:  # by the server: its problems, this file's name
+                raise DocumentError(rejected.problems, str(file)) from None
 
     click.echo(run_async(go()))
 

@@ -6,24 +6,16 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from jobstream.api import ApiServer
-from jobstream.app import (
-    configure_logging,
-    lease_keeper,
-    make_worker,
-    open_log,
-    projection_host,
-    replay_log,
-    secret_box,
-    stop_on_signals,
-)
-from jobstream.cli.common import EXIT_FAILED, pass_settings, run_async
-from jobstream.dispatcher.worker import check_health
-from jobstream.projections.replay import swap, verify
-from jobstream.settings import Settings
+from jobstream.cli.common import pass_settings, run_async
+from jobstream.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from jobstream.api import ApiServer
+    from jobstream.settings import Settings
 
 __all__ = ["project", "replay", "run_services", "serve", "worker"]
 
@@ -57,6 +49,9 @@ def api_options(fn: Callable[..., None]) -> Callable[..., None]:
 @pass_settings
 def worker(settings: Settings, check: bool) -> None:
     """Run queued jobs until interrupted (running jobs are then cancelled)."""
+    from jobstream.app import configure_logging, make_worker, open_log, stop_on_signals
+    from jobstream.dispatcher.worker import check_health
+
     if check:
         alive = check_health(settings.health_dir)
         for h in alive:
@@ -64,7 +59,7 @@ def worker(settings: Settings, check: bool) -> None:
                 f"{h.name}: pid {h.pid}, {h.running} running, {h.succeeded} succeeded, "
                 f"{h.failed} failed, {h.cancelled} cancelled"
             )
-        sys.exit(0 if alive else 1)
+        sys.exit(ExitCode.OK if alive else ExitCode.FAILED)
     configure_logging(settings)
 
     async def go() -> None:
@@ -85,6 +80,9 @@ async def run_services(
 ) -> None:
     """Project the log into the views, end lost jobs, answer the HTTP API (and run jobs
     `with_worker`) until `stop` is set. `on_ready` is called once the API accepts."""
+    from jobstream.api import ApiServer
+    from jobstream.app import lease_keeper, make_worker, open_log, projection_host, secret_box
+
     async with open_log(settings) as log, projection_host(settings, log) as host:
         api = ApiServer(settings, log, host, secret_box(settings))
         tasks = [host.run(stop), lease_keeper(settings, log, host).run(stop), api.run(stop)]
@@ -104,6 +102,8 @@ async def run_services(
 
 
 async def _project(settings: Settings, with_worker: bool) -> None:
+    from jobstream.app import stop_on_signals
+
     stop = asyncio.Event()
     stop_on_signals(stop)
 
@@ -122,6 +122,8 @@ async def _project(settings: Settings, with_worker: bool) -> None:
 def project(settings: Settings) -> None:
     """Project the log into the DuckDB views and answer the HTTP API until interrupted; end
     jobs whose runner is lost."""
+    from jobstream.app import configure_logging
+
     configure_logging(settings)
     run_async(_project(settings, with_worker=False))
 
@@ -133,6 +135,8 @@ def project(settings: Settings) -> None:
 @pass_settings
 def serve(settings: Settings) -> None:
     """Worker, projector and HTTP API in one process."""
+    from jobstream.app import configure_logging
+
     configure_logging(settings)
     run_async(_project(settings, with_worker=True))
 
@@ -146,7 +150,13 @@ def serve(settings: Settings) -> None:
 )
 @pass_settings
 def replay(settings: Settings, check: bool) -> None:
-    """Rebuild the views from offset 0 of the log, then swap them in atomically."""
+    """Rebuild the views from offset 0 of the log, then swap them in atomically.
+
+    Refused (exit 3) while another process holds the views: stop it first."""
+    from jobstream.app import open_log, replay_log
+    from jobstream.projections import DuckDBViews
+    from jobstream.projections.replay import swap, verify
+
     started = time.monotonic()
 
     def progress(events: int, seconds: float) -> None:
@@ -155,7 +165,13 @@ def replay(settings: Settings, check: bool) -> None:
 
     async def go():
         async with open_log(settings) as log:
-            return await replay_log(settings, log, progress)
+            # Held while the replay runs, so no `run` or `project` takes the views meanwhile
+            # only to have them compared with, or swapped from, under it.
+            live = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
+            try:
+                return await replay_log(settings, log, progress)
+            finally:
+                await asyncio.to_thread(live.close)
 
     result = run_async(go())
     click.echo("", err=True)
@@ -169,6 +185,6 @@ def replay(settings: Settings, check: bool) -> None:
         for line in differences:
             click.echo(line)
         click.echo("views differ" if differences else "views match the log")
-        sys.exit(EXIT_FAILED if differences else 0)
+        sys.exit(ExitCode.FAILED if differences else ExitCode.OK)
     swap(result.path, settings.views_path)
     click.echo(f"views replaced: {settings.views_path}")

@@ -18,23 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from jobstream import runtime
-from jobstream.app import open_log
-from jobstream.cli.common import EXIT_UNKNOWN_JOB, LocalViews, pass_settings, run_async
-from jobstream.events.documents.models import Stage
-from jobstream.events.documents.stages import define_stage
-from jobstream.events.documents.validation import Problem, format_problems, load_stage
-from jobstream.events.errors import DocumentError, JobstreamError, StageExists, StageNotFound
-from jobstream.service.remote import ApiRequestError
-from jobstream.settings import Settings
+from jobstream.cli.common import LocalViews, pass_settings, run_async
+from jobstream.cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    from jobstream.events.documents.models import Stage
+    from jobstream.events.errors import JobstreamError
     from jobstream.projections.records import StageRecord
+    from jobstream.settings import Settings
 
-__all__ = ["EXIT_UNKNOWN_STAGE", "stage"]
-
-EXIT_UNKNOWN_STAGE = EXIT_UNKNOWN_JOB
-"""`stage show` of a name (and version) that is not stored: 2, like an unknown job."""
+__all__ = ["stage"]
 
 
 @click.group()
@@ -49,13 +42,13 @@ def create(settings: Settings, file: Path) -> None:
     """Store the stage in FILE (YAML or JSON: name, version, steps).
 
     `version` defaults to 0.0.1 and must look like 1.0.0 (Cyclid's pattern). A name and
-    version is stored once: defining it again fails (exit 1). Prints NAME vVERSION."""
-    try:
-        validated = load_stage(file.read_bytes(), str(file))
-    except DocumentError as exc:
-        for line in format_problems(str(file), exc.problems):
-            click.echo(line, err=True)
-        sys.exit(1)
+    version is stored once: defining it again fails (exit 2). Prints NAME vVERSION."""
+    from jobstream.app import open_log
+    from jobstream.events.documents.stages import define_stage
+    from jobstream.events.documents.validation import format_problems, load_stage
+
+    # Its problems, if any, are printed by the command group as `lint` prints them (exit 4).
+    validated = load_stage(file.read_bytes(), str(file))
     for line in format_problems(str(file), validated.warnings):
         click.echo(line, err=True)
     new = validated.stage
@@ -81,6 +74,7 @@ def list_command(settings: Settings, as_json: bool) -> None:
     were defined (the last is what a job naming it without a version runs)."""
 
     async def go() -> list[StageRecord]:
+        from jobstream.app import open_log
         from jobstream.projections import queries  # DuckDB: only for commands that read views
 
         api = _api(settings)
@@ -104,8 +98,10 @@ def list_command(settings: Settings, as_json: bool) -> None:
 @pass_settings
 def show(settings: Settings, name: str, version: str | None) -> None:
     """Print stored stage NAME as JSON (exit 2 if it is not stored)."""
+    from jobstream.events.errors import StageNotFound
 
     async def go() -> StageRecord | StageNotFound:
+        from jobstream.app import open_log
         from jobstream.projections import queries
 
         try:
@@ -122,7 +118,7 @@ def show(settings: Settings, name: str, version: str | None) -> None:
     found = run_async(go())
     if isinstance(found, StageNotFound):
         click.echo(f"error: {found}", err=True)
-        sys.exit(EXIT_UNKNOWN_STAGE)
+        sys.exit(ExitCode.USAGE)
     click.echo(json.dumps(found.model_dump(mode="json"), indent=2))
 
 
@@ -136,6 +132,8 @@ def _writer() -> str:
 def _api(settings: Settings) -> _StagesApi | None:
     # The same choice as `cli.common.remote_jobs`: the configured server, else the one a
     # `serve`/`project` on this data directory announced.
+    from jobstream import runtime
+
     url = settings.server
     if url is None:
         info = runtime.discover(settings.data_dir)
@@ -183,6 +181,8 @@ class _StagesApi:
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx
 
+        from jobstream.service.remote import ApiRequestError
+
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -199,24 +199,19 @@ class _StagesApi:
 
 
 def _error(code: str, message: str, body: Any, url: str, status: int) -> JobstreamError:
-    if code == "stage_not_found":
-        return _Missing(message)
-    if code == "stage_exists":
-        return _Exists(message)
+    from jobstream.events.documents.validation import Problem
+    from jobstream.events.errors import DocumentError, StageExists, StageNotFound
+    from jobstream.service.remote import ApiRequestError
+
+    if code in ("stage_not_found", "stage_exists"):
+        # The server's message already names the stage and version: keep it as it is.
+        kind = StageNotFound if code == "stage_not_found" else StageExists
+        error = kind.__new__(kind)
+        Exception.__init__(error, message)
+        return error
     if code == "invalid_stage":
         return DocumentError([Problem.model_validate(p) for p in body.get("problems", [])], url)
     return ApiRequestError(f"{url}: {message} ({status} {code})".rstrip(), status=status, code=code)
-
-
-class _Missing(StageNotFound):
-    # The server's message already names the stage and version.
-    def __init__(self, message: str) -> None:
-        JobstreamError.__init__(self, message)
-
-
-class _Exists(StageExists):
-    def __init__(self, message: str) -> None:
-        JobstreamError.__init__(self, message)
 
 
 def _segment(text: str) -> str:

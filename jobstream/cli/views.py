@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from jobstream.cli.common import jobs_service, pass_settings, run_async
-from jobstream.console import format_lines, format_record, format_table
-from jobstream.events.models import Status
-from jobstream.projections.records import JobRecord, LogLineRow, Stats
-from jobstream.settings import Settings
+from jobstream.cli.common import jobs_service, pass_settings, run_async, terminal
+from jobstream.cli.exit_codes import ExitCode
+from jobstream.console import format_duration, format_lines, format_record, format_table
+
+if TYPE_CHECKING:
+    from jobstream.projections.records import JobRecord, LogLineRow, Stats
+    from jobstream.settings import Settings
 
 __all__ = ["list_command", "log", "show", "stats", "status"]
 
-STATUSES = [s.name for s in Status]
+# The names of jobstream.events.models.Status (tests/jobstream/test_cli_startup.py checks),
+# written out so that building the command line imports no model.
+STATUSES = ["NEW", "WAITING", "STARTED", "FAILING", "SUCCEEDED", "FAILED", "CANCELLED"]
 LOG_PAGE = 5000  # lines `log` asks for at a time
 
 
@@ -33,8 +38,8 @@ def _record_json(record: JobRecord, *, document: bool = False) -> dict:
     help="Only jobs in this status (repeatable).",
 )
 @click.option("--name", help="Only jobs whose name matches (a glob like 'build-*', or a part).")
-@click.option("--since", type=click.DateTime(), help="Submitted at or after (local time).")
-@click.option("--until", type=click.DateTime(), help="Submitted before (local time).")
+@click.option("--since", type=click.DateTime(), help="Submitted at or after (UTC).")
+@click.option("--until", type=click.DateTime(), help="Submitted before (UTC).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of job records.")
@@ -49,15 +54,16 @@ def list_command(
     offset: int,
     as_json: bool,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (times in UTC)."""
+    from jobstream.events.models import Status
 
     async def go() -> list[JobRecord]:
         async with jobs_service(settings) as jobs:
             page = await jobs.list(
                 status=[Status[x.upper()] for x in statuses] or None,
                 name=name,
-                since=since.astimezone() if since else None,
-                until=until.astimezone() if until else None,
+                since=_utc(since),
+                until=_utc(until),
                 limit=limit,
                 offset=offset,
             )
@@ -67,9 +73,16 @@ def list_command(
     if as_json:
         click.echo(json.dumps([_record_json(r) for r in records], indent=2))
     elif records:
-        click.echo(format_table(records, color=sys.stdout.isatty()))
+        click.echo(format_table(records, terminal()))
     else:
         click.echo("no jobs")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # A time typed without a zone is UTC, as the API's `since` and every time shown.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 async def _job(settings: Settings, job: str) -> JobRecord:
@@ -87,7 +100,7 @@ def show(settings: Settings, job: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(_record_json(record, document=True), indent=2))
     else:
-        click.echo(format_record(record, color=sys.stdout.isatty()))
+        click.echo(format_record(record, terminal()))
 
 
 @click.command()
@@ -97,7 +110,8 @@ def status(settings: Settings, job: str) -> None:
     """Print the status of JOB; exit 0 if it SUCCEEDED or is still running, 1 otherwise."""
     record = run_async(_job(settings, job))
     click.echo(record.status.name)
-    sys.exit(1 if record.status in (Status.FAILED, Status.CANCELLED) else 0)
+    ended_badly = record.status.name in ("FAILED", "CANCELLED")
+    sys.exit(ExitCode.FAILED if ended_badly else ExitCode.OK)
 
 
 @click.command()
@@ -107,10 +121,10 @@ def status(settings: Settings, job: str) -> None:
 @pass_settings
 def log(settings: Settings, job: str, start: int, follow: bool) -> None:
     """Print the log of JOB from a line number, reading it in pages."""
-    color = sys.stdout.isatty()
+    screen = terminal()
 
     def show(lines: list[LogLineRow]) -> None:
-        sys.stdout.write(format_lines(lines, color))
+        sys.stdout.write(format_lines(lines, screen))
         sys.stdout.flush()
 
     async def go() -> None:
@@ -131,7 +145,7 @@ def log(settings: Settings, job: str, start: int, follow: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @pass_settings
 def stats(settings: Settings, as_json: bool) -> None:
-    """Jobs by status and how long finished jobs took."""
+    """Jobs by status and how long finished jobs took (`--json`: seconds, unrounded)."""
 
     async def go() -> Stats:
         async with jobs_service(settings) as jobs:
@@ -146,5 +160,9 @@ def stats(settings: Settings, as_json: bool) -> None:
             click.echo(f"{key}:")
             for k, v in value.items():
                 click.echo(f"  {k:<10} {v}")
+        elif value is None:
+            click.echo(f"{key}: -")
+        elif key.endswith("duration"):
+            click.echo(f"{key}: {format_duration(value)}")
         else:
-            click.echo(f"{key}: {value if value is not None else '-'}")
+            click.echo(f"{key}: {value}")

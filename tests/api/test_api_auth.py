@@ -71,7 +71,7 @@ def test_token_commands_store_only_hashes(tmp_path: Path) -> None:
     secret = runner.invoke(main, ["token", "create", "alice"], env=env).output.strip()
     assert len(secret) >= 40
     duplicate = runner.invoke(main, ["token", "create", "alice"], env=env)
-    assert duplicate.exit_code == 1
+    assert duplicate.exit_code == 2  # ExitCode.USAGE
     assert "already exists" in duplicate.output
     listed = runner.invoke(main, ["token", "list"], env=env).output
     assert "alice" in listed
@@ -82,7 +82,7 @@ def test_token_commands_store_only_hashes(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "tokens.sqlite") as conn:
         assert conn.execute("SELECT count(*) FROM tokens").fetchone() == (1,)
     assert runner.invoke(main, ["token", "revoke", "alice"], env=env).exit_code == 0
-    assert runner.invoke(main, ["token", "revoke", "alice"], env=env).exit_code == 1
+    assert runner.invoke(main, ["token", "revoke", "alice"], env=env).exit_code == 2
     assert runner.invoke(main, ["token", "list"], env=env).output.strip() == "no tokens"
     assert "alice" in runner.invoke(main, ["token", "list", "--all"], env=env).output
     # A revoked name can be given a new token.

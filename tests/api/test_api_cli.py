@@ -114,7 +114,7 @@ def test_commands_use_the_running_server(served, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("name: x\nsequence: [{stage: nowhere}]\nstages: []\n")
     rejected = term("submit", str(bad))
-    assert rejected.returncode == 1
+    assert rejected.returncode == 4  # ExitCode.INVALID_DOCUMENT
     assert "bad.yml" in rejected.stderr
     assert "sequence[0].stage" in rejected.stderr
 
@@ -137,7 +137,7 @@ def test_auth_server_with_server_and_token_flags(tmp_path: Path) -> None:
     try:
         info = eventually(lambda: runtime.discover(data), timeout=30)
         refused = term("list")
-        assert refused.returncode == 1
+        assert refused.returncode == 7  # ExitCode.UNAUTHORIZED
         assert "401" in refused.stderr
         assert token not in refused.stderr
         # From elsewhere (no runtime file to find): the URL and token given explicitly.
@@ -160,5 +160,5 @@ def test_port_in_use_is_a_plain_error(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = Terminal(tmp_path / "data")("project", "--port", str(port), timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 8  # ExitCode.CANNOT_LISTEN
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr

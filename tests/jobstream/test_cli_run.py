@@ -95,16 +95,18 @@ def test_invalid_document_writes_nothing_and_lists_every_error(cli: Cli, tmp_pat
         "name: bad\nsequence:\n  - stage: build\n    on_failure: deploy\n"
         "stages:\n  - name: build\n    steps:\n      - action: teleport\n"
     )
+    lint = cli("lint", str(doc))
+    assert lint.returncode == 4  # ExitCode.INVALID_DOCUMENT
+    assert "sequence[0].on_failure" in lint.stdout
     for command in ("run", "submit"):
         result = cli(command, str(doc))
-        assert result.returncode == 1
+        assert result.returncode == 4
         assert "deploy" in result.stderr
         assert "teleport" in result.stderr
-    lint = cli("lint", str(doc))
-    assert lint.returncode == 1
-    assert "sequence[0].on_failure" in lint.stdout
-    # nothing reached the log, so nothing reaches the views
-    assert cli("list", "--json").stdout.strip() == "[]"
+        # every problem, as `lint` prints it, and no traceback
+        assert result.stderr.splitlines() == lint.stdout.splitlines()
+    # nothing reached the log: not even the data directory was made
+    assert not cli.data_dir.exists()
 
 
 def test_lint_examples_and_schema(cli: Cli) -> None:

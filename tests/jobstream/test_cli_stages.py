@@ -38,7 +38,7 @@ def test_create_list_show_and_a_duplicate(cli: Cli, tmp_path: Path) -> None:
     assert cli("stage", "create", str(stage_file(tmp_path, "build", "1.0.0", "make all"))).stdout
 
     again = cli("stage", "create", str(stage_file(tmp_path, "build", "1.0.0", "other")))
-    assert again.returncode == 1
+    assert again.returncode == 2  # USAGE: that name and version is taken
     assert again.stderr == "error: a stage 'build' with version '1.0.0' already exists\n"
 
     listed = cli("stage", "list")
@@ -63,7 +63,7 @@ def test_create_list_show_and_a_duplicate(cli: Cli, tmp_path: Path) -> None:
 def test_an_invalid_stage_is_refused_with_its_problems(cli: Cli, tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.yml", "name: build\nversion: '1.0'\nsteps:\n  - action: nope\n")
     result = cli("stage", "create", str(bad))
-    assert result.returncode == 1
+    assert result.returncode == 4  # INVALID_DOCUMENT
     assert f"{bad}:2: error: version: version '1.0' is not like 1.0.0" in result.stderr
     assert f"{bad}:4: error: steps[0].action: unknown action 'nope'" in result.stderr
     assert cli("stage", "list").stdout == ""
@@ -105,7 +105,7 @@ def test_submission_refuses_a_stage_that_is_not_stored(cli: Cli, tmp_path: Path)
 
     for command in ("run", "submit"):
         result = cli(command, str(job))
-        assert result.returncode == 1, command
+        assert result.returncode == 4, command  # INVALID_DOCUMENT: the stage cannot resolve
         assert result.stderr.splitlines()[-1] == (
             "error: sequence[0].stage: stage 'build' version '2.0.0' is not defined in the job "
             "and is not a stored stage (`jobstream stage list`)"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from jobstream import runtime
 from jobstream.dispatcher import check_health
 from jobstream.events.codec import decode
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
@@ -100,6 +101,18 @@ def submit(cli: KafkaCli, document: Path) -> str:
 def stop(proc) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
+
+
+def test_serve_makes_its_data_directory_on_kafka(kcli: KafkaCli) -> None:
+    # On Kafka nothing but the views needs the directory: serve makes it, no IOException.
+    assert not kcli.data_dir.exists()
+    proc = kcli.start("serve")
+    eventually(lambda: runtime.discover(kcli.data_dir) or proc.poll() is not None, 60, 0.2)
+    assert proc.poll() is None, proc.communicate()[1]
+    info = runtime.discover(kcli.data_dir)
+    assert info is not None
+    assert info.url.startswith("http://127.0.0.1:")
+    assert (kcli.data_dir / "views.duckdb").is_file()
 
 
 def test_a_submitted_job_runs_on_a_worker_and_reaches_the_projector_views(kcli: KafkaCli) -> None:
