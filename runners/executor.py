@@ -14,11 +14,11 @@ and that before `completion`, so a consumer that sees the end has seen every lin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import shutil
 import signal
-from collections.abc import Mapping
 from pathlib import Path
 
 from jobstream.events.documents.models import (
@@ -32,6 +32,7 @@ from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import SecretError
 from jobstream.events.models import Status
+from jobstream.runners.builders import Builder, BuilderUnavailable, HostBuilder, Launch, Spawn
 from jobstream.runners.chunking import LogChunker
 from jobstream.runners.conditions import ConditionError, evaluate
 from jobstream.runners.interpolation import as_text, interpolate
@@ -40,17 +41,18 @@ from jobstream.runners.notifier import Notifier
 from jobstream.runners.process import Output, Process, timestamp
 from jobstream.runners.workspace import (
     GIT_ENV,
+    TOKEN_VARIABLE,
     GitSource,
+    Retention,
     WorkspaceError,
+    clean_workspaces,
+    job_lock,
     job_workspace,
+    job_workspace_name,
     token_forms,
 )
 
 __all__ = ["Runner"]
-
-# Scripts are written here, inside the workspace, and removed after their step: they may
-# hold interpolated secrets, and the workspace stays behind after the job.
-SCRIPT_DIR = ".jobstream"
 
 
 def _seconds(value: float) -> str:
@@ -65,7 +67,11 @@ class Runner:
     """Runs job documents in workspaces under `workspace_root`.
 
     `secret_box` decrypts secret values and source tokens (values without the `enc:v1:`
-    prefix are used as they are, for documents that were never encrypted); `kill_grace`
+    prefix are used as they are, for documents that were never encrypted); `builder` runs
+    every process of a job, sources' checkouts included (default: `HostBuilder`, today's
+    unconfined behaviour; the composition root picks the sandbox from settings);
+    `retention` says which finished workspaces to remove after each job (None: keep them
+    all, for callers that inspect them); `kill_grace`
     is the time between SIGTERM and SIGKILL when a step's process tree is stopped; the
     `max_*` options are `LogChunker`'s.
     """
@@ -75,6 +81,8 @@ class Runner:
         *,
         workspace_root: Path,
         secret_box: SecretBox | None = None,
+        builder: Builder | None = None,
+        retention: Retention | None = None,
         kill_grace: float = 5.0,
         max_lines: int = 1000,
         max_bytes: int = 256 * 1024,
@@ -82,6 +90,8 @@ class Runner:
     ) -> None:
         self.workspace_root = workspace_root
         self.secret_box = secret_box
+        self.builder = builder or HostBuilder()
+        self.retention = retention
         self.kill_grace = kill_grace
         self.max_lines = max_lines
         self.max_bytes = max_bytes
@@ -100,7 +110,14 @@ class Runner:
         Setting `cancel` stops the running step's process tree (SIGTERM, then SIGKILL
         after `kill_grace`), runs no further stage and ends the job CANCELLED.
         """
-        return await _Job(self, job_id, document, notifier, cancel).run()
+        with job_lock(self.workspace_root, job_id):
+            status = await _Job(self, job_id, document, notifier, cancel).run()
+            with contextlib.suppress(FileNotFoundError, WorkspaceError):
+                # Its age, for the retention.
+                os.utime(self.workspace_root / job_workspace_name(job_id))
+        if self.retention is not None:
+            await asyncio.to_thread(clean_workspaces, self.workspace_root, self.retention)
+        return status
 
 
 class _Job:
@@ -256,10 +273,12 @@ class _Job:
             commands = source.commands(self._workspace)
         except WorkspaceError as error:
             raise _JobFailed(f"sources[{index}]: {error}") from None
-        env = {**os.environ, **GIT_ENV}
+        env = {**GIT_ENV, **({TOKEN_VARIABLE: source.token} if source.token else {})}
         for argv in commands:
             await self._system("$ " + shlex.join(argv))
-            problem = await self._execute(argv, self._workspace, env, None)
+            # Sources are fetched by jobstream, so with the network whatever the job says.
+            launch = Launch(shlex.join(argv) + "\n", self._workspace, self._workspace, env)
+            problem = await self._execute(launch, None)
             if problem is not None and not self._stop.is_set():
                 raise _JobFailed(f"sources[{index}]: {argv[1]} {source.url}: {problem}")
 
@@ -343,35 +362,31 @@ class _Job:
             return await self._shell(line, step)
         if isinstance(step, ScriptStep):
             self._scripts += 1
-            script = self._workspace / SCRIPT_DIR / f"script-{self._scripts}"
-            script.parent.mkdir(exist_ok=True)
             text = self._interpolate(step.text)
-            script.write_text(text if text.endswith("\n") else text + "\n")
-            script.chmod(0o700)
-            await self._system(f"$ {script.relative_to(self._workspace)}")
-            try:
-                # Through the shell, so a script without a #! line runs as a sh script.
-                return await self._shell(shlex.quote(str(script)), step)
-            finally:
-                script.unlink()
+            await self._system(f"$ script-{self._scripts}")
+            return await self._shell(text, step)
         await self._system(self._interpolate(step.message))
         return None
 
-    async def _shell(self, line: str, step: CommandStep | ScriptStep) -> str | None:
+    async def _shell(self, text: str, step: CommandStep | ScriptStep) -> str | None:
+        """Run `text` (a command line or a script) through the builder, as a file."""
         cwd = self._workspace
         if step.path:
             # A relative path is inside the workspace; an absolute one is taken as it is.
             cwd = self._workspace / self._interpolate(step.path)
-        env = {**os.environ, **{k: self._interpolate(v) for k, v in step.env.items()}}
-        argv = ["/bin/sh", "-c", line]
+        env = {k: self._interpolate(v) for k, v in step.env.items()}
+        prefix: list[str] = []
         if step.sudo and os.geteuid() != 0:
             if not await self._passwordless_sudo():
                 return (
                     f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
                     "without passwordless sudo"
                 )
-            argv = ["sudo", "-n", "--preserve-env", "--", *argv]
-        return await self._execute(argv, cwd, env, step.timeout)
+            prefix = ["sudo", "-n", "--preserve-env", "--"]
+        script = text if text.endswith("\n") else text + "\n"
+        network = self._document.network is not False
+        launch = Launch(script, self._workspace, cwd, env, network=network, prefix=prefix)
+        return await self._execute(launch, step.timeout)
 
     async def _passwordless_sudo(self) -> bool:
         if self._sudo_ok is None:
@@ -388,10 +403,15 @@ class _Job:
                 self._sudo_ok = await probe.wait() == 0
         return self._sudo_ok
 
-    async def _execute(
-        self, argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float | None
-    ) -> str | None:
+    async def _execute(self, launch: Launch, timeout: float | None) -> str | None:
         """Run one process to its end; None if it exited 0, else what went wrong."""
+        try:
+            with self._runner.builder.spawn(launch) as spawn:
+                return await self._run_process(spawn, timeout)
+        except BuilderUnavailable as error:
+            return str(error)
+
+    async def _run_process(self, spawn: Spawn, timeout: float | None) -> str | None:
         streams = {"stdout": self._masker.stream(), "stderr": self._masker.stream()}
 
         async def sink(output: Output) -> None:
@@ -399,12 +419,17 @@ class _Job:
             await self._chunker.add(output.stream, output.at, lines)
 
         process = Process(
-            argv, cwd=cwd, env=env, on_output=sink, kill_grace=self._runner.kill_grace
+            spawn.argv,
+            cwd=spawn.cwd,
+            env=spawn.env,
+            on_output=sink,
+            kill_grace=self._runner.kill_grace,
+            pass_fds=spawn.pass_fds,
         )
         try:
             await process.start()
         except OSError as error:
-            return f"cannot start in {cwd}: {error.strerror or error}"
+            return f"cannot start in {spawn.cwd}: {error.strerror or error}"
         try:
             waiter = asyncio.ensure_future(process.wait())
             stopper = asyncio.ensure_future(self._stop.wait())

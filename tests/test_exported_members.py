@@ -13,6 +13,7 @@ PACKAGES = [
         "events.log",
         "events.documents",
         "runners",
+        "runners.builders",
         "dispatcher",
         "projections",
         "callbacks",

@@ -391,7 +391,8 @@ async def test_source_token_is_masked(tmp_path: Path) -> None:
     )
     status, notifier = await run(tmp_path, document, box=box)
     assert status is Status.FAILED
-    assert any("https://***@127.0.0.1:9/r.git" in t for t in notifier.texts())
+    # The token goes to git through a credential helper, never into the URL.
+    assert any(" clone -- https://127.0.0.1:9/r.git " in t for t in notifier.texts())
     assert not any("tok-en" in t or "Secret" in t for t in notifier.texts())
 
 

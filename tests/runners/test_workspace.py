@@ -23,11 +23,12 @@ def test_job_ids_that_escape_the_root_are_refused(tmp_path: Path, job_id: str) -
         job_workspace(tmp_path, job_id)
 
 
-def test_token_goes_into_https_urls_only() -> None:
-    source = GitSource("https://old@example.com:8443/org/repo.git", token="t/k n")
-    assert source.fetch_url == "https://t%2Fk%20n@example.com:8443/org/repo.git"
-    assert GitSource("/srv/repo", token="tok").fetch_url == "/srv/repo"
-    assert GitSource("https://example.com/r.git").fetch_url == "https://example.com/r.git"
+def test_a_token_is_never_in_the_clone_command() -> None:
+    source = GitSource("https://example.com:8443/org/repo.git", token="t/k n")
+    (clone,) = source.commands(Path("/ws"))
+    assert clone[-3:] == ["--", "https://example.com:8443/org/repo.git", "/ws/repo"]
+    assert not any("t/k n" in arg or "t%2Fk%20n" in arg for arg in clone)
+    assert "credential.helper=" in clone  # a user's own helpers cannot store it
     assert token_forms("t/k n") == ["t/k n", "t%2Fk%20n"]
 
 
