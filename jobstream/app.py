@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 
 from jobstream.dispatcher.leases import LeaseKeeper
 from jobstream.dispatcher.worker import Worker
 from jobstream.events.documents.secrets import SecretBox
+from jobstream.events.errors import BuilderUnavailable
 from jobstream.events.log.base import EventLog
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
@@ -19,10 +23,14 @@ from jobstream.projections import DuckDBViews, ViewsHost, queries
 from jobstream.projections.replay import ReplayResult, replay
 from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
+from jobstream.runners.builders import Builder, builder_class
+from jobstream.runners.workspace import clean_workspaces, sweep_scripts
 from jobstream.settings import Settings
 
 __all__ = [
+    "data_dir",
     "lease_keeper",
+    "make_builder",
     "make_runner",
     "make_worker",
     "open_log",
@@ -31,6 +39,21 @@ __all__ = [
     "secret_box",
     "stop_on_signals",
 ]
+
+
+log = logging.getLogger(__name__)
+
+
+def data_dir(settings: Settings) -> Path:
+    """The data directory, created owner-only (0700), with this process's umask made 077 so
+    every file jobstream writes there (log, views, keys, tokens, health and runtime files,
+    the SQLite and DuckDB side files) is 0600. Jobs inherit the umask: their workspaces
+    hold interpolated text too."""
+    os.umask(0o077)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # An existing directory from before keeps its mode otherwise.
+    settings.data_dir.chmod(0o700)
+    return settings.data_dir
 
 
 def open_log(settings: Settings) -> EventLog:
@@ -42,18 +65,56 @@ def open_log(settings: Settings) -> EventLog:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 10),
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir(settings)
     return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 
 
 def secret_box(settings: Settings) -> SecretBox:
+    data_dir(settings)
     return SecretBox.load_or_create(settings.key_path)
 
 
+def make_builder(settings: Settings) -> Builder:
+    """The builder the settings name, checked to work here: BuilderUnavailable, saying how
+    to choose another, rather than ever running jobs unsandboxed by surprise."""
+    cls = builder_class(settings.builder)
+    builder = cls(hidden=(settings.data_dir, settings.key_path), network=settings.job_network)
+    try:
+        builder.check()
+    except BuilderUnavailable as error:
+        raise BuilderUnavailable(
+            f"the {settings.builder} builder cannot run jobs here: {error}. Jobs would run "
+            "unconfined, with the data directory and its keys in their reach; to accept "
+            "that, choose it: --builder host (JOBSTREAM_BUILDER=host, or builder = "
+            '"host" in jobstream.toml). See docs/sandbox.md.'
+        ) from None
+    if not builder.isolated:
+        _warn_unconfined(builder.name)
+    return builder
+
+
+@functools.cache
+def _warn_unconfined(name: str) -> None:
+    log.warning(
+        "builder %r: jobs run unconfined as this user; they can read the data directory, "
+        "its keys and every other job's workspace (docs/sandbox.md)",
+        name,
+    )
+
+
 def make_runner(settings: Settings) -> Runner:
+    """The runner, after clearing what a crashed worker left: scripts in workspaces and
+    the workspaces the retention does not keep (jobs running elsewhere are left alone)."""
+    builder = make_builder(settings)
+    data_dir(settings)
+    sweep_scripts(settings.workspaces)
+    clean_workspaces(settings.workspaces, settings.retention)
     return Runner(
-        workspace_root=settings.workspaces,
+        # Absolute, so %{workspace} and HOME name it from any directory.
+        workspace_root=settings.workspaces.absolute(),
         secret_box=secret_box(settings),
+        builder=builder,
+        retention=settings.retention,
         kill_grace=settings.kill_grace,
     )
 

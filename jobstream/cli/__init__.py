@@ -35,6 +35,10 @@ __all__ = ["main"]
     "--token", help="Bearer token sent to the API [env: JOBSTREAM_TOKEN]; see `token create`."
 )
 @click.option("--log-level", help="Logging level of services [env: JOBSTREAM_LOG_LEVEL].")
+@click.option(
+    "--builder",
+    help="What runs jobs' steps: sandbox, host [env: JOBSTREAM_BUILDER; default: sandbox].",
+)
 @click.version_option(package_name="jobstream")
 def main(**_: object) -> None:
     """jobstream: CI jobs (Cyclid documents) as events on an append-only log."""

@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 from jobstream.runners.builders.base import (
     Builder,
@@ -91,6 +92,13 @@ def probe(bwrap: str = "bwrap") -> str | None:
     return None
 
 
+def _outermost(paths: list[Path]) -> list[Path]:
+    """The paths not inside another: masking one inside a masked directory would make its
+    mount point, an empty file or directory of that name, appear there."""
+    unique = sorted(set(paths))
+    return [p for p in unique if not any(o != p and p.is_relative_to(o) for o in unique)]
+
+
 class SandboxBuilder(Builder):
     name = "sandbox"
     isolated = True
@@ -107,8 +115,7 @@ class SandboxBuilder(Builder):
         argv = [shutil.which(self.bwrap) or self.bwrap, *_BASE]
         if not (self.network and launch.network):
             argv.append("--unshare-net")
-        for path in (workspace.parent, *self.hidden):
-            path = path.resolve()
+        for path in _outermost([workspace.parent, *(p.resolve() for p in self.hidden)]):
             if path.is_dir():
                 argv += ["--tmpfs", str(path)]
             elif path.exists():
@@ -122,7 +129,7 @@ class SandboxBuilder(Builder):
     def spawn(self, launch: Launch) -> Iterator[Spawn]:
         env = {
             "PATH": os.environ.get("PATH", DEFAULT_PATH),
-            "HOME": str(launch.workspace),
+            "HOME": str(launch.workspace.resolve()),
             **launch.env,
         }
         with memory_file("jobstream-step", launch.script) as fd:
