@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from jobstream.cli.jobs import cancel, run, submit_command
 from jobstream.cli.services import project, replay, serve, worker
 from jobstream.cli.tokens import token
 from jobstream.cli.views import list_command, log, show, stats, status
+from jobstream.cli.workspace import workspace
 
 __all__ = ["main"]
 
@@ -42,6 +44,8 @@ __all__ = ["main"]
 @click.version_option(package_name="jobstream")
 def main(**_: object) -> None:
     """jobstream: CI jobs (Cyclid documents) as events on an append-only log."""
+    # Every file a command writes into the data directory is the owner's only (app.data_dir).
+    os.umask(0o077)
 
 
 for command in (
@@ -62,5 +66,6 @@ for command in (
     secret,
     token,
     callbacks,
+    workspace,
 ):
     main.add_command(command)
