@@ -1,8 +1,20 @@
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from jobstream.runners.workspace import GitSource, WorkspaceError, job_workspace, token_forms
+from jobstream.runners.builders.base import SCRIPT_DIR
+from jobstream.runners.workspace import (
+    GitSource,
+    Retention,
+    WorkspaceError,
+    clean_workspaces,
+    job_lock,
+    job_workspace,
+    sweep_scripts,
+    token_forms,
+)
 
 
 def test_workspace_is_created_under_the_root(tmp_path: Path) -> None:
@@ -57,3 +69,59 @@ def test_commands_clone_then_check_out_the_branch() -> None:
 def test_option_like_branch_is_refused() -> None:
     with pytest.raises(WorkspaceError, match="option"):
         GitSource("/r/repo", branch="--upload-pack=x").commands(Path("/ws"))
+
+
+@pytest.mark.parametrize(
+    ("text", "retention"),
+    [
+        ("none", Retention()),
+        ("last:3", Retention(last=3)),
+        ("90s", Retention(seconds=90)),
+        ("30m", Retention(seconds=1800)),
+        ("1h", Retention(seconds=3600)),
+        ("7d", Retention(seconds=7 * 86400)),
+        ("15", Retention(seconds=15)),
+    ],
+)
+def test_retention_is_parsed(text: str, retention: Retention) -> None:
+    assert Retention.parse(text) == retention
+
+
+@pytest.mark.parametrize("text", ["", "last:", "last:x", "1w", "-1h", "some"])
+def test_a_bad_retention_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="none, last:N"):
+        Retention.parse(text)
+
+
+def _workspaces(root: Path, ages: dict[str, float], now: float) -> None:
+    for name, age in ages.items():
+        (root / name).mkdir(parents=True)
+        os.utime(root / name, (now - age, now - age))
+
+
+@pytest.mark.parametrize(
+    ("retention", "kept"),
+    [
+        (Retention(), []),
+        (Retention(last=2), ["a", "b"]),
+        (Retention(seconds=150), ["a", "b"]),
+    ],
+)
+def test_clean_keeps_what_the_retention_says(
+    tmp_path: Path, retention: Retention, kept: list[str]
+) -> None:
+    now = time.time()
+    _workspaces(tmp_path, {"a": 10, "b": 100, "c": 200, "d": 300}, now)
+    clean_workspaces(tmp_path, retention, now=now)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == kept
+
+
+def test_a_running_jobs_workspace_and_scripts_are_left_alone(tmp_path: Path) -> None:
+    for name in ("running", "crashed"):
+        (tmp_path / name / SCRIPT_DIR).mkdir(parents=True)
+        (tmp_path / name / SCRIPT_DIR / "script-abc").write_text("echo secret")
+    with job_lock(tmp_path, "running"):
+        assert sweep_scripts(tmp_path) == [tmp_path / "crashed" / SCRIPT_DIR / "script-abc"]
+        assert clean_workspaces(tmp_path, Retention()) == [tmp_path / "crashed"]
+        assert (tmp_path / "running" / SCRIPT_DIR / "script-abc").exists()
+    assert clean_workspaces(tmp_path, Retention()) == [tmp_path / "running"]
