@@ -3,7 +3,9 @@ work, announced when unconfined, owner-only files, and `workspace clean`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import stat
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from jobstream.runners.builders.sandbox import probe
 
+from ..polling import eventually
 from .cli_support import Cli
 
 JOB = """\
@@ -81,3 +84,31 @@ def test_workspace_clean_keeps_what_it_is_told(cli: Cli) -> None:
     assert cli("workspace", "clean").returncode == 0  # the default: keep none
     assert list(root.iterdir()) == []
     assert cli("workspace", "clean", "--keep", "soon").returncode == 2
+
+
+def test_a_crashed_workers_script_is_removed_on_the_next_start(cli: Cli, tmp_path: Path) -> None:
+    seconds = f"{6000 + os.getpid() % 1000}.5"
+    doc = tmp_path / "quiet.yml"
+    doc.write_text(
+        "name: quiet\nsecrets: {pw: crash-secret-value}\nsequence: [{stage: s}]\n"
+        "stages: [{name: s, steps: [{action: script, script: "
+        f"'touch %{{workspace}}/up; echo %{{pw}} > /dev/null; sleep {seconds}'}}]}}]\n"
+    )
+    # The host builder keeps its scripts on disk; the sandbox never writes them anywhere.
+    cli.env["JOBSTREAM_BUILDER"] = "host"
+    doomed = cli.start("worker")
+    assert cli("submit", str(doc)).returncode == 0
+    workspaces = cli.data_dir / "workspaces"
+    try:
+        eventually(lambda: list(workspaces.glob("*/up")), timeout=60)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        (script,) = workspaces.glob("*/.jobstream/script-*")
+        assert "crash-secret-value" in script.read_text()
+        cli.start("worker")
+        eventually(lambda: not script.exists(), timeout=60)
+    finally:
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and seconds.encode() in (entry / "cmdline").read_bytes():
+                    os.kill(int(entry.name), signal.SIGKILL)
