@@ -64,8 +64,12 @@ class Spawn:
 
 
 def shell_argv(prefix: Sequence[str], script: str) -> list[str]:
-    """`/bin/sh -c PATH`: the shell executes the file at PATH, honouring a `#!` line."""
-    return [*prefix, "/bin/sh", "-c", shlex.quote(script)]
+    """`/bin/sh -c 'exec PATH'`: the file at PATH replaces the shell, under its `#!` line's
+    interpreter, or as a sh script when it has none (the shell's ENOEXEC fallback). With
+    `exec` the step's main process is the script itself: a shell left waiting for it
+    would die of a cancel's SIGTERM before the script's own trap had run, and in the
+    sandbox the main process's end ends every other."""
+    return [*prefix, "/bin/sh", "-c", "exec " + shlex.quote(script)]
 
 
 class Builder:

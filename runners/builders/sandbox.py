@@ -20,10 +20,16 @@ so it is never on a disk nor on a command line. The environment is exactly PATH,
 (the workspace) and what the job gives; it reaches bwrap through `execve`, not through
 `--setenv` arguments, which would put the values on bwrap's command line.
 
+Stopping a step keeps its grace. The process layer sends SIGTERM to bwrap's process
+group, which holds the step's processes too; bwrap itself is started ignoring SIGTERM
+(GNU `env --ignore-signal`), and the step gets the default back inside
+(`env --default-signal`), so the step's processes can clean up until the SIGKILL after
+`kill_grace`, which kills bwrap and with it (`--die-with-parent`) the whole sandbox.
+Were bwrap to die of the SIGTERM, the sandbox would be SIGKILLed at once.
+
 `--new-session` is not used: the process layer already starts bwrap in a new session
-with no controlling terminal (so TIOCSTI cannot reach one), and keeping the step in
-bwrap's process group lets SIGTERM on cancel reach the step's processes, which a new
-session would cut off until the SIGKILL.
+with no controlling terminal (so TIOCSTI cannot reach one), and a new session inside
+would take the step's processes out of the group that SIGTERM goes to.
 """
 
 from __future__ import annotations
@@ -67,15 +73,23 @@ _BASE = [
 ]
 
 
+def _wrapped(bwrap: str, options: list[str], command: list[str]) -> list[str]:
+    """bwrap ignoring SIGTERM, running `command` with SIGTERM's default disposition."""
+    env = shutil.which("env") or "/usr/bin/env"
+    inner = [env, "--default-signal=TERM", *command]
+    return [env, "--ignore-signal=TERM", bwrap, *_BASE, *options, "--", *inner]
+
+
 @functools.cache
 def probe(bwrap: str = "bwrap") -> str | None:
-    """None if bubblewrap can make a sandbox here, else why not (run once per process)."""
+    """None if bubblewrap can make a sandbox here, else why not (run once per process).
+    It runs `true` in a sandbox made as every step's is, wrapper and all."""
     path = shutil.which(bwrap)
     if path is None:
         return f"{bwrap} is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     try:
         result = subprocess.run(
-            [path, *_BASE, "--", "true"],
+            _wrapped(path, [], ["true"]),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -110,9 +124,9 @@ class SandboxBuilder(Builder):
             raise BuilderUnavailable(problem)
 
     def argv(self, launch: Launch, script_fd: int) -> list[str]:
-        """bwrap's arguments for `launch`, with its script read from `script_fd`."""
+        """The command line for `launch`, with its script read from `script_fd`."""
         workspace = launch.workspace.resolve()
-        argv = [shutil.which(self.bwrap) or self.bwrap, *_BASE]
+        argv = []
         if not (self.network and launch.network):
             argv.append("--unshare-net")
         for path in _outermost([workspace.parent, *(p.resolve() for p in self.hidden)]):
@@ -123,7 +137,8 @@ class SandboxBuilder(Builder):
         argv += ["--bind", str(workspace), str(workspace)]
         argv += ["--perms", "0700", "--file", str(script_fd), SCRIPT_PATH]
         argv += ["--chdir", str(launch.cwd.resolve())]
-        return [*argv, "--", *shell_argv(launch.prefix, SCRIPT_PATH)]
+        bwrap = shutil.which(self.bwrap) or self.bwrap
+        return _wrapped(bwrap, argv, shell_argv(launch.prefix, SCRIPT_PATH))
 
     @contextlib.contextmanager
     def spawn(self, launch: Launch) -> Iterator[Spawn]:

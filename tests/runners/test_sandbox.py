@@ -398,3 +398,20 @@ def test_the_builders_are_named_by_the_setting(tmp_path: Path) -> None:
     assert isinstance(make_runner(Settings(data_dir=tmp_path)).builder, SandboxBuilder)
     host = make_runner(Settings(data_dir=tmp_path, builder="host")).builder
     assert isinstance(host, HostBuilder)
+
+
+async def test_a_cancelled_step_gets_sigterm_and_its_grace(tmp_path: Path) -> None:
+    runner = Runner(workspace_root=tmp_path / "ws", builder=SandboxBuilder(), kill_grace=5)
+    started = tmp_path / "ws" / "job-1" / "up"
+    doc = document(
+        "trap 'echo cleaning up; exit 3' TERM; touch %{workspace}/up; while :; do sleep 0.05; done"
+    )
+    cancel = asyncio.Event()
+    notifier = RecordingNotifier()
+    task = asyncio.create_task(runner.run("job-1", doc, notifier, cancel=cancel))
+    await wait_until(started.exists, timeout=BOUND / 2)
+    begun = time.monotonic()
+    cancel.set()
+    assert await task is Status.CANCELLED
+    assert "cleaning up" in notifier.texts("stdout"), notifier.texts()  # SIGTERM reached it
+    assert time.monotonic() - begun < 5  # and it did not need the SIGKILL
