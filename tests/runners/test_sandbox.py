@@ -371,7 +371,7 @@ async def test_a_step_ends_with_a_worker_killed_by_sigkill(tmp_path: Path) -> No
     worker = subprocess.Popen([*cli, "worker"], env=env, stderr=subprocess.PIPE)
     try:
         eventually(lambda: list((data / "workspaces").glob("*/up")), timeout=BOUND)
-        assert processes_with(seconds)
+        eventually(lambda: processes_with(seconds), timeout=BOUND)  # `sleep` has started
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         # Only the sandbox is gone; the host builder would leave `sleep` behind.
