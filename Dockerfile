@@ -15,7 +15,7 @@ FROM python:3.11-slim
 
 # git: job documents may check out git sources; the runner calls it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git \
+    && apt-get install -y --no-install-recommends git bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /dist/ /tmp/dist/

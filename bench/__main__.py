@@ -19,6 +19,7 @@ SCRIPTS = [
     ["kafka_pipeline.py"],
     ["callbacks.py", "--tansu"],
     ["api.py"],
+    ["sandbox.py"],
 ]
 
 

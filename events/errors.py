@@ -10,6 +10,7 @@ JobstreamError
 ├── LogError                 the event log failed
 │   └── NotAssigned          a consumer committed a partition it no longer owns
 ├── SecretError              a secret could not be encrypted or decrypted
+├── BuilderUnavailable       the chosen builder cannot run steps here, or not this one
 ├── JobNotFound              no job id starts with the given prefix
 ├── AmbiguousJobId           more than one job id starts with the given prefix
 ├── ViewsBusy                another process holds the DuckDB views
@@ -37,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "AmbiguousJobId",
+    "BuilderUnavailable",
     "DocumentError",
     "JobNotFound",
     "JobstreamError",
@@ -79,6 +81,11 @@ class NotAssigned(LogError):
 
 class SecretError(JobstreamError):
     """A secret value could not be encrypted or decrypted with this installation's key."""
+
+
+class BuilderUnavailable(JobstreamError):
+    """The chosen builder cannot run steps on this machine (bwrap missing, no user
+    namespaces), is not installed, or cannot do what a step asks (no network on host)."""
 
 
 class ViewsBusy(JobstreamError):

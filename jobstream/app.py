@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 
 from jobstream.dispatcher.leases import LeaseKeeper
 from jobstream.dispatcher.worker import Worker
 from jobstream.events.documents.secrets import Keyring, SecretBox, load_keyring
+from jobstream.events.errors import BuilderUnavailable
 from jobstream.events.log.base import EventLog
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
@@ -21,12 +24,15 @@ from jobstream.projections.replay import ReplayResult, replay
 from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
 from jobstream.runners.actions import ActionSettings
+from jobstream.runners.builders import Builder, builder_class
+from jobstream.runners.workspace import clean_workspaces, sweep_scripts
 from jobstream.settings import Settings, SettingsError
 
 __all__ = [
+    "data_dir",
     "keyring",
     "lease_keeper",
-    "make_data_dir",
+    "make_builder",
     "make_runner",
     "make_worker",
     "open_log",
@@ -37,15 +43,25 @@ __all__ = [
 ]
 
 
-def make_data_dir(settings: Settings) -> None:
-    """Create the data directory if it is not there; a SettingsError naming it if it
-    cannot be (a read-only or mistyped path), rather than whatever fails first inside."""
+log = logging.getLogger(__name__)
+
+
+def data_dir(settings: Settings) -> Path:
+    """The data directory, created owner-only (0700), with this process's umask made 077 so
+    every file jobstream writes there (log, views, tokens, health and runtime files, the
+    SQLite and DuckDB side files) is 0600. Jobs inherit the umask: their workspaces hold
+    interpolated text too. A SettingsError naming it if it cannot be made (a read-only or
+    mistyped path), rather than whatever fails first inside."""
+    os.umask(0o077)
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # An existing directory from before keeps its mode otherwise.
+        settings.data_dir.chmod(0o700)
     except OSError as exc:
         raise SettingsError(
             f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc}"
         ) from None
+    return settings.data_dir
 
 
 def open_log(settings: Settings) -> EventLog:
@@ -60,7 +76,7 @@ def open_log(settings: Settings) -> EventLog:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 10),
         )
-    make_data_dir(settings)
+    data_dir(settings)
     return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 
 
@@ -76,10 +92,47 @@ def secret_box(settings: Settings) -> SecretBox:
     return SecretBox(keyring(settings), reload=functools.partial(keyring, settings))
 
 
+def make_builder(settings: Settings) -> Builder:
+    """The builder the settings name, checked to work here: BuilderUnavailable, saying how
+    to choose another, rather than ever running jobs unsandboxed by surprise."""
+    cls = builder_class(settings.builder)
+    builder = cls(hidden=(settings.data_dir, *settings.key_files), network=settings.job_network)
+    try:
+        builder.check()
+    except BuilderUnavailable as error:
+        raise BuilderUnavailable(
+            f"the {settings.builder} builder cannot run jobs here: {error}. Jobs would run "
+            "unconfined, with the data directory and its keys in their reach; to accept "
+            "that, choose it: --builder host (JOBSTREAM_BUILDER=host, or builder = "
+            '"host" in jobstream.toml). See docs/sandbox.md.'
+        ) from None
+    if not builder.isolated:
+        _warn_unconfined(builder.name)
+    return builder
+
+
+@functools.cache
+def _warn_unconfined(name: str) -> None:
+    log.warning(
+        "builder %r: jobs run unconfined as this user; they can read the data directory, "
+        "its keys and every other job's workspace (docs/sandbox.md)",
+        name,
+    )
+
+
 def make_runner(settings: Settings) -> Runner:
+    """The runner, after clearing what a crashed worker left: scripts in workspaces and
+    the workspaces the retention does not keep (jobs running elsewhere are left alone)."""
+    builder = make_builder(settings)
+    data_dir(settings)
+    sweep_scripts(settings.workspaces)
+    clean_workspaces(settings.workspaces, settings.retention)
     return Runner(
-        workspace_root=settings.workspaces,
+        # Absolute, so %{workspace} and HOME name it from any directory.
+        workspace_root=settings.workspaces.absolute(),
         secret_box=secret_box(settings),
+        builder=builder,
+        retention=settings.retention,
         kill_grace=settings.kill_grace,
         actions=ActionSettings.model_validate(
             settings.model_dump(include=set(ActionSettings.model_fields))
@@ -102,7 +155,7 @@ def make_worker(settings: Settings, log: EventLog) -> Worker:
 async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[ViewsHost]:
     """The views, opened for writing by this process (ViewsBusy if another holds them),
     with their host: kept live by a faust app on Kafka, by the runner's own loop otherwise."""
-    make_data_dir(settings)  # on Kafka, nothing else has made it yet
+    data_dir(settings)  # on Kafka, nothing else has made it yet
     views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
     live = None
     if isinstance(log, KafkaLog):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from jobstream.events.errors import JobstreamError
 from jobstream.events.names import Topics
+from jobstream.runners.workspace import Retention
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "default_key_file"]
 
@@ -79,6 +80,19 @@ class Settings(BaseModel):
     public_url: str | None = Field(
         None, description="base URL of jobstream's web pages, linked from commit statuses"
     )
+    # Where jobs run (runners/builders/, docs/sandbox.md).
+    builder: str = Field(
+        "sandbox",
+        description="what runs a job's steps: sandbox (bubblewrap), host (unconfined), a plugin",
+    )
+    job_network: bool = Field(
+        True, description="false: no job has a network (sandbox builder), whatever it asks"
+    )
+    workspace_retention: str = Field(
+        "none",
+        description="finished jobs' workspaces kept: none, last:N (the N newest), or a "
+        "duration such as 90s, 30m, 1h, 7d",
+    )
     # The HTTP API (jobstream.api), served by `project` and `serve`.
     host: str = Field("127.0.0.1", description="address the API listens on")
     port: int = Field(8080, ge=0, le=65535, description="API port; 0 picks a free one")
@@ -132,6 +146,16 @@ class Settings(BaseModel):
         if value and not value.startswith("kafka://"):
             raise ValueError("must look like kafka://HOST:PORT[,HOST:PORT]")
         return value or None
+
+    @field_validator("workspace_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        Retention.parse(value)
+        return value
+
+    @property
+    def retention(self) -> Retention:
+        return Retention.parse(self.workspace_retention)
 
     @classmethod
     def load(

@@ -14,6 +14,7 @@ and that before `completion`, so a consumer that sees the end has seen every lin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import shutil
@@ -36,6 +37,14 @@ from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import SecretError
 from jobstream.events.models import DEFAULT_ORGANIZATION, Status
 from jobstream.runners.actions import ActionSettings, get_action
+from jobstream.runners.builders import (
+    SCRIPT_DIR,
+    Builder,
+    BuilderUnavailable,
+    HostBuilder,
+    Launch,
+    Spawn,
+)
 from jobstream.runners.chunking import LogChunker
 from jobstream.runners.conditions import ConditionError, evaluate, interpolate_expression
 from jobstream.runners.interpolation import as_text, interpolate
@@ -45,16 +54,18 @@ from jobstream.runners.process import Output, Process, timestamp
 from jobstream.runners.shell import command_line, script_command, step_text
 from jobstream.runners.workspace import (
     GIT_ENV,
+    TOKEN_VARIABLE,
     GitSource,
+    Retention,
     WorkspaceError,
+    clean_workspaces,
+    job_lock,
     job_workspace,
+    job_workspace_name,
     token_forms,
 )
 
 __all__ = ["Runner", "git_source"]
-
-# The shell text of each step, and scripts without a `path`, are written here.
-SCRIPT_DIR = ".jobstream"
 
 
 def _seconds(value: float) -> str:
@@ -88,7 +99,11 @@ class Runner:
     """Runs job documents in workspaces under `workspace_root`.
 
     `secret_box` opens sealed secret values and source tokens (values that are not sealed
-    are used as they are, for documents that were never encrypted); `kill_grace`
+    are used as they are, for documents that were never encrypted); `builder` runs every
+    process of a job, sources' checkouts included (default: `HostBuilder`, today's
+    unconfined behaviour; the composition root picks the sandbox from settings);
+    `retention` says which finished workspaces to remove after each job (None: keep them
+    all, for callers that inspect them); `kill_grace`
     is the time between SIGTERM and SIGKILL when a step's process tree is stopped; the
     `max_*` options are `LogChunker`'s; `actions` holds what actions need of the settings
     (Slack webhook, SMTP server).
@@ -99,6 +114,8 @@ class Runner:
         *,
         workspace_root: Path,
         secret_box: SecretBox | None = None,
+        builder: Builder | None = None,
+        retention: Retention | None = None,
         kill_grace: float = 5.0,
         max_lines: int = 1000,
         max_bytes: int = 256 * 1024,
@@ -108,6 +125,8 @@ class Runner:
         self.workspace_root = workspace_root
         self.actions = actions or ActionSettings()
         self.secret_box = secret_box
+        self.builder = builder or HostBuilder()
+        self.retention = retention
         self.kill_grace = kill_grace
         self.max_lines = max_lines
         self.max_bytes = max_bytes
@@ -126,7 +145,14 @@ class Runner:
         Setting `cancel` stops the running step's process tree (SIGTERM, then SIGKILL
         after `kill_grace`), runs no further stage and ends the job CANCELLED.
         """
-        return await _Job(self, job_id, document, notifier, cancel).run()
+        with job_lock(self.workspace_root, job_id):
+            status = await _Job(self, job_id, document, notifier, cancel).run()
+            with contextlib.suppress(FileNotFoundError, WorkspaceError):
+                # Its age, for the retention.
+                os.utime(self.workspace_root / job_workspace_name(job_id))
+        if self.retention is not None:
+            await asyncio.to_thread(clean_workspaces, self.workspace_root, self.retention)
+        return status
 
 
 class _Job:
@@ -298,10 +324,12 @@ class _Job:
             commands = source.commands(self._workspace)
         except WorkspaceError as error:
             raise _JobFailed(f"sources[{index}]: {error}") from None
-        env = {**os.environ, **GIT_ENV}
+        env = {**GIT_ENV, **({TOKEN_VARIABLE: source.token} if source.token else {})}
         for argv in commands:
             await self._system("$ " + shlex.join(argv))
-            problem = await self._execute(argv, self._workspace, env, None)
+            # Sources are fetched by jobstream, so with the network whatever the job says.
+            launch = Launch(shlex.join(argv) + "\n", self._workspace, self._workspace, env)
+            problem = await self._execute(launch, None)
             if problem is not None and not self._stop.is_set():
                 raise _JobFailed(f"sources[{index}]: {argv[1]} {source.url}: {problem}")
 
@@ -438,8 +466,8 @@ class _Job:
     async def _shell(
         self, command: str, step: CommandStep | ScriptStep, path: str | None
     ) -> str | None:
-        """Run `command` from the workspace with the step's env and `cd path` in front,
-        as one shell text (`runners.shell`)."""
+        """Run `command` from the workspace with the step's env and `cd path` in front, as
+        one shell text (`runners.shell`), through the builder."""
         env: dict[str, str] = {}
         for key, value in step.env.items():
             name = env_name(key)
@@ -451,21 +479,20 @@ class _Job:
                 # Cyclid's export failed and a bash build host ran on without it; /bin/sh
                 # here would stop at a bad export, so it is left out (lint warned).
                 await self._system(f"==> env {key!r} is not a shell variable name: not exported")
-        text = step_text(command, env=env, path=path)
-        file = self._private_file("step")
-        file.write_text(text + "\n")
-        argv = ["/bin/sh", str(file)]
-        try:
-            if step.sudo and os.geteuid() != 0:
-                if not await self._passwordless_sudo():
-                    return (
-                        f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
-                        "without passwordless sudo"
-                    )
-                argv = ["sudo", "-n", "--preserve-env", "--", *argv]
-            return await self._execute(argv, self._workspace, os.environ, step.timeout)
-        finally:
-            file.unlink()
+        prefix: list[str] = []
+        if step.sudo and os.geteuid() != 0:
+            if not await self._passwordless_sudo():
+                return (
+                    f"sudo was asked for, but the runner runs as uid {os.geteuid()} "
+                    "without passwordless sudo"
+                )
+            prefix = ["sudo", "-n", "--preserve-env", "--"]
+        # The step's env is in the text (exported through the shell, as Cyclid did), so the
+        # builder starts the shell with the job's base environment only.
+        text = step_text(command, env=env, path=path) + "\n"
+        network = self._document.network is not False
+        launch = Launch(text, self._workspace, self._workspace, {}, network=network, prefix=prefix)
+        return await self._execute(launch, step.timeout)
 
     async def _passwordless_sudo(self) -> bool:
         if self._sudo_ok is None:
@@ -482,10 +509,15 @@ class _Job:
                 self._sudo_ok = await probe.wait() == 0
         return self._sudo_ok
 
-    async def _execute(
-        self, argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float | None
-    ) -> str | None:
+    async def _execute(self, launch: Launch, timeout: float | None) -> str | None:
         """Run one process to its end; None if it exited 0, else what went wrong."""
+        try:
+            with self._runner.builder.spawn(launch) as spawn:
+                return await self._run_spawned(spawn, timeout)
+        except BuilderUnavailable as error:
+            return str(error)
+
+    async def _run_spawned(self, spawn: Spawn, timeout: float | None) -> str | None:
         streams = {"stdout": self._masker.stream(), "stderr": self._masker.stream()}
 
         async def sink(output: Output) -> None:
@@ -493,12 +525,17 @@ class _Job:
             await self._chunker.add(output.stream, output.at, lines)
 
         process = Process(
-            argv, cwd=cwd, env=env, on_output=sink, kill_grace=self._runner.kill_grace
+            spawn.argv,
+            cwd=spawn.cwd,
+            env=spawn.env,
+            on_output=sink,
+            kill_grace=self._runner.kill_grace,
+            pass_fds=spawn.pass_fds,
         )
         try:
             await process.start()
         except OSError as error:
-            return f"cannot start in {cwd}: {error.strerror or error}"
+            return f"cannot start in {spawn.cwd}: {error.strerror or error}"
         try:
             waiter = asyncio.ensure_future(process.wait())
             stopper = asyncio.ensure_future(self._stop.wait())

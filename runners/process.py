@@ -1,8 +1,8 @@
 """Spawn one child process, capture its output as lines, and kill its whole tree.
 
-This module knows nothing of jobs (buildkite's `internal/process`): it runs an argv in a
-directory with an environment and hands each read of output, already split into lines, to
-an `OutputSink`.
+This module knows nothing of jobs (buildkite's `internal/process`): it runs the argv a
+builder made (runners/builders/) in a directory with an environment and hands each read
+of output, already split into lines, to an `OutputSink`.
 
 - The child runs in its own session, so its process group holds the child and everything
   it starts; signals go to the group, never to the child alone.
@@ -153,8 +153,11 @@ class Process:
         env: Mapping[str, str],
         on_output: OutputSink,
         kill_grace: float = 5.0,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self._argv = list(argv)
+        # Descriptors the child inherits: a builder hands the step's script over this way.
+        self._pass_fds = tuple(pass_fds)
         self._cwd = cwd
         self._env = dict(env)
         self._sink = on_output
@@ -181,6 +184,7 @@ class Process:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            pass_fds=self._pass_fds,
         )
         self._pid = transport.get_pid()
         self._done = asyncio.create_task(self._lifecycle(transport, protocol))

@@ -14,6 +14,7 @@ PACKAGES = [
         "events.documents",
         "runners",
         "runners.actions",
+        "runners.builders",
         "dispatcher",
         "projections",
         "callbacks",

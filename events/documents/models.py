@@ -203,6 +203,10 @@ class JobDocument(BaseModel):
     retry: int = Field(
         0, ge=0, le=10, description="run a lost attempt again, up to this many times (jobstream)"
     )
+    network: bool | None = Field(
+        None,
+        description="false: the job's steps run with no network (sandbox builder; jobstream)",
+    )
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)

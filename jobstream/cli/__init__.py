@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -31,6 +32,7 @@ COMMANDS = {
     "token": "jobstream.cli.tokens:token",
     "callbacks": "jobstream.cli.callbacks:callbacks",
     "stage": "jobstream.cli.stages:stage",
+    "workspace": "jobstream.cli.workspace:workspace",
 }
 
 
@@ -65,6 +67,12 @@ COMMANDS = {
     help="Colour and the job's own escape sequences; auto follows NO_COLOR, FORCE_COLOR "
     "and whether the output is a terminal.",
 )
+@click.option(
+    "--builder",
+    help="What runs jobs' steps: sandbox, host [env: JOBSTREAM_BUILDER; default: sandbox].",
+)
 @click.version_option(package_name="jobstream")
 def main(**_: object) -> None:
     """jobstream: CI jobs (Cyclid documents) as events on an append-only log."""
+    # Every file a command writes into the data directory is the owner's only (app.data_dir).
+    os.umask(0o077)

@@ -39,6 +39,7 @@ def exit_code_for(exc: JobstreamError) -> ExitCode:
     """The one exit code that says what kind of problem `exc` is."""
     from jobstream.events.errors import (
         AmbiguousJobId,
+        BuilderUnavailable,
         DocumentError,
         JobNotFound,
         LogError,
@@ -51,6 +52,8 @@ def exit_code_for(exc: JobstreamError) -> ExitCode:
     if isinstance(exc, (DocumentError, UnresolvedStage)):
         return ExitCode.INVALID_DOCUMENT
     if isinstance(exc, (JobNotFound, AmbiguousJobId, StageExists, StageNotFound)):
+        return ExitCode.USAGE
+    if isinstance(exc, BuilderUnavailable):  # a setting this machine cannot honour
         return ExitCode.USAGE
     if isinstance(exc, ViewsBusy):
         return ExitCode.VIEWS_BUSY

@@ -230,6 +230,8 @@ def test_a_lost_attempt_is_retried_as_a_new_linked_job(cli: Cli, tmp_path: Path)
         "      - action: command\n"
         f"        cmd: if [ -e {marker} ]; then echo second; else touch {marker}; sleep 60; fi\n"
     )
+    # The two attempts share a file outside their workspaces, which only the host allows.
+    cli.env["JOBSTREAM_BUILDER"] = "host"
     cli.start("project")
     doomed = cli.start("worker")
     job_id = cli("submit", str(doc)).stdout.strip()

@@ -11,6 +11,8 @@ from cryptography.fernet import Fernet
 from jobstream.events.documents.models import JobDocument
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.models import Status
+from jobstream.runners.builders import Builder, HostBuilder, SandboxBuilder
+from jobstream.runners.builders.sandbox import probe
 from jobstream.runners.executor import Runner
 from jobstream.runners.testing import RecordingNotifier
 
@@ -401,7 +403,8 @@ async def test_source_token_is_masked(tmp_path: Path) -> None:
     )
     status, notifier = await run(tmp_path, document, box=box)
     assert status is Status.FAILED
-    assert any("https://***@127.0.0.1:9/r.git" in t for t in notifier.texts())
+    # The token goes to git through a credential helper, never into the URL.
+    assert any(" clone -- https://127.0.0.1:9/r.git " in t for t in notifier.texts())
     assert not any("tok-en" in t or "Secret" in t for t in notifier.texts())
 
 
@@ -472,7 +475,17 @@ async def test_cancel_before_start(tmp_path: Path) -> None:
 # -- secrets --------------------------------------------------------------------------------
 
 
-async def test_secrets_never_reach_the_notifier(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "builder",
+    [
+        HostBuilder,
+        pytest.param(
+            SandboxBuilder,
+            marks=pytest.mark.skipif(probe() is not None, reason=f"no sandbox: {probe()}"),
+        ),
+    ],
+)
+async def test_secrets_never_reach_the_notifier(tmp_path: Path, builder: type[Builder]) -> None:
     box = SecretBox(Fernet.generate_key())
     secret = "pa55-w0rd-xyz"
     document = JobDocument.model_validate(
@@ -501,7 +514,7 @@ async def test_secrets_never_reach_the_notifier(tmp_path: Path) -> None:
         )
     )
     assert secret not in document.model_dump_json()
-    status, notifier = await run(tmp_path, document, box=box)
+    status, notifier = await run(tmp_path, document, box=box, builder=builder())
     assert status is Status.FAILED
     everything = [*notifier.texts(), *(s.reason or "" for s in notifier.statuses)]
     for value in (secret, "line-one-abc", "line-two-def"):
