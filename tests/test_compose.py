@@ -85,3 +85,11 @@ def test_the_image_holds_the_examples() -> None:
     dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
     assert "/src/examples/ /home/jobstream/examples/" in dockerfile
     assert "WORKDIR /home/jobstream" in dockerfile
+
+
+def test_the_worker_may_make_the_namespaces_of_its_sandbox(services: dict) -> None:
+    # Without these the sandbox cannot start in a container, and the worker refuses jobs
+    # rather than running them unconfined beside the keys.
+    options = set(services["worker"]["security_opt"])
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= options
+    assert "JOBSTREAM_BUILDER" not in services["worker"]["environment"]
