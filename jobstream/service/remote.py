@@ -187,7 +187,8 @@ class RemoteJobs(JobsService):
             return JobNotFound(prefix)
         if code == "ambiguous_job_id":
             return _AmbiguousJobId(prefix, message)
-        if code == "invalid_document":
+        if code in ("invalid_document", "unresolved_stage"):
+            # A stage the server cannot resolve is a problem of the document, as locally.
             return _Rejected([Problem.model_validate(p) for p in body.get("problems", [])])
         if code == "invalid_cursor":
             return InvalidCursor(message)

@@ -128,7 +128,7 @@ def test_the_command_line_asks_the_server_that_holds_the_views(
     assert cli("stage", "create", str(definition)).stdout == "build v1.0.0\n"
     again = cli("stage", "create", str(definition))
     assert (again.returncode, again.stderr) == (
-        1,
+        2,  # USAGE: that name and version is taken
         "error: a stage 'build' with version '1.0.0' already exists\n",
     )
     assert cli("stage", "list").stdout == "build v1.0.0\n"
@@ -142,7 +142,7 @@ def test_the_command_line_asks_the_server_that_holds_the_views(
     job = tmp_path / "job.yml"
     job.write_text("name: j\nstages: []\nsequence: [{stage: nope}]\n")
     refused = cli("submit", str(job))
-    assert refused.returncode == 1
+    assert refused.returncode == 4  # INVALID_DOCUMENT
     assert (
         "stage 'nope' is not defined in the job and is not a stored stage"
         in (refused.stderr.splitlines()[-1])

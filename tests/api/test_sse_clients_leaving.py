@@ -22,8 +22,8 @@ def test_clients_leaving_a_live_stream_cause_no_send_warnings(tmp_path: Path) ->
         job = tmp_path / "slow.yml"
         job.write_text(
             "name: slow\nsequence: [{stage: s}]\nstages:\n  - name: s\n    steps:\n"
-            "      - {action: command, cmd: sh, args: ['-c', "
-            "'for i in $(seq 1 400); do echo line $i; sleep 0.01; done']}\n"
+            "      - {action: command, "
+            "cmd: 'for i in $(seq 1 400); do echo line $i; sleep 0.01; done'}\n"
         )
         job_id = cli("submit", str(job)).stdout.strip()
         url = urllib.parse.urlparse(info.url)

@@ -86,7 +86,7 @@ def test_the_plugins_fields_are_validated(cli: Cli, plugin: Path, tmp_path: Path
     document.write_text(DOCUMENT.replace('who: "%{job_name}"', "whom: x"))
     cli.env["PYTHONPATH"] = str(plugin)
     linted = cli("lint", str(document))
-    assert linted.returncode == 1
+    assert linted.returncode == 4  # INVALID_DOCUMENT
     assert "stages[0].steps[0].who: required field 'who' is missing" in linted.stdout
     assert "stages[0].steps[0].whom: unknown key 'whom'" in linted.stdout
 
@@ -104,5 +104,5 @@ def test_without_the_plugin_the_action_is_unknown(cli: Cli, tmp_path: Path) -> N
     document = tmp_path / "greet.yml"
     document.write_text(DOCUMENT)
     linted = cli("lint", str(document))
-    assert linted.returncode == 1
+    assert linted.returncode == 4  # INVALID_DOCUMENT
     assert "unknown action 'greet'; known actions: cobertura, command, email" in linted.stdout

@@ -152,28 +152,29 @@ def test_run_against_a_server_that_refuses_fails_before_the_job_runs(cli: Cli) -
     token = cli("token", "create", "me", "--scope", "write").stdout.strip()
     cli.start("project", "--auth")
     eventually(lambda: runtime.discover(cli.data_dir), timeout=30)
-    marker = cli.data_dir.parent / "ran"
     job = cli.data_dir.parent / "job.yml"
+    # `run` prints the job's log as it runs: the line shows whether the job ran.
     job.write_text(
         "name: refused\nsequence: [{stage: s}]\nstages:\n  - name: s\n    steps:\n"
-        f"      - {{action: command, cmd: touch, args: ['{marker}']}}\n"
+        "      - {action: command, cmd: echo, args: [the-job-ran]}\n"
     )
     for args in (["run", str(job)], ["--token", "wrong", "run", str(job)]):
         result = cli(*args)
         assert result.returncode == ExitCode.UNAUTHORIZED, result.stderr
         assert "401" in result.stderr
-    assert not marker.exists()
+        assert "the-job-ran" not in result.stdout + result.stderr
     listed = cli("--token", token, "list", "--json")
     assert json.loads(listed.stdout) == []  # nothing was submitted either
-    assert cli("--token", token, "run", str(job)).returncode == 0
-    assert marker.exists()
+    accepted = cli("--token", token, "run", str(job))
+    assert accepted.returncode == 0, accepted.stderr
+    assert "the-job-ran" in accepted.stdout
 
 
 def test_ctrl_c_cancels_the_run_and_exits_130(cli: Cli, tmp_path: Path) -> None:
     job = tmp_path / "long.yml"
     job.write_text(
         "name: long\nsequence: [{stage: s}]\nstages:\n  - name: s\n    steps:\n"
-        "      - {action: command, cmd: sh, args: ['-c', 'echo started; sleep 60']}\n"
+        "      - {action: command, cmd: 'echo started; sleep 60'}\n"
     )
     proc = cli.start("run", str(job))
     read_until(proc, "started")
@@ -190,7 +191,7 @@ def test_ctrl_c_on_a_query_exits_130_without_aborted(cli: Cli, tmp_path: Path) -
     job = tmp_path / "long.yml"
     job.write_text(
         "name: long\nsequence: [{stage: s}]\nstages:\n  - name: s\n    steps:\n"
-        "      - {action: command, cmd: sh, args: ['-c', 'echo started; sleep 60']}\n"
+        "      - {action: command, cmd: 'echo started; sleep 60'}\n"
     )
     cli.start("worker")
     job_id = cli("submit", str(job)).stdout.strip()
