@@ -14,6 +14,7 @@ JobstreamError
 ├── JobNotFound              no job id starts with the given prefix
 ├── AmbiguousJobId           more than one job id starts with the given prefix
 ├── ViewsBusy                another process holds the DuckDB views
+├── ViewsOutdated            the DuckDB views were built by an older jobstream
 ├── UnresolvedStage          a job names a stage it does not define and none is stored
 ├── StageExists              a stored stage with that name and version is defined already
 ├── StageNotFound            no stored stage by that name (and version)
@@ -50,6 +51,7 @@ __all__ = [
     "StageNotFound",
     "UnresolvedStage",
     "ViewsBusy",
+    "ViewsOutdated",
 ]
 
 
@@ -97,6 +99,18 @@ class ViewsBusy(JobstreamError):
         super().__init__(
             f"the views in {path} are held by {holder}; "
             "stop it, or ask it through its HTTP API (--server)"
+        )
+
+
+class ViewsOutdated(JobstreamError):
+    """The views file lacks columns this jobstream writes (built by an older one)."""
+
+    def __init__(self, path: str, missing: list[str]) -> None:
+        self.path = path
+        self.missing = missing
+        super().__init__(
+            f"views built by an older jobstream ({path} has no {', '.join(missing)}): "
+            "rebuild them with `jobstream replay`"
         )
 
 

@@ -158,6 +158,7 @@ def _submitted(job: JobRecord, event: JobSubmitted) -> None:
     job.version = event.version
     job.submitted = event.at
     job.submitter = event.submitter
+    job.organization = event.organization
     job.labels = dict(event.labels)
     job.dispatch = event.dispatch
     job.retry_of = event.retry_of

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobstream.events.dead_letters import DeadLetter
-from jobstream.events.models import Status, StatusName
+from jobstream.events.models import DEFAULT_ORGANIZATION, Status, StatusName
 
 __all__ = ["DeadLetter", "Derived", "JobRecord", "LogLineRow", "StageRecord", "Stats", "Stored"]
 
@@ -69,6 +69,8 @@ class JobRecord(BaseModel):
     """The reason given by the last StatusChanged (why it failed or ended)."""
     submitter: str | None = None
     """Who submitted the job."""
+    organization: str = DEFAULT_ORGANIZATION
+    """Cyclid's organisation of the job (`%{organization}`), from JobSubmitted."""
     labels: dict[str, str] = Field(default_factory=dict)
     """The job's labels."""
     dispatch: str | None = None

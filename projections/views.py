@@ -30,7 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobstream.events.documents.ingest import decode_record, is_stages_topic
 from jobstream.events.documents.stages import decode_stage
-from jobstream.events.errors import MalformedEvent, ViewsBusy
+from jobstream.events.errors import MalformedEvent, ViewsBusy, ViewsOutdated
 from jobstream.events.log.base import Record, TopicPartition
 from jobstream.events.models import Event, LogAppended, StageDefined
 from jobstream.projections.fold import (
@@ -129,6 +129,20 @@ WHERE try_cast(a AS {LOG_LINES["at"].type}) IS NULL
 """
 
 
+def _check_layout(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    present = {
+        row[0]
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [JOB_RECORDS.name],
+        ).fetchall()
+    }
+    missing = [c.name for c in JOB_RECORDS.columns if c.name not in present]
+    if missing:
+        conn.close()
+        raise ViewsOutdated(str(path), missing)
+
+
 class DuckDBViews:
     """The views in one DuckDB file. Use `DuckDBViews.open(path)`; not thread-safe."""
 
@@ -137,10 +151,14 @@ class DuckDBViews:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path | str) -> DuckDBViews:
+    def open(cls, path: Path | str, *, check_layout: bool = True) -> DuckDBViews:
         """Open (creating if needed) the views at `path`.
 
-        Raises ViewsBusy naming the holder when another process has the file open."""
+        Raises ViewsBusy naming the holder when another process has the file open, and
+        ViewsOutdated when an older jobstream built the file (`CREATE TABLE IF NOT EXISTS`
+        keeps its old columns, and every write would fail on the missing ones); `replay`,
+        which only holds the old file while it builds a new one, passes
+        `check_layout=False`."""
         path = Path(path)
         try:
             conn = duckdb.connect(str(path))
@@ -153,6 +171,8 @@ class DuckDBViews:
         # Timestamps come back as UTC datetimes whatever the machine's zone.
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute(DDL)
+        if check_layout:
+            _check_layout(conn, path)
         return cls(conn, path)
 
     @property

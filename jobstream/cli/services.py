@@ -6,6 +6,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import click
@@ -167,7 +168,11 @@ def replay(settings: Settings, check: bool) -> None:
         async with open_log(settings) as log:
             # Held while the replay runs, so no `run` or `project` takes the views meanwhile
             # only to have them compared with, or swapped from, under it.
-            live = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
+            # Without the layout check: rebuilding views an older jobstream wrote is the
+            # way out of ViewsOutdated.
+            live = await asyncio.to_thread(
+                partial(DuckDBViews.open, settings.views_path, check_layout=False)
+            )
             try:
                 return await replay_log(settings, log, progress)
             finally:
