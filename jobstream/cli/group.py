@@ -47,6 +47,7 @@ def exit_code_for(exc: JobstreamError) -> ExitCode:
         StageNotFound,
         UnresolvedStage,
         ViewsBusy,
+        ViewsOutdated,
     )
 
     if isinstance(exc, (DocumentError, UnresolvedStage)):
@@ -57,6 +58,8 @@ def exit_code_for(exc: JobstreamError) -> ExitCode:
         return ExitCode.USAGE
     if isinstance(exc, ViewsBusy):
         return ExitCode.VIEWS_BUSY
+    if isinstance(exc, ViewsOutdated):  # `jobstream replay` rebuilds them
+        return ExitCode.USAGE
     if isinstance(exc, LogError):
         return ExitCode.LOG_UNREACHABLE
     for cls in type(exc).__mro__:
