@@ -158,9 +158,15 @@ class _StagesApi:
         await self._http.aclose()
 
     async def create(self, new: Stage) -> None:
+        from jobstream.events.errors import StageExists
+
         body = new.model_dump_json(exclude_none=True).encode()
         await self._call(
-            "POST", "/stages", content=body, headers={"Content-Type": "application/json"}
+            "POST",
+            "/stages",
+            content=body,
+            headers={"Content-Type": "application/json"},
+            refused=StageExists(new.name, new.version),
         )
 
     async def list(self) -> list[StageRecord]:
@@ -170,15 +176,21 @@ class _StagesApi:
         return [StageRecord.model_validate(s) for s in page["stages"]]
 
     async def get(self, name: str, version: str | None) -> StageRecord:
+        from jobstream.events.errors import StageNotFound
         from jobstream.projections.records import StageRecord
 
+        missing = StageNotFound(name, version)
         if version is not None:
             path = f"/stages/{_segment(name)}/{_segment(version)}"
-            return StageRecord.model_validate(await self._call("GET", path))
-        page = await self._call("GET", f"/stages/{_segment(name)}")
+            return StageRecord.model_validate(await self._call("GET", path, refused=missing))
+        page = await self._call("GET", f"/stages/{_segment(name)}", refused=missing)
         return StageRecord.model_validate(page["stages"][-1])
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(
+        self, method: str, path: str, *, refused: JobstreamError | None = None, **kwargs: Any
+    ) -> Any:
+        """The answer's JSON; `refused` is raised for the server's stage_exists or
+        stage_not_found (the caller knows which stage it asked about)."""
         import httpx
 
         from jobstream.service.remote import ApiRequestError
@@ -195,20 +207,16 @@ class _StagesApi:
             code, message = body["code"], body["message"]
         except (ValueError, KeyError, TypeError):
             code, message = "", response.text[:200] or response.reason_phrase
+        if refused is not None and code in ("stage_exists", "stage_not_found"):
+            raise refused
         raise _error(code, message, body, self.url, response.status_code)
 
 
 def _error(code: str, message: str, body: Any, url: str, status: int) -> JobstreamError:
     from jobstream.events.documents.validation import Problem
-    from jobstream.events.errors import DocumentError, StageExists, StageNotFound
+    from jobstream.events.errors import DocumentError
     from jobstream.service.remote import ApiRequestError
 
-    if code in ("stage_not_found", "stage_exists"):
-        # The server's message already names the stage and version: keep it as it is.
-        kind = StageNotFound if code == "stage_not_found" else StageExists
-        error = kind.__new__(kind)
-        Exception.__init__(error, message)
-        return error
     if code == "invalid_stage":
         return DocumentError([Problem.model_validate(p) for p in body.get("problems", [])], url)
     return ApiRequestError(f"{url}: {message} ({status} {code})".rstrip(), status=status, code=code)
