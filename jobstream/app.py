@@ -15,7 +15,7 @@ from pathlib import Path
 from jobstream.dispatcher.leases import LeaseKeeper
 from jobstream.dispatcher.worker import Worker
 from jobstream.events.documents.secrets import Keyring, SecretBox, load_keyring
-from jobstream.events.errors import BuilderUnavailable
+from jobstream.events.errors import BuilderUnavailable, ViewsBusy
 from jobstream.events.log.base import EventLog
 from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.log.kafka import KafkaLog, parse_broker_url
@@ -152,11 +152,16 @@ def make_worker(settings: Settings, log: EventLog) -> Worker:
 
 
 @contextlib.asynccontextmanager
-async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[ViewsHost]:
-    """The views, opened for writing by this process (ViewsBusy if another holds them),
-    with their host: kept live by a faust app on Kafka, by the runner's own loop otherwise."""
+async def projection_host(
+    settings: Settings, log: EventLog, *, wait: float = 0.0
+) -> AsyncIterator[ViewsHost]:
+    """The views, opened for writing by this process, with their host: kept live by a faust
+    app on Kafka, by the runner's own loop otherwise.
+
+    ViewsBusy if another process holds them for longer than `wait` seconds: a long-running
+    `project` waits out a `list` or `status` that took them a moment before it started."""
     data_dir(settings)  # on Kafka, nothing else has made it yet
-    views = await asyncio.to_thread(DuckDBViews.open, settings.views_path)
+    views = await _open_views(settings.views_path, wait)
     live = None
     if isinstance(log, KafkaLog):
         # faust takes a third of a second to import: only Kafka commands import it.
@@ -170,6 +175,21 @@ async def projection_host(settings: Settings, log: EventLog) -> AsyncIterator[Vi
     finally:
         await host.close()
         await asyncio.to_thread(views.close)
+
+
+async def _open_views(path: Path, wait: float) -> DuckDBViews:
+    deadline = asyncio.get_running_loop().time() + wait
+    told = False
+    while True:
+        try:
+            return await asyncio.to_thread(DuckDBViews.open, path)
+        except ViewsBusy as busy:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            if not told:
+                log.warning("waiting up to %.0fs for %s to release the views", wait, busy.holder)
+                told = True
+            await asyncio.sleep(0.1)
 
 
 async def replay_log(

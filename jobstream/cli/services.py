@@ -23,6 +23,10 @@ __all__ = ["project", "replay", "run_services", "serve", "worker"]
 concurrency_option = click.option(
     "--concurrency", type=click.IntRange(1), help="Jobs run at once [default: 4]."
 )
+# How long `project` and `serve` wait for a short-lived command (`list`, `status`) that
+# holds the views as they start; a `run` holding them for a whole job still refuses them.
+VIEWS_WAIT = 30.0
+
 lease_option = click.option(
     "--lease", type=float, help="Seconds a silent runner keeps its job [default: 30]."
 )
@@ -84,7 +88,10 @@ async def run_services(
     from jobstream.api import ApiServer
     from jobstream.app import lease_keeper, make_worker, open_log, projection_host, secret_box
 
-    async with open_log(settings) as log, projection_host(settings, log) as host:
+    async with (
+        open_log(settings) as log,
+        projection_host(settings, log, wait=VIEWS_WAIT) as host,
+    ):
         api = ApiServer(settings, log, host, secret_box(settings))
         tasks = [host.run(stop), lease_keeper(settings, log, host).run(stop), api.run(stop)]
         if with_worker:

@@ -209,3 +209,19 @@ def test_exit_codes_are_documented_in_the_commands_page() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "commands.md").read_text()
     for code in ExitCode:
         assert f"| {code.value} | {code.name} |" in page, code
+
+
+def test_project_waits_for_a_command_that_holds_the_views_a_moment(cli: Cli) -> None:
+    assert cli("run", str(EXAMPLES / "minimal.yml")).returncode == 0
+    views = DuckDBViews.open(cli.data_dir / "views.duckdb")  # as a `list` starting first
+    try:
+        project = cli.start("project")
+        assert project.stderr is not None
+        line = project.stderr.readline()
+        assert f"for process {os.getpid()}" in line and "release the views" in line, line
+        assert runtime.discover(cli.data_dir) is None
+    finally:
+        views.close()
+    info = eventually(lambda: runtime.discover(cli.data_dir), timeout=30)
+    assert "minimal" in cli("list").stdout
+    assert info.url.startswith("http://127.0.0.1:")

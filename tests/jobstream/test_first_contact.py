@@ -109,6 +109,21 @@ class Tour:
 
         eventually(status, 60)
 
+    def wait_announced(self) -> None:
+        """Until the API's runtime file exists; fails at once, with what every background
+        command printed, if one of them ended."""
+
+        def announced() -> bool:
+            ended = [i for i, proc in enumerate(self.background) if proc.poll() is not None]
+            assert not ended, {i + 1: self.output(i) for i in ended}
+            return (self.cwd / ".jobstream" / "server.json").exists()
+
+        try:
+            eventually(announced, 60)
+        except AssertionError as exc:
+            outputs = {i + 1: self.output(i) for i in range(len(self.background))}
+            raise AssertionError(f"{exc}; background output: {outputs}") from None
+
     def line(self, line: str) -> subprocess.CompletedProcess[str] | None:
         if "3f2a" in line:
             line = line.replace("3f2a", self.newest_job())
@@ -179,7 +194,7 @@ def test_the_readme_tour_works_as_written(clone: Path) -> None:
         for line in several:
             if line.startswith("jobstream list"):
                 # answered by `project` through its API: wait until it announced it
-                eventually(lambda: (clone / ".jobstream" / "server.json").exists(), 30)
+                tour.wait_announced()
             result = tour.line(line)
             if result is None:
                 continue
