@@ -20,6 +20,7 @@ from jobstream.dispatcher.submit import submit
 from jobstream.events.documents.secrets import retry_job_id
 from jobstream.events.log.aio import pause
 from jobstream.events.log.base import EventLog
+from jobstream.events.log.lookup import find_submitted
 from jobstream.events.models import JobSubmitted, Status, now
 from jobstream.events.names import Topics
 
@@ -72,7 +73,7 @@ class LeaseKeeper:
                 f"worker {job.worker or 'unknown'} lost: no heartbeat since "
                 f"{job.heartbeat_at.isoformat() if job.heartbeat_at else 'it started'}"
             )
-            if retry := self._retry(job):
+            if retry := await self._retry(job):
                 await submit(self.log, self.topics, retry)
                 reason += f"; retried as job {retry.job_id} (attempt {retry.attempt})"
             notifier = EventNotifier(self.log, self.topics.events, job.job_id, KEEPER)
@@ -82,15 +83,16 @@ class LeaseKeeper:
             ended.append(job.job_id)
         return ended
 
-    @staticmethod
-    def _retry(job: LostJob) -> JobSubmitted | None:
+    async def _retry(self, job: LostJob) -> JobSubmitted | None:
         """The next attempt of a lost job whose document asks for retries (`retry: N`).
 
         Its id derives from the lost job's, so a keeper that ends the same job twice submits
-        the same retry, which projections record once."""
+        the same retry, which projections record once. Its document is the lost job's as
+        submitted, read from the log: the views hold it with its secrets redacted."""
         if not job.document:
             return None
-        # Its name, version and retry count are read from the document, as decoding does.
+        # Its name, version and retry count are read from the document, as decoding does
+        # (the redacted one has the same `retry`).
         again = JobSubmitted(
             job_id=retry_job_id(job.job_id),
             writer=KEEPER,
@@ -101,4 +103,10 @@ class LeaseKeeper:
             retry_of=job.job_id,
             attempt=job.attempt + 1,
         )
-        return again if job.attempt <= again.retry else None
+        if job.attempt > again.retry:
+            return None
+        submitted = await find_submitted(self.log, self.topics.jobs, job.job_id)
+        if submitted is None:
+            log.warning("job %s: no JobSubmitted on the log, so no retry", job.job_id)
+            return None
+        return again.model_copy(update={"document": submitted.document})

@@ -8,10 +8,11 @@ interleaving, gives the same rows:
   twice. Events of one job on job-events are totally ordered, so this is deterministic.
 - Once a Completed is applied, later job-events change nothing (they are still consumed).
 - JobSubmitted fills only its own columns (name, version, submitted, submitter, labels,
-  dispatch), and only once; a row starts as NEW whichever event creates it, so it does not
-  matter whether JobSubmitted is read before or after the job's first job-events. It is
-  idempotent by construction, so it needs no seq check (its writer is not the runner's, and
-  its seq would not be ordered against job-events anyway).
+  dispatch, the document with its secrets redacted), and only once; a row starts as NEW
+  whichever event creates it, so it does not matter whether JobSubmitted is read before
+  or after the job's first job-events. It is idempotent by construction, so it needs no
+  seq check (its writer is not the runner's, and its seq would not be ordered against
+  job-events anyway).
 - CancelRequested changes no row: the job's runner answers it with job-events.
 - A log line is stored once per (job, line number): line numbers grow by one per job, so
   lines at or below the job's `last_line` are already stored.
@@ -30,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from jobstream.events.documents.secrets import redact_document
 from jobstream.events.models import (
     CancelRequested,
     Completed,
@@ -163,7 +165,9 @@ def _submitted(job: JobRecord, event: JobSubmitted) -> None:
     job.dispatch = event.dispatch
     job.retry_of = event.retry_of
     job.attempt = event.attempt
-    job.document = event.document
+    # Names and `***` only: views, answers and replays never hold a ciphertext (a retry
+    # reads the sealed document from the log, `events.log.find_submitted`).
+    job.document = redact_document(event.document)
 
 
 def _take(job: JobRecord, writer: str) -> None:

@@ -98,7 +98,8 @@ class JobRecord(BaseModel):
     attempt: Annotated[int, Stored("INTEGER")] = 1
     """1 for a submitted job, 2.. for its retries."""
     document: dict[str, Any] | None = None
-    """The submitted document, secret values sealed (a JSON column); answers show `***`."""
+    """The submitted document with its secrets redacted, names and `***` (a JSON column):
+    the sealed values stay on the log only."""
 
     @property
     def status_code(self) -> int:

@@ -14,5 +14,14 @@ from jobstream.events.log.base import (
     TopicPartition,
     to_message,
 )
+from jobstream.events.log.lookup import find_submitted
 
-__all__ = ["Consumer", "EventLog", "Message", "Record", "TopicPartition", "to_message"]
+__all__ = [
+    "Consumer",
+    "EventLog",
+    "Message",
+    "Record",
+    "TopicPartition",
+    "find_submitted",
+    "to_message",
+]

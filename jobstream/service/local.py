@@ -166,8 +166,8 @@ def _find(conn: duckdb.DuckDBPyConnection, job: str) -> JobRecord:
 
 
 def _shown(record: JobRecord) -> JobRecord:
-    # The views keep the sealed values (a lost job's retry is submitted from them); no
-    # answer hands one out, even bound: names and `***` only.
+    # The views hold documents redacted already; views built before that held sealed
+    # values until a replay rewrites them, and no answer hands one out even then.
     return record.model_copy(update={"document": redact_document(record.document)})
 
 

@@ -15,6 +15,7 @@ from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.log.testing import drain
 from jobstream.events.models import JobSubmitted
 from jobstream.events.names import Topics
+from jobstream.projections import DuckDBViews
 
 from .api_support import LiveServer
 
@@ -80,6 +81,24 @@ def test_answers_show_secret_names_only(keyed_server: LiveServer) -> None:
         assert answer.status_code == 200, answer.text
         for hidden in (sealed, sealed.split(":")[-1], "the-clear-api-key", "enc:v2"):
             assert hidden not in answer.text, answer.request.url
+
+
+def test_the_views_file_holds_no_ciphertext(tmp_path: Path) -> None:
+    with LiveServer(tmp_path / "data", secret_key_file=tmp_path / "keys" / "secret.key") as server:
+        with server.client() as http:
+            created = http.post("/jobs", content=document("in-the-views?"), headers=JSON)
+            job_id = created.json()["job_id"]
+        assert server.wait_done(job_id)["status"] == "SUCCEEDED"
+        sealed = sealed_in_log(server, job_id)
+    # The server has let go of the views: read every row of every table in them.
+    views = DuckDBViews.open(server.settings.views_path)
+    try:
+        tables = [t for (t,) in views.conn.execute("SHOW TABLES").fetchall()]
+        rows = {t: views.conn.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+    finally:
+        views.close()
+    assert any(job_id in repr(r) for r in rows.values())
+    assert sealed.startswith("enc:") and "enc:" not in repr(rows)
 
 
 def test_a_ciphertext_copied_into_another_job_is_refused_naming_the_secret(

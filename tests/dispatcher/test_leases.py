@@ -144,6 +144,11 @@ async def test_a_lost_attempt_with_retries_left_is_retried_as_a_linked_job(
     assert "second attempt" in texts(retried)
     record = await views.job(retry.job_id)
     assert record.retry_of == event.job_id and record.attempt == 2
+    # The retry's secret came from the log: the views never held it sealed, only `***`.
+    assert event.document["secrets"]["pw"].startswith("enc:")
+    assert record.document is not None and record.document["secrets"] == {"pw": "***"}
+    rows = views.views.conn.execute("SELECT * FROM job_records").fetchall()
+    assert len(rows) == 2 and "enc:" not in repr(rows)
 
 
 async def test_a_lost_last_attempt_is_not_retried(

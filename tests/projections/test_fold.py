@@ -85,3 +85,26 @@ def test_inputs_are_not_modified() -> None:
     rows = {"j1": JobRecord(job_id="j1")}
     fold(rows, {}, run_events("j1"))
     assert rows["j1"] == JobRecord(job_id="j1")
+
+
+def test_the_row_holds_the_document_with_its_secrets_redacted() -> None:
+    sealed = submitted("j1").model_copy(
+        update={
+            "document": {
+                "name": "build",
+                "secrets": {"pw": "enc:v2:job:k1:abc:def", "api": "enc:v2:org:k1:ghi:jkl"},
+                "sources": [
+                    {"url": "https://example.org/a.git", "token": "enc:v2:job:k1:mno:pqr"},
+                    {"url": "https://example.org/b.git"},
+                ],
+                "sequence": [{"stage": "s"}],
+            }
+        }
+    )
+    document = fold({}, {}, [sealed]).jobs["j1"].document
+    assert document is not None
+    assert document["secrets"] == {"pw": "***", "api": "***"}
+    assert [s.get("token") for s in document["sources"]] == ["***", None]
+    assert "enc:" not in repr(document)
+    # The event keeps its sealed values: the runner and a retry read them from the log.
+    assert sealed.document["secrets"]["pw"].startswith("enc:")

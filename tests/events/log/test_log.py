@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from jobstream.events.log.base import EventLog, Message, Record, TopicPartition
+from jobstream.events.log.base import EventLog, Message, Record, TopicPartition, to_message
+from jobstream.events.log.lookup import find_submitted
 from jobstream.events.log.testing import drain, read_exactly, wait_for_position
+from jobstream.events.models import JobSubmitted
 
 
 def _values(records: list[Record]) -> list[bytes]:
@@ -255,3 +257,19 @@ async def test_waiting_consumer_is_woken_by_a_batch_append(event_log: EventLog, 
     assert sorted((r.partition, r.offset) for r in records) == sorted(
         (r.partition, r.offset) for r in written
     )
+
+
+async def test_find_submitted_reads_one_jobs_submission_back(
+    event_log: EventLog, topic: str
+) -> None:
+    def submitted(job_id: str) -> JobSubmitted:
+        document = {"name": job_id, "secrets": {"pw": f"enc:sealed-for-{job_id}"}}
+        return JobSubmitted(job_id=job_id, writer="w", seq=1, document=document)
+
+    wanted = submitted("job-b")
+    forged = Message(b"not an event", key="job-b", headers={"type": "JobSubmitted"})
+    messages = [to_message(submitted(f"job-{i}")) for i in range(20)]
+    await event_log.append(topic, [*messages[:10], forged, to_message(wanted), *messages[10:]])
+
+    assert await find_submitted(event_log, topic, "job-b") == wanted
+    assert await find_submitted(event_log, topic, "never-submitted") is None
