@@ -24,7 +24,8 @@ as a YAML block scalar leaves it). How the captured text compares:
 | `<` `>` `<=` `>=`, `lt` `gt` `le` `ge` | floats; an empty operand is 0.0 |
 
 Anything else raises `ConditionError` naming the expression; the runner fails the stage
-with it (Cyclid left such a job running for ever).
+with it (Cyclid left such a job running for ever). Where one of these rules decides the
+result (`evaluation_notes`), the runner says so in the job's log.
 """
 
 from __future__ import annotations
@@ -32,10 +33,21 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 
-from jobstream.events.documents.expressions import interpolate_expression, match_expression
+from jobstream.events.documents.expressions import (
+    evaluation_notes,
+    interpolate_expression,
+    match_expression,
+    to_float,
+)
 from jobstream.events.errors import JobstreamError
 
-__all__ = ["ConditionError", "evaluate", "interpolate_expression", "match_expression"]
+__all__ = [
+    "ConditionError",
+    "evaluate",
+    "evaluation_notes",
+    "interpolate_expression",
+    "match_expression",
+]
 
 _ORDER: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -73,9 +85,4 @@ def evaluate(expression: str) -> bool:
         return left == right
     if op in ("!=", "ne"):
         return left != right
-    return _ORDER[op](_to_f(left), _to_f(right))
-
-
-def _to_f(text: str) -> float:
-    # Ruby's String#to_f: the pattern lets through "", "." and "5.", which read as numbers.
-    return float(text) if text.strip(".") else 0.0
+    return _ORDER[op](to_float(left), to_float(right))

@@ -46,7 +46,12 @@ from jobstream.runners.builders import (
     Spawn,
 )
 from jobstream.runners.chunking import LogChunker
-from jobstream.runners.conditions import ConditionError, evaluate, interpolate_expression
+from jobstream.runners.conditions import (
+    ConditionError,
+    evaluate,
+    evaluation_notes,
+    interpolate_expression,
+)
 from jobstream.runners.interpolation import as_text, interpolate
 from jobstream.runners.masking import Masker
 from jobstream.runners.notifier import Notifier
@@ -368,7 +373,7 @@ class _Job:
         if stage is None:
             return await self._stage_failed(name, f"stage {name!r} is not defined")
         try:
-            run, why = self._should_run(entry)
+            run, why = await self._should_run(entry)
         except ConditionError as error:
             return await self._stage_failed(name, str(error))
         ok = True
@@ -385,26 +390,32 @@ class _Job:
             await self._system(f"==> stage {name} skipped: {why}")
         if entry.fail_if is not None:
             try:
-                forced = self._condition("fail_if", entry.fail_if)
+                forced = await self._condition("fail_if", entry.fail_if)
             except ConditionError as error:
                 return await self._stage_failed(name, str(error))
             if forced:
                 ok = await self._stage_failed(name, f"fail_if {entry.fail_if!r} is true")
         return ok
 
-    def _should_run(self, entry: SequenceEntry) -> tuple[bool, str]:
+    async def _should_run(self, entry: SequenceEntry) -> tuple[bool, str]:
         """Whether the stage runs, and if not, why; only_if wins over not_if."""
         if entry.only_if is not None:
-            return self._condition("only_if", entry.only_if), f"only_if {entry.only_if!r}"
+            return await self._condition("only_if", entry.only_if), f"only_if {entry.only_if!r}"
         if entry.not_if is not None:
-            return not self._condition("not_if", entry.not_if), f"not_if {entry.not_if!r}"
+            return not await self._condition("not_if", entry.not_if), f"not_if {entry.not_if!r}"
         return True, ""
 
-    def _condition(self, modifier: str, expression: str) -> bool:
+    async def _condition(self, modifier: str, expression: str) -> bool:
+        interpolated = interpolate_expression(expression, self._context)
         try:
-            return evaluate(interpolate_expression(expression, self._context))
+            result = evaluate(interpolated)
         except ConditionError as error:
             raise ConditionError(expression, f"{modifier}: {error}") from None
+        # Lint warned about the text; this is where the job's own values met the rules.
+        if notes := evaluation_notes(interpolated):
+            said = "; ".join(notes)
+            await self._system(f"==> {modifier} {expression!r} is {str(result).lower()}: {said}")
+        return result
 
     async def _stage_failed(self, name: str, reason: str) -> bool:
         await self._system(f"==> failed: {reason}")

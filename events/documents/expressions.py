@@ -14,10 +14,12 @@ from typing import Any
 __all__ = [
     "EQUALITY",
     "MODIFIERS",
+    "evaluation_notes",
     "expression_warnings",
     "interpolate_expression",
     "match_expression",
     "modifier_warnings",
+    "to_float",
 ]
 
 MODIFIERS = ("only_if", "not_if", "fail_if")
@@ -55,13 +57,83 @@ def match_expression(expression: str) -> tuple[str, str, str] | None:
     return None if match is None else (match[1], match[2], match[3])
 
 
+def to_float(text: str) -> float:
+    """A number operand's value: Ruby's String#to_f on what the number pattern lets
+    through, "", "." and "5." (0.0, 0.0, 5.0) included."""
+    return float(text) if text.strip(".") else 0.0
+
+
+def evaluation_notes(expression: str) -> list[str]:
+    """Where one of Cyclid's surprising rules decides what an interpolated expression
+    gives: one note per rule, for the job's log (lint said so about the text as written;
+    this says it about the values the job has). Empty when nothing surprising happens or
+    the expression matches neither form (that fails the stage with its own message)."""
+    strings = _STRINGS.match(expression)
+    if strings is not None:
+        left, op, right = strings[1], strings[2], strings[3]
+        notes = []
+        if "'" in left or "'" in right:
+            notes.append(
+                f"the quoted texts are matched greedily (Cyclid's rule): compared {left!r} "
+                f"with {right!r}"
+            )
+        if left != right and left.lower() == right.lower():
+            if op == "==":
+                notes.append("'==' ignores case (Cyclid's rule): the texts differ only in case")
+            elif op == "!=":
+                notes.append(
+                    "'!=' is case-sensitive while '==' is not (Cyclid's rule): the texts "
+                    "differ only in case"
+                )
+        return notes
+    numbers = _NUMBERS.match(expression)
+    if numbers is None:
+        return []
+    left, op, right = numbers[1], numbers[2], numbers[3]
+    notes = []
+    if op in EQUALITY:
+        if left and right and left != right and to_float(left) == to_float(right):
+            notes.append(
+                f"'{op}' compares numbers as text (Cyclid's rule): {left} and {right} are "
+                "the same number but not the same text"
+            )
+        for side, operand in (("left", left), ("right", right)):
+            if not operand:
+                notes.append(
+                    f"the {side} operand is empty (a missing or empty variable) and '{op}' "
+                    "compares it as empty text (Cyclid's rule)"
+                )
+    else:
+        for side, operand in (("left", left), ("right", right)):
+            if not operand:
+                notes.append(
+                    f"the {side} operand is empty (a missing or empty variable): it "
+                    "compares as 0.0 (Cyclid's rule)"
+                )
+    written = expression.removesuffix("\n").partition(f" {op} ")
+    if written[0].endswith("%") or written[2].endswith("%"):
+        compared = (
+            f"{left!r} {op} {right!r}"
+            if op in EQUALITY
+            else f"{to_float(left):g} {op} {to_float(right):g}"
+        )
+        notes.append(f"a '%' after a number is not part of it (Cyclid's rule): compared {compared}")
+    return notes
+
+
 def expression_warnings(expression: str, defined: Set[str] = frozenset()) -> list[str]:
     """What lint says about an expression as written (before interpolation); `defined`
     names the variables the document sets to non-empty values (its environment, secrets).
 
     Nothing here rejects a document: Cyclid accepted all of these and real documents use
     them (the coverage idiom `%{simplecov_coverage} < 85%` relies on the empty operand)."""
-    if _STRINGS.match(expression):
+    strings = _STRINGS.match(expression)
+    if strings is not None:
+        if "'" in strings[1] or "'" in strings[3]:
+            return [
+                "a quoted text holds a quote: Cyclid's pattern is greedy, so the text "
+                f"compared on the left is {strings[1]!r} and on the right {strings[3]!r}"
+            ]
         return []
     probes = [_REFERENCE.sub(value, expression) for value in _PROBES]
     numbers = next((m for p in probes if (m := _NUMBERS.match(p))), None)

@@ -9,6 +9,7 @@ import pytest
 from jobstream.runners.conditions import (
     ConditionError,
     evaluate,
+    evaluation_notes,
     interpolate_expression,
     match_expression,
 )
@@ -190,3 +191,37 @@ def test_interpolated_then_evaluated(
     expression: str, context: dict[str, str], expected: bool
 ) -> None:
     assert evaluate(interpolate_expression(expression, context)) is expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "rules"),
+    [
+        # nothing surprising decided these
+        ("'a' == 'a'", []),
+        ("'a' != 'b'", []),
+        ("1 < 2", []),
+        ("1.0 == 1.0", []),
+        ("2 == 1", []),
+        ("is big", []),  # neither form: the stage fails with its own message
+        # one rule each
+        ("'x' == 'a' == 'b'", ["matched greedily"]),
+        ("'a' == 'A'", ["'==' ignores case"]),
+        ("'a' != 'A'", ["'!=' is case-sensitive"]),
+        ("'a' === 'A'", []),  # === is documented as exact: nothing to say
+        ("1.0 == 1", ["compares numbers as text"]),
+        ("1 ne 1.00", ["compares numbers as text"]),
+        (" < 85", ["left operand is empty", "0.0"]),
+        ("5 >= \n", ["right operand is empty", "0.0"]),
+        (" == 0", ["left operand is empty", "empty text"]),
+        ("90% > 85", ["'%' after a number", "compared 90 > 85"]),
+        ("90% == 90", ["'%' after a number", "compared '90' == '90'"]),
+        # two rules at once
+        (" < 85%", ["left operand is empty", "'%' after a number"]),
+    ],
+)
+def test_evaluation_notes_name_the_rule_that_decided(expression: str, rules: list[str]) -> None:
+    notes = evaluation_notes(expression)
+    if not rules:
+        assert notes == []
+    for rule in rules:
+        assert any(rule in note for note in notes), (rule, notes)

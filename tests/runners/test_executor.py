@@ -181,6 +181,68 @@ async def test_fail_if_false_leaves_the_stage_alone(tmp_path: Path) -> None:
     assert status is Status.SUCCEEDED
 
 
+@pytest.mark.parametrize(
+    ("entry", "line"),
+    [
+        # the values the job has, not the text lint saw, meet the rule
+        (
+            {"only_if": "'%{name}' == 'o'brien'"},
+            "==> only_if \"'%{name}' == 'o'brien'\" is true: the quoted texts are matched "
+            "greedily (Cyclid's rule): compared \"O'Brien\" with \"o'brien\"; '==' ignores "
+            "case (Cyclid's rule): the texts differ only in case",
+        ),
+        (
+            {"only_if": "'%{env}' != 'prod'"},
+            "==> only_if \"'%{env}' != 'prod'\" is true: '!=' is case-sensitive while '==' "
+            "is not (Cyclid's rule): the texts differ only in case",
+        ),
+        (
+            {"not_if": "'%{env}' == 'prod'"},
+            "==> not_if \"'%{env}' == 'prod'\" is true: '==' ignores case (Cyclid's rule)",
+        ),
+        (
+            {"fail_if": "%{rate} == 1"},
+            "==> fail_if '%{rate} == 1' is false: '==' compares numbers as text (Cyclid's "
+            "rule): 1.0 and 1 are the same number but not the same text",
+        ),
+        (
+            {"fail_if": "%{coverage} < 85%"},
+            "==> fail_if '%{coverage} < 85%' is true: the left operand is empty (a missing "
+            "or empty variable): it compares as 0.0 (Cyclid's rule); a '%' after a number "
+            "is not part of it (Cyclid's rule): compared 0 < 85",
+        ),
+        (
+            {"only_if": "%{rate}% > 0.5"},
+            "==> only_if '%{rate}% > 0.5' is true: a '%' after a number is not part of it "
+            "(Cyclid's rule): compared 1 > 0.5",
+        ),
+    ],
+)
+async def test_a_surprising_rule_that_decides_a_modifier_is_said_in_the_log(
+    tmp_path: Path, entry: dict[str, str], line: str
+) -> None:
+    document = job(
+        {"a": [log("ran")]},
+        [{"stage": "a", **entry}],
+        environment={"name": "O'Brien", "env": "PROD", "rate": "1.0"},
+    )
+    _, notifier = await run(tmp_path, document)
+    # One line per evaluation, however many rules it met.
+    (said,) = [t for t in notifier.texts("system") if "Cyclid's rule" in t]
+    assert said.startswith(line), said
+
+
+async def test_a_modifier_that_follows_no_surprising_rule_adds_no_line(tmp_path: Path) -> None:
+    document = job(
+        {"a": [log("ran")], "b": [log("B")]},
+        [{"stage": "a", "only_if": "'%{env}' == 'prod'", "fail_if": "%{rate} > 2"}, "b"],
+        environment={"env": "prod", "rate": "1.5"},
+    )
+    status, notifier = await run(tmp_path, document)
+    assert status is Status.SUCCEEDED and "ran" in notifier.texts("system")
+    assert not [t for t in notifier.texts("system") if "Cyclid's rule" in t]
+
+
 @pytest.mark.parametrize("modifier", ["only_if", "not_if", "fail_if"])
 async def test_a_bad_expression_fails_the_stage_naming_it(tmp_path: Path, modifier: str) -> None:
     document = job(

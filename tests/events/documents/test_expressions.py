@@ -38,6 +38,8 @@ def _warnings(expression: str) -> list[str]:
         ("%{simplecov_coverage} < 85%", ["left operand is only '%{simplecov_coverage}'"]),
         ("90 > %{cobertura_line_rate}", ["right operand is only '%{cobertura_line_rate}'"]),
         ("%{a} < %{b}\n", ["left operand is only '%{a}'", "right operand is only '%{b}'"]),
+        # a quote inside a quoted text: the greedy pattern decides where each text ends
+        ("'O'Brien' == '%{name}'", ['greedy, so the text compared on the left is "O\'Brien"']),
         # a form Cyclid can never evaluate
         ("%{github_branch} === 'master'", ["matches neither of Cyclid's forms"]),
         ("1==1", ["matches neither of Cyclid's forms"]),
