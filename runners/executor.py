@@ -23,7 +23,7 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from jobstream.events.documents.cyclidlint import env_name, is_shell_name
+from jobstream.events.documents.cyclidlint import env_name, is_shell_name, sudo_surprise
 from jobstream.events.documents.models import (
     ActionStep,
     CommandStep,
@@ -491,7 +491,9 @@ class _Job:
                 # here would stop at a bad export, so it is left out (lint warned).
                 await self._system(f"==> env {key!r} is not a shell variable name: not exported")
         prefix: list[str] = []
-        if step.sudo and os.geteuid() != 0:
+        if surprise := sudo_surprise(step.sudo):
+            await self._system(f"==> {surprise}")
+        if step.uses_sudo and os.geteuid() != 0:
             if not await self._passwordless_sudo():
                 return (
                     f"sudo was asked for, but the runner runs as uid {os.geteuid()} "

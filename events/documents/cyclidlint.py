@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-__all__ = ["cyclid_warnings", "env_name", "is_shell_name", "words"]
+__all__ = ["cyclid_warnings", "env_name", "is_shell_name", "sudo_on", "sudo_surprise", "words"]
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, Literal["warning"], str]
@@ -32,6 +32,29 @@ _INTERPOLATED = {
 def env_name(key: str) -> str:
     """The variable Cyclid's transports exported for an env key: `gem home` → `GEM_HOME`."""
     return _WHITESPACE.sub("_", key.upper())
+
+
+def sudo_on(value: Any) -> bool:
+    """Whether a step's `sudo` value asks for sudo: Ruby's truthiness, as Cyclid's
+    transports tested `args[:sudo]`: anything but false and null (absent)."""
+    return value is not None and value is not False
+
+
+# What reads as "off" to a person but is true to Ruby.
+_OFF_LOOKING = frozenset({"false", "no", "off", "n", "0", "0.0", ""})
+
+
+def sudo_surprise(value: Any) -> str | None:
+    """What to say about a `sudo` value that turns sudo on although it looks like "off"."""
+    if isinstance(value, bool) or value is None:
+        return None
+    text = value.strip().lower() if isinstance(value, str) else str(value)
+    if text not in _OFF_LOOKING and value not in ([], {}):
+        return None
+    return (
+        f"sudo {value!r} turns sudo on: Cyclid took any value but false or null as true "
+        "(Ruby's rule), and so does jobstream; write sudo: false, or leave it out"
+    )
 
 
 def is_shell_name(name: str) -> bool:
@@ -85,6 +108,8 @@ def _step(loc: Loc, step: dict[Any, Any]) -> Iterable[Finding]:
             yield from _percent((*loc, field), value)
     if action not in ("command", "script"):
         return
+    if message := sudo_surprise(step.get("sudo")):
+        yield (*loc, "sudo"), "warning", message
     env = step.get("env")
     if isinstance(env, list):
         yield (

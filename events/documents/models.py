@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from jobstream.events.documents.actions import action_names, step_model
+from jobstream.events.documents.cyclidlint import sudo_on
 from jobstream.events.documents.rubytext import ruby_text
 from jobstream.events.models import DEFAULT_VERSION
 
@@ -85,6 +86,12 @@ ShellText = Annotated[
     WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
 ]
 Args = Annotated[list[ShellText], BeforeValidator(_flat)]
+# Kept as written (any JSON value): Cyclid took any value but false or null as true, and
+# the runner says so in the log when such a value looks like "off" (`"false"`, `0`).
+Sudo = Annotated[
+    bool | int | float | str | list[Any] | dict[str, Any] | None,
+    Field(description="any value but false or null runs the step under sudo (Cyclid's rule)"),
+]
 Env = Annotated[dict[str, ShellText], BeforeValidator(_merged)]
 
 
@@ -112,7 +119,11 @@ class CommandStep(ActionStep):
     args: Args | None = None
     env: Env = Field(default_factory=dict)
     path: str | None = None
-    sudo: bool = False
+    sudo: Sudo = False
+
+    @property
+    def uses_sudo(self) -> bool:
+        return sudo_on(self.sudo)
 
 
 class ScriptStep(ActionStep):
@@ -123,7 +134,11 @@ class ScriptStep(ActionStep):
     script: str | list[str]
     env: Env = Field(default_factory=dict)
     path: str | None = None
-    sudo: bool = False
+    sudo: Sudo = False
+
+    @property
+    def uses_sudo(self) -> bool:
+        return sudo_on(self.sudo)
 
     @property
     def text(self) -> str:

@@ -368,6 +368,39 @@ async def test_sudo_as_root_runs_normally(tmp_path: Path) -> None:
     assert notifier.texts("stdout") == ["0"]
 
 
+@pytest.mark.parametrize("value", ["false", 0, ""])
+async def test_a_sudo_value_that_looks_off_turns_sudo_on_and_the_log_says_so(
+    tmp_path: Path, value: object
+) -> None:
+    document = job({"a": [sh("id -u", sudo=value)]}, ["a"])
+    assert document.stages[0].steps[0].uses_sudo  # type: ignore[union-attr]
+    status, notifier = await run(tmp_path, document)
+    said = [t for t in notifier.texts("system") if "turns sudo on" in t]
+    assert said == [
+        f"==> sudo {value!r} turns sudo on: Cyclid took any value but false or "
+        "null as true (Ruby's rule), and so does jobstream; write sudo: false, "
+        "or leave it out"
+    ]
+    if os.geteuid() == 0:
+        # As root the step runs as it is, as Cyclid's root build user did.
+        assert status is Status.SUCCEEDED and notifier.texts("stdout") == ["0"]
+    else:
+        # Not root: sudo -n must work, else the step fails saying it asked for sudo.
+        reason = notifier.statuses[-1].reason or ""
+        assert notifier.texts("stdout") == ["0"] or "sudo was asked for" in reason
+
+
+@pytest.mark.parametrize("value", [False, None])
+async def test_sudo_false_or_null_runs_the_step_as_the_runner(
+    tmp_path: Path, value: object
+) -> None:
+    document = job({"a": [sh("id -u", sudo=value)]}, ["a"])
+    status, notifier = await run(tmp_path, document)
+    assert status is Status.SUCCEEDED
+    assert notifier.texts("stdout") == [str(os.geteuid())]
+    assert not [t for t in notifier.texts("system") if "sudo" in t]
+
+
 async def test_streams_and_timestamps(tmp_path: Path) -> None:
     document = job({"a": [sh("echo out; echo err >&2")]}, ["a"])
     _, notifier = await run(tmp_path, document)

@@ -210,3 +210,31 @@ def test_a_guarded_listed_handler_loops_when_build_fails_and_the_bound_stops_it(
     # A sequence longer than the bound, without a loop, runs to its end.
     long = SequencePlan.of((f"s{i}", None, None) for i in range(MAX_STAGE_RUNS + 5))
     assert long.run_bound == MAX_STAGE_RUNS + 5
+
+
+@pytest.mark.parametrize(
+    ("value", "on", "warned"),
+    [
+        (True, True, False),
+        (False, False, False),
+        (None, False, False),
+        ("true", True, False),
+        ("yes", True, False),
+        (1, True, False),
+        # Ruby's truthiness: all of these ran under sudo in Cyclid
+        ("false", True, True),
+        ("no", True, True),
+        ("0", True, True),
+        (0, True, True),
+        ("", True, True),
+    ],
+)
+def test_sudo_is_any_value_but_false_or_null(value: object, on: bool, warned: bool) -> None:
+    raw = doc({"action": "script", "script": "id", "sudo": value})
+    document, problems = check_document(raw)
+    assert document is not None and all(p.severity == "warning" for p in problems), problems
+    step = document.stages[0].steps[0]
+    assert isinstance(step, ScriptStep) and step.uses_sudo is on
+    said = warnings(raw).get("stages[0].steps[0].sudo")
+    assert (said is not None) is warned, said
+    assert said is None or "turns sudo on" in said
