@@ -106,8 +106,12 @@ def test_a_crashed_workers_script_is_removed_on_the_next_start(cli: Cli, tmp_pat
         # The step's script, and the shell text the builder runs it with.
         scripts = list(workspaces.glob("*/.jobstream/script-*"))
         assert any("crash-secret-value" in s.read_text() for s in scripts)
+        (workspace,) = {s.parent.parent for s in scripts}
         cli.start("worker")
         eventually(lambda: not any(s.exists() for s in scripts), timeout=60)
+        # The crashed job's workspace went too (the default retention keeps none): it held
+        # the job's files, and the job can never finish to have it removed.
+        assert not workspace.exists()
     finally:
         for entry in Path("/proc").iterdir():
             with contextlib.suppress(OSError):
