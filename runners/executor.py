@@ -438,7 +438,13 @@ class _Job:
 
     async def _run_process(self, step: CommandStep | ScriptStep) -> str | None:
         if isinstance(step, CommandStep):
-            line = self._interpolate(command_line(step.cmd, step.args))
+            joined = command_line(step.cmd, step.args)
+            if joined != step.cmd.strip() and step.args is None:
+                await self._system(
+                    "==> cmd's newlines, tabs and repeated spaces became single spaces, as "
+                    "Cyclid joined a cmd without args"
+                )
+            line = self._interpolate(joined)
             await self._system(f"$ {line}")
             return await self._shell(line, step, self._interpolate(step.path or "") or None)
         return await self._run_script(step)
@@ -452,6 +458,11 @@ class _Job:
             # The shell reads `given` relative to the workspace, where it runs.
             file = self._workspace / given
             command = script_command(given)
+            if "/" not in given:
+                await self._system(
+                    f"==> script path {given!r} has no '/': the shell looks it up on PATH, as "
+                    f"Cyclid's `chmod +x {given} && {given}` did (write ./{given})"
+                )
         else:
             file = self._private_file("script")
             command = script_command(shlex.quote(str(file)))
@@ -484,6 +495,11 @@ class _Job:
             name = env_name(key)
             if is_shell_name(name):
                 env[key] = self._interpolate(value)
+                if '"' in env[key]:
+                    await self._system(
+                        f'==> env {key!r} holds a ": it ends the double quotes of its export '
+                        '(export NAME="value"), as in Cyclid'
+                    )
                 if name != key:
                     await self._system(f"==> env {key!r} is exported as {name}, as Cyclid did")
             else:

@@ -84,11 +84,35 @@ async def test_secrets_in_env_stay_off_the_command_line(tmp_path: Path) -> None:
 # -- cmd and args -------------------------------------------------------------------------
 
 
+async def test_a_double_quote_in_an_env_value_ends_its_quoting_and_the_log_says_so(
+    tmp_path: Path,
+) -> None:
+    document = job({"a": [sh('echo "[$GREETING]"', env={"greeting": 'say "hi"'})]}, ["a"])
+    status, notifier = await run(tmp_path, document)
+    # export GREETING="say "hi"": the shell joins the pieces, as Cyclid's transports did.
+    assert status is Status.SUCCEEDED and notifier.texts("stdout") == ["[say hi]"]
+    assert (
+        "==> env 'greeting' holds a \": it ends the double quotes of its export "
+        '(export NAME="value"), as in Cyclid'
+    ) in notifier.texts("system")
+
+
 async def test_cmd_without_args_is_split_and_joined_as_cyclid_did(tmp_path: Path) -> None:
     document = job({"a": [sh("echo 'a    b'\n\techo   c")]}, ["a"])
     status, notifier = await run(tmp_path, document)
     assert status is Status.SUCCEEDED
     assert notifier.texts("stdout") == ["a b echo c"]
+    assert (
+        "==> cmd's newlines, tabs and repeated spaces became single spaces, as Cyclid joined "
+        "a cmd without args"
+    ) in notifier.texts("system")
+
+
+async def test_a_cmd_with_nothing_to_collapse_says_nothing_about_it(tmp_path: Path) -> None:
+    document = job({"a": [sh("  echo a b  ")]}, ["a"])
+    _, notifier = await run(tmp_path, document)
+    assert notifier.texts("stdout") == ["a b"]
+    assert not [t for t in notifier.texts("system") if "single spaces" in t]
 
 
 async def test_empty_args_keep_cmd_as_it_is(tmp_path: Path) -> None:
@@ -138,6 +162,10 @@ async def test_a_bare_script_name_is_looked_up_on_path_as_in_cyclid(tmp_path: Pa
     status, notifier = await run(tmp_path, document)
     assert status is Status.FAILED
     assert "exit code 127" in (notifier.statuses[-1].reason or "")
+    assert (
+        "==> script path 'run-me.sh' has no '/': the shell looks it up on PATH, as Cyclid's "
+        "`chmod +x run-me.sh && run-me.sh` did (write ./run-me.sh)"
+    ) in notifier.texts("system")
 
 
 async def test_a_script_path_that_cannot_be_written_fails_the_step(tmp_path: Path) -> None:
