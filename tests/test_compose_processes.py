@@ -28,6 +28,8 @@ import httpx
 import pytest
 import yaml
 
+from jobstream import runtime
+
 from .callbacks.callbacks_support import Request, free_port, serving
 from .kafka_broker import KafkaBroker
 from .polling import eventually
@@ -240,6 +242,13 @@ def test_the_compose_services_run_a_job_as_processes(stack: Stack) -> None:
             "  - name: greet\n    steps:\n"
             "      - {action: command, cmd: echo, args: [hello from compose]}\n"
         )
+        # In compose the data volume's server.json was written in another container: a
+        # command given a server must not read it. Here it names a live process of this
+        # host, so only not reading it keeps the command off its closed port.
+        data_dir = Path(stack.environment("cli")["JOBSTREAM_DATA_DIR"])
+        runtime.write(data_dir, f"http://127.0.0.1:{free_port()}")
+        assert runtime.discover(data_dir) is not None
+
         # The projector requires a token: the command line without one is refused.
         refused = stack.run("cli", "submit", "/jobs/hello.yml", JOBSTREAM_TOKEN="", **own)
         assert refused.returncode == 7, refused.stdout + refused.stderr
