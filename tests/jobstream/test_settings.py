@@ -14,8 +14,9 @@ from jobstream.runners.actions.email import EmailSettings
 from jobstream.runners.actions.slack import SlackSettings
 from jobstream.settings import Settings, SettingsError
 
-from ..callbacks.callbacks_support import serving
-from .cli_support import Cli
+from ..callbacks.callbacks_support import free_port, serving
+from ..polling import eventually
+from .cli_support import EXAMPLES, Cli
 
 
 def toml(path: Path, text: str) -> Path:
@@ -246,3 +247,18 @@ def test_the_slack_action_posts_to_the_webhook_of_its_section(cli: Cli) -> None:
         .splitlines()[-1]
         .endswith("actions.slack.channel: unknown setting (from JOBSTREAM_ACTIONS__SLACK__CHANNEL)")
     )
+
+
+def test_the_webhook_takes_its_url_from_the_old_flag_or_says_where_to_give_one(cli: Cli) -> None:
+    missing = cli("callbacks", "run", "webhook")
+    assert missing.returncode == ExitCode.USAGE
+    assert "[callbacks.webhook] url" in missing.stderr.strip().splitlines()[-1]
+
+    ran = cli("run", str(EXAMPLES / "minimal.yml"))
+    assert ran.returncode == 0, ran.stderr
+    # The file's sectioned url leads nowhere: only the flag's, under its old name, delivers.
+    nowhere = f"http://127.0.0.1:{free_port()}/file"
+    toml(cli.data_dir.parent / "jobstream.toml", f'[callbacks.webhook]\nurl = "{nowhere}"\n')
+    with serving(lambda request: (200, {})) as receiver:
+        cli.start("callbacks", "run", "webhook", "--from=earliest", f"--webhook-url={receiver.url}")
+        eventually(lambda: any(r.json()["hook"] == "completion" for r in receiver.requests), 60)
