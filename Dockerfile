@@ -28,7 +28,7 @@ RUN useradd --create-home --uid 1000 jobstream \
 USER jobstream
 WORKDIR /home/jobstream
 
-# The README's examples, so `docker-compose run --rm worker submit examples/minimal.yml`
+# The README's examples, so `docker-compose run --rm cli submit examples/minimal.yml`
 # works as written.
 COPY --from=build --chown=jobstream:jobstream /src/examples/ /home/jobstream/examples/
 

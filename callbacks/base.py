@@ -122,9 +122,12 @@ class Callback:
     overrides `on_event`. Only events a callback `takes` are delivered and recorded, so a
     callback with one hook costs nothing for the others.
 
-    `start` and `stop` bracket a run (open and close clients there). `from_settings` builds
-    the callback from jobstream's settings as a plain mapping, so a callback module needs
-    nothing from jobstream; the default takes no options.
+    `start` and `stop` bracket a run (open and close clients there). A callback with
+    options declares them as a pydantic model, `settings_model`: they are read from its
+    own section of jobstream's settings (`[callbacks.NAME]`,
+    `JOBSTREAM_CALLBACKS__NAME__KEY`), validated by that model, and handed to
+    `from_settings` as a plain mapping, so a callback module needs nothing from jobstream;
+    the default takes no options.
     """
 
     name: ClassVar[str] = ""
@@ -132,8 +135,13 @@ class Callback:
     position and deliveries in the store); empty means the registry's name or the class
     name."""
 
+    settings_model: ClassVar[type[BaseModel] | None] = None
+    """The model of this callback's settings section; None: it takes none, and a key
+    given for it is an error."""
+
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Self:
+        """The callback, from its section's values (the fields of `settings_model`)."""
         return cls()
 
     async def start(self) -> None:

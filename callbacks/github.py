@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 import httpx
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from jobstream.callbacks.base import (
     Callback,
@@ -33,7 +34,14 @@ from jobstream.callbacks.base import (
 )
 from jobstream.events.models import Completed, Event, Status, StatusChanged
 
-__all__ = ["CONTEXT_LABEL", "REPOSITORY_LABEL", "SHA_LABEL", "GitHubCallback", "GitHubError"]
+__all__ = [
+    "CONTEXT_LABEL",
+    "REPOSITORY_LABEL",
+    "SHA_LABEL",
+    "GitHubCallback",
+    "GitHubError",
+    "GitHubSettings",
+]
 
 REPOSITORY_LABEL = "github.repository"
 SHA_LABEL = "github.sha"
@@ -61,10 +69,24 @@ class GitHubError(DeliveryFailed):
     """GitHub answered with something worth retrying (rate limit, 5xx)."""
 
 
+class GitHubSettings(BaseModel):
+    """`[callbacks.github]`. Each key also answers to its flat name from before sections
+    (`github_token`, `github_api`, `public_url`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr | None = Field(None, validation_alias=AliasChoices("token", "github_token"))
+    api: str = Field("https://api.github.com", validation_alias=AliasChoices("api", "github_api"))
+    public_url: str | None = Field(
+        None, description="base URL of jobstream's web pages, linked from commit statuses"
+    )
+
+
 class GitHubCallback(Callback):
     """Sets commit statuses through the API at `api` with `token`."""
 
     name = "github"
+    settings_model = GitHubSettings
 
     def __init__(
         self,
@@ -83,13 +105,20 @@ class GitHubCallback(Callback):
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Self:
-        token = settings.get("github_token")
-        if not token:
-            raise CallbackConfigError("the github callback needs github_token")
+        try:
+            options = GitHubSettings.model_validate(settings)
+        except ValidationError as exc:
+            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+            raise CallbackConfigError(f"the github callback's settings: {problems}") from None
+        if not options.token or not options.token.get_secret_value():
+            raise CallbackConfigError(
+                "the github callback needs a token: [callbacks.github] token, "
+                "JOBSTREAM_CALLBACKS__GITHUB__TOKEN or JOBSTREAM_GITHUB_TOKEN"
+            )
         return cls(
-            token,
-            api=settings.get("github_api") or "https://api.github.com",
-            public_url=settings.get("public_url"),
+            options.token.get_secret_value(),
+            api=options.api or "https://api.github.com",
+            public_url=options.public_url,
         )
 
     async def start(self) -> None:

@@ -6,7 +6,8 @@ Each request carries:
   the response and the host's record of it sends it again: a receiver drops repeated keys.
 - `X-Jobstream-Event`: the hook (`status_changed`, `completion`, `log_write`).
 - `X-Jobstream-Signature-256`: `sha256=` and the hex HMAC-SHA256 of the raw body under the
-  shared secret (`webhook_secret`), when one is set.
+  shared secret (`secret` in `[callbacks.webhook]`, formerly `webhook_secret`), when one is
+  set.
 - `X-Jobstream-Delivery-Attempt`: 1 for the first try, then 2, 3, ...
 
 A 2xx answer is success. A connection error, a timeout, 408, 429 and 5xx are retried by the
@@ -23,6 +24,7 @@ from typing import Any, Self
 
 import httpx
 import orjson
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from jobstream.callbacks.base import (
     Callback,
@@ -34,7 +36,14 @@ from jobstream.callbacks.base import (
 )
 from jobstream.events.models import Completed, Event, LogAppended, LogLine, Status, StatusChanged
 
-__all__ = ["SIGNATURE_HEADER", "WebhookCallback", "WebhookError", "sign", "verify"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "WebhookCallback",
+    "WebhookError",
+    "WebhookSettings",
+    "sign",
+    "verify",
+]
 
 SIGNATURE_HEADER = "X-Jobstream-Signature-256"
 _RETRIED = frozenset({408, 429})
@@ -54,10 +63,25 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(sign(secret, body), header)
 
 
+class WebhookSettings(BaseModel):
+    """`[callbacks.webhook]`. Each key also answers to its flat name from before sections
+    (`webhook_url`, ...), for code that builds the callback from those."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = Field(None, validation_alias=AliasChoices("url", "webhook_url"))
+    secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("secret", "webhook_secret")
+    )
+    timeout: float = Field(10.0, gt=0, validation_alias=AliasChoices("timeout", "webhook_timeout"))
+    logs: bool = Field(False, validation_alias=AliasChoices("logs", "webhook_logs"))
+
+
 class WebhookCallback(Callback):
     """POSTs to `url`; `logs` adds one request per log chunk."""
 
     name = "webhook"
+    settings_model = WebhookSettings
 
     def __init__(
         self,
@@ -75,14 +99,21 @@ class WebhookCallback(Callback):
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Self:
-        url = settings.get("webhook_url")
-        if not url:
-            raise CallbackConfigError("the webhook callback needs webhook_url")
+        try:
+            options = WebhookSettings.model_validate(settings)
+        except ValidationError as exc:
+            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+            raise CallbackConfigError(f"the webhook callback's settings: {problems}") from None
+        if not options.url:
+            raise CallbackConfigError(
+                "the webhook callback needs a url: [callbacks.webhook] url, "
+                "JOBSTREAM_CALLBACKS__WEBHOOK__URL or JOBSTREAM_WEBHOOK_URL, --webhook-url"
+            )
         return cls(
-            url,
-            secret=settings.get("webhook_secret"),
-            timeout=settings.get("webhook_timeout", 10.0),
-            logs=bool(settings.get("webhook_logs", False)),
+            options.url,
+            secret=options.secret.get_secret_value() if options.secret else None,
+            timeout=options.timeout,
+            logs=options.logs,
         )
 
     async def start(self) -> None:

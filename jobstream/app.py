@@ -23,7 +23,6 @@ from jobstream.projections import DuckDBViews, ViewsHost, queries
 from jobstream.projections.replay import ReplayResult, replay
 from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
-from jobstream.runners.actions import ActionSettings
 from jobstream.runners.builders import Builder, builder_class
 from jobstream.runners.workspace import clean_workspaces, sweep_scripts
 from jobstream.settings import Settings, SettingsError
@@ -134,9 +133,7 @@ def make_runner(settings: Settings) -> Runner:
         builder=builder,
         retention=settings.retention,
         kill_grace=settings.kill_grace,
-        actions=ActionSettings.model_validate(
-            settings.model_dump(include=set(ActionSettings.model_fields))
-        ),
+        actions=settings.action_settings(),
     )
 
 

@@ -1,36 +1,85 @@
-"""Settings: one pydantic class; flag > environment (JOBSTREAM_<NAME>) > settings file > default.
+"""Settings: one pydantic-settings class; flag > JOBSTREAM_<NAME> > settings file > default.
 
 The settings file is TOML with the same names as keys (`--config`, `JOBSTREAM_CONFIG`, or
 `jobstream.toml` in the current directory when it exists). Unknown keys are errors, so a
-typo never silently falls back to a default.
+typo never silently falls back to a default, and a bad value is reported on one line that
+names the key and where it came from.
+
+An action or a callback declares its own keys as a pydantic model (`settings_model`).
+Their values sit in a section named after the plugin: `[callbacks.webhook]` in the file,
+`JOBSTREAM_CALLBACKS__WEBHOOK__URL` in the environment. The built-ins' flat names from
+before sections (`webhook_url`, `smtp_host`, ...) still work: every source moves them into
+their section before the sources are merged, so flag > environment > file holds whichever
+spelling each one uses.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from jobstream.events.errors import JobstreamError
 from jobstream.events.names import Topics
+from jobstream.runners.actions.base import FLAT_NAMES, ActionSettings
 from jobstream.runners.workspace import Retention
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "default_key_file"]
+__all__ = ["ENV_PREFIX", "LEGACY_KEYS", "Settings", "SettingsError", "default_key_file"]
 
 ENV_PREFIX = "JOBSTREAM_"
 DEFAULT_FILE = Path("jobstream.toml")
+M = TypeVar("M", bound=BaseModel)
+Kind = Literal["actions", "callbacks"]
+
+# The built-in plugins' keys from before they had sections: flat name -> (kind, plugin, key).
+LEGACY_KEYS: dict[str, tuple[Kind, str, str]] = {
+    "webhook_url": ("callbacks", "webhook", "url"),
+    "webhook_secret": ("callbacks", "webhook", "secret"),
+    "webhook_timeout": ("callbacks", "webhook", "timeout"),
+    "webhook_logs": ("callbacks", "webhook", "logs"),
+    "github_token": ("callbacks", "github", "token"),
+    "github_api": ("callbacks", "github", "api"),
+    "public_url": ("callbacks", "github", "public_url"),
+    **{old: ("actions", action, key) for old, (action, key) in FLAT_NAMES.items()},
+}
 
 
 class SettingsError(JobstreamError, ValueError):
     """A settings file, variable or flag has a value jobstream cannot use."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        # JOBSTREAM_TOKEN= (set but empty, as compose's ${VAR:-} gives) is a value; each
+        # field's validator says what an empty one means.
+        env_ignore_empty=False,
+    )
 
     data_dir: Path = Field(
         Path(".jobstream"),
@@ -65,20 +114,6 @@ class Settings(BaseModel):
     )
     callback_hold: float = Field(
         5.0, ge=0, description="seconds an event may wait for its job's JobSubmitted"
-    )
-    webhook_url: str | None = Field(None, description="where the webhook callback POSTs")
-    webhook_secret: str | None = Field(
-        None, description="HMAC-SHA256 key of the webhook's X-Jobstream-Signature-256 header"
-    )
-    webhook_timeout: float = Field(10.0, gt=0, description="seconds per webhook request")
-    webhook_logs: bool = Field(False, description="the webhook also POSTs each log chunk")
-    github_token: str | None = Field(None, description="token of the github callback")
-    github_api: str = Field(
-        "https://api.github.com",
-        description="GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3)",
-    )
-    public_url: str | None = Field(
-        None, description="base URL of jobstream's web pages, linked from commit statuses"
     )
     # Where jobs run (runners/builders/, docs/sandbox.md).
     builder: str = Field(
@@ -117,21 +152,86 @@ class Settings(BaseModel):
         # `JOBSTREAM_SECRET_KEY=` (set but empty, as compose's `${VAR:-}` gives) means unset.
         return value if value and value.get_secret_value().strip() else None
 
-    # Jobs: the organisation (Cyclid's `%{organization}`), and what actions use.
+    # Jobs: the organisation (Cyclid's `%{organization}`).
     organization: str = Field(
         "default", min_length=1, description="organisation of submitted jobs (%{organization})"
     )
-    slack_webhook_url: str | None = Field(
-        None, description="webhook of `slack` steps that give no url"
+    # Plugins' own keys, one section per plugin: validated by the plugin's settings_model
+    # when it is loaded (`section`), since only the plugin knows them.
+    actions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="[actions.NAME]: the keys the action NAME declares"
     )
-    smtp_host: str = Field("localhost", description="SMTP server of `email` steps")
-    smtp_port: int = Field(587, ge=1, le=65535, description="its port")
-    smtp_from: str = Field("jobstream@localhost", description="sender of `email` steps")
-    smtp_user: str | None = Field(None, description="SMTP user name (log in when set)")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password")
-    smtp_starttls: bool | None = Field(
-        None, description="STARTTLS: unset = when the server offers it; true = required"
+    callbacks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="[callbacks.NAME]: the keys the callback NAME declares",
     )
+
+    _origins: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        # The sources are made by settings_customise_sources; `load` names their inputs,
+        # code that builds Settings(...) gets this process's environment and default file.
+        inputs = _inputs.get() or _Inputs(_settings_file(None, os.environ), os.environ)
+        token = _inputs.set(inputs)
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_problems(exc, inputs.origins())) from None
+        finally:
+            _inputs.reset(token)
+        self._origins = inputs.origins()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init keywords) > JOBSTREAM_* > the settings file; no .env, no secrets
+        directory: one file, named in one way, is enough to know where a value came from."""
+        inputs = _inputs.get()
+        assert inputs is not None, "Settings.__init__ sets the inputs"
+        inputs.sources = [
+            _Sectioned(settings_cls, init_settings, _flag_name),
+            _Sectioned(settings_cls, _Environment(settings_cls, inputs.environ)),
+            _Sectioned(settings_cls, _File(settings_cls, inputs.file)),
+        ]
+        return tuple(inputs.sources)
+
+    @classmethod
+    def names(cls) -> set[str]:
+        """Every name a flag or key may have at the top level: the fields, and the
+        built-ins' flat names from before sections."""
+        return {*cls.model_fields, *LEGACY_KEYS}
+
+    def section(self, kind: Kind, name: str, model: type[M] | None) -> M | BaseModel:
+        """The keys plugin `name` declared (`model`; None: it declares none), from its
+        section: a SettingsError names the bad key and where it came from."""
+        values = getattr(self, kind).get(name, {})
+        try:
+            return (model or _NoSettings).model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError(_problems(exc, self._origins, (kind, name))) from None
+
+    def action_settings(self) -> ActionSettings:
+        """What the runner hands actions: each installed action's section, validated by its
+        settings_model, so a bad key stops a worker at start rather than fail a job."""
+        from jobstream.events.documents.actions import registered_actions
+
+        installed = registered_actions()
+        if unknown := sorted(self.actions.keys() - installed.keys()):
+            where = _where(self._origins, ("actions", unknown[0]))
+            raise SettingsError(f"invalid settings: actions.{unknown[0]}: no such action{where}")
+        return ActionSettings(
+            sections={
+                name: self.section("actions", name, action.settings_model)
+                for name, action in installed.items()
+                if action.settings_model is not None or name in self.actions
+            }
+        )
 
     @field_validator("data_dir")
     @classmethod
@@ -164,26 +264,15 @@ class Settings(BaseModel):
         flags: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
+        """Settings from `flags` (None values left out), `environ` (default: this
+        process's) and the settings file: `file`, else JOBSTREAM_CONFIG, else
+        ./jobstream.toml when it exists."""
         environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        file = file or _env_path(environ.get(f"{ENV_PREFIX}CONFIG"))
-        if file is None and DEFAULT_FILE.is_file():
-            file = DEFAULT_FILE
-        if file is not None:
-            values.update(_read_file(file))
-        for name in cls.model_fields:
-            if (value := environ.get(ENV_PREFIX + name.upper())) is not None:
-                values[name] = value
-        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        token = _inputs.set(_Inputs(_settings_file(file, environ), environ))
         try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            raise SettingsError(
-                f"invalid settings ({file or 'environment/flags'}): {problems}"
-            ) from None
+            return cls(**{k: v for k, v in (flags or {}).items() if v is not None})
+        finally:
+            _inputs.reset(token)
 
     @property
     def topics(self) -> Topics:
@@ -229,15 +318,164 @@ def default_key_file(environ: Mapping[str, str]) -> Path:
     return Path(config) / "jobstream" / "secret.key"
 
 
-def _env_path(value: str | None) -> Path | None:
-    return Path(value) if value else None
+class _NoSettings(BaseModel):
+    """The section of a plugin that declares no settings: any key in it is unknown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except OSError as exc:
-        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: {exc}") from None
+@dataclass
+class _Inputs:
+    """What the sources of one Settings(...) read, and the sources once made."""
+
+    file: Path | None
+    environ: Mapping[str, str]
+    sources: list[_Sectioned] = field(default_factory=list)
+
+    def origins(self) -> dict[tuple[str, ...], str]:
+        """Where each given key's value came from: the first source (by precedence)."""
+        merged: dict[tuple[str, ...], str] = {}
+        for source in self.sources:
+            for key, where in source.origins.items():
+                merged.setdefault(key, where)
+        return merged
+
+
+_inputs: contextvars.ContextVar[_Inputs | None] = contextvars.ContextVar(
+    "jobstream_settings_inputs", default=None
+)
+
+
+class _Environment(EnvSettingsSource):
+    """JOBSTREAM_* from a given mapping (a command's environment, or a test's), the flat
+    names of LEGACY_KEYS included: they are not fields, so the base class skips them."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self.environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        for old in LEGACY_KEYS:
+            if (value := self.env_vars.get(self.variable((old,)).lower())) is not None:
+                values[old] = value
+        return values
+
+    def variable(self, key: tuple[str, ...]) -> str:
+        """The variable a key came from: JOBSTREAM_CALLBACKS__WEBHOOK__URL, or the
+        JOBSTREAM_CALLBACKS that held the whole section as JSON."""
+        for end in range(len(key), 0, -1):
+            name = ENV_PREFIX + "__".join(key[:end]).upper()
+            if name.lower() in self.env_vars:
+                return name
+        # A section made of deeper variables: name the first that made it.
+        below = ENV_PREFIX.lower() + "__".join(key).lower() + "__"
+        return next((v.upper() for v in sorted(self.env_vars) if v.startswith(below)), below)
+
+
+class _File(TomlConfigSettingsSource):
+    """The settings file; one named but missing or unreadable is an error, not nothing."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        self.path = path
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            return super()._read_file(file_path)
+        except OSError as exc:
+            raise SettingsError(f"cannot read settings file {file_path}: {exc.strerror}") from None
+        except ValueError as exc:  # tomllib.TOMLDecodeError
+            raise SettingsError(f"{file_path}: {exc}") from None
+
+    @classmethod
+    def _existing_files(cls, paths: Any) -> list[Path]:
+        # Named files are read whether or not they exist, so a mistyped --config fails.
+        return [Path(paths).expanduser()] if paths is not None else []
+
+
+class _Sectioned(PydanticBaseSettingsSource):
+    """One source, with the flat names of LEGACY_KEYS moved into their sections (before
+    the sources are merged, so precedence holds across spellings) and the origin of every
+    key it gives recorded for messages."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        inner: PydanticBaseSettingsSource,
+        name: Callable[[tuple[str, ...]], str] | None = None,
+    ) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+        self.name = name or self._inner_name
+        self.origins: dict[tuple[str, ...], str] = {}
+
+    def _inner_name(self, key: tuple[str, ...]) -> str:
+        if isinstance(self.inner, _Environment):
+            return self.inner.variable(key)
+        assert isinstance(self.inner, _File)
+        return str(self.inner.path)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ gives every value at once
+
+    def __call__(self) -> dict[str, Any]:
+        values = dict(self.inner())
+        for old, (kind, plugin, key) in LEGACY_KEYS.items():
+            if old not in values:
+                continue
+            value = values.pop(old)
+            sections = values.setdefault(kind, {})
+            if not isinstance(sections, dict):
+                continue  # a wrong type: its own error names it
+            section = sections[plugin] = dict(sections.get(plugin) or {})
+            if key not in section:  # the sectioned spelling wins within one source
+                section[key] = value
+                for level in ((kind,), (kind, plugin), (kind, plugin, key)):
+                    self.origins.setdefault(level, self.name((old,)))
+        for key in _keys(values):
+            self.origins.setdefault(key, self.name(key))
+        return values
+
+
+def _keys(values: Mapping[str, Any], parent: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, value in values.items():
+        key = (*parent, str(name))
+        yield key
+        if isinstance(value, Mapping):
+            yield from _keys(value, key)
+
+
+def _flag_name(key: tuple[str, ...]) -> str:
+    return "--" + key[0].replace("_", "-")
+
+
+def _settings_file(file: Path | None, environ: Mapping[str, str]) -> Path | None:
+    file = file or (Path(v) if (v := environ.get(f"{ENV_PREFIX}CONFIG")) else None)
+    if file is None and DEFAULT_FILE.is_file():
+        return DEFAULT_FILE
+    return file
+
+
+def _where(origins: Mapping[tuple[str, ...], str], key: tuple[str, ...]) -> str:
+    for end in range(len(key), 0, -1):
+        if (where := origins.get(key[:end])) is not None:
+            return f" (from {where})"
+    return ""
+
+
+def _problems(
+    exc: ValidationError, origins: Mapping[tuple[str, ...], str], prefix: tuple[str, ...] = ()
+) -> str:
+    """One line: each bad key, what is wrong with it, and where its value came from."""
+    problems = []
+    for error in exc.errors():
+        key = (*prefix, *map(str, error["loc"]))
+        message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(f"{'.'.join(key)}: {message}{_where(origins, key)}")
+    return "invalid settings: " + "; ".join(problems)

@@ -71,7 +71,8 @@ def run(settings: Settings, callback: str, start: Start, name: str | None) -> No
     try:
         default_name, cls = load(callback)
         name = check_name(name or default_name)
-        instance = cls.from_settings(settings.model_dump())
+        options = settings.section("callbacks", default_name, cls.settings_model)
+        instance = cls.from_settings(dict(options))
     except JobstreamError as exc:
         raise click.UsageError(str(exc)) from None
 

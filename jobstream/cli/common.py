@@ -46,7 +46,7 @@ def load_settings(ctx: click.Context, **flags: Any) -> Settings:
 def _setting_flags(params: dict[str, Any]) -> dict[str, Any]:
     from jobstream.settings import Settings
 
-    return {k: v for k, v in params.items() if k in Settings.model_fields}
+    return {k: v for k, v in params.items() if k in Settings.names()}
 
 
 def terminal() -> Terminal:
@@ -63,7 +63,7 @@ def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:
         from jobstream.settings import Settings
 
         ctx = click.get_current_context()
-        own = {k: kwargs.pop(k) for k in list(kwargs) if k in Settings.model_fields}
+        own = {k: kwargs.pop(k) for k in list(kwargs) if k in Settings.names()}
         return fn(load_settings(ctx, **own), *args, **kwargs)
 
     return wrapper

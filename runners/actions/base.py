@@ -2,31 +2,69 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jobstream.events.documents.actions import registered_actions
 from jobstream.events.documents.models import ActionStep, CommandStep, ScriptStep
 from jobstream.events.errors import JobstreamError
 
-__all__ = ["Action", "ActionJob", "ActionSettings", "get_action", "workspace_path"]
+__all__ = [
+    "FLAT_NAMES",
+    "Action",
+    "ActionJob",
+    "ActionSettings",
+    "get_action",
+    "workspace_path",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+# The built-in actions' settings from before each action had its section:
+# flat name -> (action, key in its section).
+FLAT_NAMES: Mapping[str, tuple[str, str]] = {
+    "slack_webhook_url": ("slack", "webhook_url"),
+    "smtp_host": ("email", "host"),
+    "smtp_port": ("email", "port"),
+    "smtp_from": ("email", "sender"),
+    "smtp_user": ("email", "user"),
+    "smtp_password": ("email", "password"),
+    "smtp_starttls": ("email", "starttls"),
+}
 
 
 class ActionSettings(BaseModel):
-    """The installation's settings that actions use (from `jobstream.settings.Settings`)."""
+    """The installation's settings that actions use: each action's own section (the keys
+    its `settings_model` declares), by action name. jobstream.settings builds it, every
+    section validated; `section` validates one given here as a plain mapping.
+
+    The built-ins' flat names (`slack_webhook_url`, `smtp_host`, ...) are still taken as
+    keywords and put in their sections."""
 
     model_config = ConfigDict(frozen=True)
 
-    slack_webhook_url: str | None = None
-    smtp_host: str = "localhost"
-    smtp_port: int = 587
-    smtp_from: str = "jobstream@localhost"
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool | None = None
+    # Validated models (from jobstream.settings) or plain mappings (validated by `section`).
+    sections: Mapping[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not FLAT_NAMES.keys() & data.keys():
+            return data
+        given = dict(data)
+        sections = {k: dict(v) for k, v in dict(given.pop("sections", {})).items()}
+        for old, (action, key) in FLAT_NAMES.items():
+            if old in given:
+                sections.setdefault(action, {})[key] = given.pop(old)
+        return {**given, "sections": sections}
+
+    def section(self, action: str, model: type[M]) -> M:
+        """Action `action`'s settings as `model`: its defaults for whatever is not given."""
+        given = self.sections.get(action, {})
+        return given if isinstance(given, model) else model.model_validate(given)
 
 
 class ActionJob(Protocol):
@@ -72,6 +110,11 @@ class Action(Generic[S]):
     runner reports it as the step's failure too."""
 
     step: ClassVar[type[ActionStep]]
+    settings_model: ClassVar[type[BaseModel] | None] = None
+    """The installation's keys this action reads (`[actions.NAME]` in the settings file,
+    `JOBSTREAM_ACTIONS__NAME__KEY`), validated when a runner is made;
+    `job.settings.section(NAME, model)` gives them. None: it reads none, and a key given
+    for it is an error."""
 
     async def run(self, step: S, job: ActionJob) -> str | None:
         raise NotImplementedError

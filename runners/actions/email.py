@@ -1,4 +1,4 @@
-"""`email`: send a message through the SMTP server of the settings (`smtp_*`)."""
+"""`email`: send a message through the SMTP server of the settings (`[actions.email]`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,28 @@ import ssl
 from email.message import EmailMessage
 from typing import Literal
 
-from jobstream.events.documents.models import ActionStep
-from jobstream.runners.actions.base import Action, ActionJob, ActionSettings
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-__all__ = ["Email", "EmailStep", "email_message"]
+from jobstream.events.documents.models import ActionStep
+from jobstream.runners.actions.base import Action, ActionJob
+
+__all__ = ["Email", "EmailSettings", "EmailStep", "email_message"]
 
 DEFAULT_TIMEOUT = 30.0
+
+
+class EmailSettings(BaseModel):
+    """`[actions.email]`: the SMTP server of `email` steps (formerly `smtp_host`,
+    `smtp_port`, `smtp_from`, `smtp_user`, `smtp_password`, `smtp_starttls`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)  # Cyclid's default
+    sender: str = "jobstream@localhost"
+    user: str | None = None  # log in when set
+    password: SecretStr | None = None
+    starttls: bool | None = None  # None: when the server offers it; True: required
 
 
 class EmailStep(ActionStep):
@@ -51,28 +67,29 @@ def email_message(
     return mail
 
 
-def _send(settings: ActionSettings, mail: EmailMessage, timeout: float) -> None:
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
+def _send(settings: EmailSettings, mail: EmailMessage, timeout: float) -> None:
+    with smtplib.SMTP(settings.host, settings.port, timeout=timeout) as smtp:
         smtp.ehlo()
         # None: STARTTLS when the server offers it (what Cyclid's mail library did).
-        starttls = settings.smtp_starttls
+        starttls = settings.starttls
         if starttls or (starttls is None and smtp.has_extn("starttls")):
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
-        if settings.smtp_user:
-            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-            smtp.login(settings.smtp_user, password)
+        if settings.user:
+            password = settings.password.get_secret_value() if settings.password else ""
+            smtp.login(settings.user, password)
         smtp.send_message(mail)
 
 
 class Email(Action[EmailStep]):
     step = EmailStep
+    settings_model = EmailSettings
 
     async def run(self, step: EmailStep, job: ActionJob) -> str | None:
-        settings = job.settings
+        settings = job.settings.section("email", EmailSettings)
         to = job.interpolate(step.to)
         mail = email_message(
-            settings.smtp_from,
+            settings.sender,
             to,
             job.interpolate(step.subject),
             job.interpolate(step.message),
@@ -83,14 +100,14 @@ class Email(Action[EmailStep]):
         try:
             await asyncio.to_thread(_send, settings, mail, step.timeout or DEFAULT_TIMEOUT)
         except (OSError, smtplib.SMTPException) as error:
-            where = f"{settings.smtp_host}:{settings.smtp_port}"
+            where = f"{settings.host}:{settings.port}"
             return f"cannot send the email through {where}: {_without_password(error, settings)}"
         return None
 
 
-def _without_password(error: Exception, settings: ActionSettings) -> str:
+def _without_password(error: Exception, settings: EmailSettings) -> str:
     # A server may echo what it was sent; the password never reaches the log.
     text = str(error) or type(error).__name__
-    if settings.smtp_password and (secret := settings.smtp_password.get_secret_value()):
+    if settings.password and (secret := settings.password.get_secret_value()):
         text = text.replace(secret, "***")
     return text

@@ -5,18 +5,29 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
 from jobstream.events.documents.models import ActionStep
 from jobstream.runners.actions.base import Action, ActionJob
 
-__all__ = ["Slack", "SlackStep", "slack_payload"]
+__all__ = ["Slack", "SlackSettings", "SlackStep", "slack_payload"]
 
 # Without a step timeout a webhook that never answers must not hold the stage for ever.
 DEFAULT_TIMEOUT = 30.0
 
 
+class SlackSettings(BaseModel):
+    """`[actions.slack]`: the webhook of steps that give no `url` (formerly
+    `slack_webhook_url`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_url: str | None = None
+
+
 class SlackStep(ActionStep):
-    """`url`: the webhook (else the `slack_webhook_url` setting); `subject` is the text."""
+    """`url`: the webhook (else the `actions.slack.webhook_url` setting); `subject` is the
+    text."""
 
     action: Literal["slack"]
     subject: str
@@ -47,11 +58,13 @@ def slack_payload(subject: str, message: str | None, color: str, job: ActionJob)
 
 class Slack(Action[SlackStep]):
     step = SlackStep
+    settings_model = SlackSettings
 
     async def run(self, step: SlackStep, job: ActionJob) -> str | None:
-        url = job.interpolate(step.url) if step.url else job.settings.slack_webhook_url
+        configured = job.settings.section("slack", SlackSettings).webhook_url
+        url = job.interpolate(step.url) if step.url else configured
         if not url:
-            return "no webhook URL given (the step's url, or the slack_webhook_url setting)"
+            return "no webhook URL given (the step's url, or the actions.slack.webhook_url setting)"
         message = job.interpolate(step.message) if step.message is not None else None
         payload = slack_payload(job.interpolate(step.subject), message, step.color, job)
         try:
