@@ -122,6 +122,19 @@ class LivePrinter:
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         return None
 
+    # Stages and steps show as their system lines (`==> stage build`, `$ make`) already.
+    async def stage_started(self, *_: object) -> None:
+        return None
+
+    async def stage_finished(self, *_: object) -> None:
+        return None
+
+    async def step_started(self, *_: object) -> None:
+        return None
+
+    async def step_finished(self, *_: object) -> None:
+        return None
+
 
 def format_time(value: datetime) -> str:
     """`2026-12-01 21:13:44 UTC`: the zone the API uses (`since`, `until`, every time)."""
