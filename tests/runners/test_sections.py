@@ -3,6 +3,7 @@ line numbers that let a reader attribute every log line to the stage and step th
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from jobstream.events.models import LogLine, Status
@@ -137,7 +138,7 @@ async def test_a_job_reports_each_stage_run_and_step_with_their_lines(tmp_path: 
     # job's own last line is outside every stage.
     ranges = [(firsts[(s, None)], lasts[(s, None)]) for s in range(4)]
     assert ranges[0][0] == 1
-    assert all(a[1] + 1 == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] + 1 == b[0] for a, b in pairwise(ranges))
     assert between(lines, ranges[-1][1] + 1, len(lines)) == [
         "==> job failed: stage 'test' step 2 (command): exit code 3"
     ]
