@@ -92,6 +92,9 @@ async def test_a_run_is_projected_and_replay_rebuilds_it_row_for_row(tmp_path: P
 
     assert verify(live, rebuilt.path) == []
     assert verify(live, one_by_one) == []
+    with duckdb.connect(str(one_by_one)) as conn:
+        conn.execute("UPDATE job_steps SET exit_code = 0 WHERE job_id = 'job-b' AND step = 1")
+    assert any("job_steps: 1 row(s) in live" in p for p in verify(live, one_by_one))
     stages, steps = sections(live, "job-a")
     assert [(s.stage, s.name, s.status) for s in stages] == [
         (0, "build", "SUCCEEDED"),
