@@ -160,3 +160,18 @@ async def test_a_stopped_step_and_its_stage_end_failed(tmp_path: Path) -> None:
     assert ends == [("step_finished", "FAILED"), ("stage_finished", "FAILED")]
     (step,) = [c.args for c in notifier.sections if c.hook == "step_finished"]
     assert step["exit_code"] is None  # killed by a signal: no exit status of its own
+
+
+async def test_titles_are_one_short_masked_line(tmp_path: Path) -> None:
+    steps = [
+        {"action": "script", "script": f"#!/bin/sh\n\necho {SECRET}\necho two\n"},
+        sh("echo " + "x" * 300),
+        sh("true"),
+    ]
+    document = job({"s": steps}, ["s"], secrets={"token": SECRET})
+    status, notifier = await run(tmp_path, document)
+    assert status is Status.SUCCEEDED
+    titles = [c.args["title"] for c in notifier.sections if c.hook == "step_started"]
+    assert titles[0] == "echo ***…"  # the script's first line after its #!, more below it
+    assert len(titles[1]) == 200 and titles[1].endswith("x…")
+    assert titles[2] == "true"
