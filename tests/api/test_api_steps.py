@@ -117,3 +117,26 @@ def test_steps_and_dead_letters_need_a_read_token(auth_server: LiveServer) -> No
     assert set(letter) == {"consumer", "topic", "partition", "offset", "reason", "time"}
     assert (letter["consumer"], letter["topic"], letter["offset"]) == ("views", "jobs", 0)
     assert "s3cr3t" not in str(letters)
+
+
+def test_a_running_section_has_its_first_line_and_no_end_yet(server: LiveServer) -> None:
+    job_id = server.submit("echo started; sleep 30")
+    with server.client() as http:
+
+        def running() -> dict | None:
+            stages = http.get(f"/jobs/{job_id}/steps").json()["stages"]
+            steps = stages[0]["steps"] if stages else []
+            # The step's first line is out once its `$ command` line is in the log.
+            return stages[0] if steps and steps[0]["first_line"] is not None else None
+
+        stage = eventually(running)
+        (step,) = stage["steps"]
+        assert (stage["status"], stage["first_line"], stage["last_line"]) == ("RUNNING", 1, None)
+        assert (step["status"], step["first_line"], step["last_line"]) == ("RUNNING", 2, None)
+        assert [stage[k] for k in ("finished_at", "duration_s")] == [None, None]
+        assert [step[k] for k in ("finished_at", "duration_s", "exit_code")] == [None] * 3
+        assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
+        server.wait_done(job_id)
+        (stage,) = http.get(f"/jobs/{job_id}/steps").json()["stages"]
+    assert stage["status"] == stage["steps"][0]["status"] == "FAILED"
+    assert stage["last_line"] >= stage["steps"][0]["last_line"] >= 3
