@@ -206,7 +206,19 @@ def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKee
             return []
         return await host.query(queries.expired_leases, at)
 
-    return LeaseKeeper(log, settings.topics, expired, interval=min(1.0, settings.lease / 3))
+    async def failed() -> list:
+        if not host.caught_up.is_set():
+            return []
+        return await host.query(queries.failed_unretried)
+
+    return LeaseKeeper(
+        log,
+        settings.topics,
+        expired,
+        failed=failed,
+        secrets=lambda: secret_box(settings),
+        interval=min(1.0, settings.lease / 3),
+    )
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

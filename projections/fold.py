@@ -8,10 +8,14 @@ interleaving, gives the same rows:
   twice. Events of one job on job-events are totally ordered, so this is deterministic.
 - Once a Completed is applied, later job-events change nothing (they are still consumed).
 - JobSubmitted fills only its own columns (name, version, submitted, submitter, labels,
-  dispatch), and only once; a row starts as NEW whichever event creates it, so it does not
-  matter whether JobSubmitted is read before or after the job's first job-events. It is
-  idempotent by construction, so it needs no seq check (its writer is not the runner's, and
-  its seq would not be ordered against job-events anyway).
+  dispatch, where it sits in the jobs topic), and only once; a row starts as NEW whichever
+  event creates it, so it does not matter whether JobSubmitted is read before or after
+  the job's first job-events. It is idempotent by construction, so it needs no seq check
+  (its writer is not the runner's, and its seq would not be ordered against job-events
+  anyway).
+- A JobSubmitted that retries another job (`retry_of`) also sets that job's `retried_by`,
+  unless a later-submitted retry (by `at`, then job id) holds it already: the newest retry
+  wins whatever order the jobs topic's partitions are read in.
 - CancelRequested changes no row: the job's runner answers it with job-events.
 - A log line is stored once per (job, line number): line numbers grow by one per job, so
   lines at or below the job's `last_line` are already stored.
@@ -26,7 +30,7 @@ the fold says which lines to store as a threshold (`FoldResult.chunks`: store li
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -43,7 +47,16 @@ from jobstream.events.models import (
 )
 from jobstream.projections.records import JobRecord, StageRecord
 
-__all__ = ["AppliedKey", "FoldResult", "LineColumns", "LogChunk", "fold", "fold_stages"]
+__all__ = [
+    "AppliedKey",
+    "FoldResult",
+    "LineColumns",
+    "LogChunk",
+    "Placed",
+    "fold",
+    "fold_stages",
+    "jobs_touched",
+]
 
 AppliedKey = tuple[str, str]
 """(job_id, writer)"""
@@ -97,13 +110,26 @@ class FoldResult:
     them (the caller adds them; last_line is already right)."""
 
 
+Placed = tuple[int, int]
+"""(partition, offset) of a record in its topic"""
+
+
+def jobs_touched(events: Sequence[Event | LogChunk]) -> list[str]:
+    """The ids of the jobs whose rows folding `events` may change (the caller reads them)."""
+    ids = {e.job_id for e in events}
+    ids.update(e.retry_of for e in events if isinstance(e, JobSubmitted) and e.retry_of)
+    return list(ids)
+
+
 def fold(
     rows: Mapping[str, JobRecord],
     applied: Mapping[AppliedKey, int],
     events: Iterable[Event | LogChunk],
+    submitted_at: Mapping[str, Placed] | None = None,
 ) -> FoldResult:
     """Apply `events` (in log order) to the current `rows` and `applied` seqs of the jobs
-    they touch; neither input is modified."""
+    they touch (`jobs_touched`); neither input is modified. `submitted_at` gives, by job
+    id, where the first JobSubmitted of that job among `events` sits in the jobs topic."""
     jobs: dict[str, JobRecord] = {}
     seqs: dict[AppliedKey, int] = {}
     lines = LineColumns()
@@ -123,7 +149,9 @@ def fold(
         job = row(event.job_id)
         if isinstance(event, JobSubmitted):
             if job.submitted is None:
-                _submitted(job, event)
+                _submitted(job, event, (submitted_at or {}).get(event.job_id))
+            if event.retry_of:
+                _retried(row(event.retry_of), event)
             continue
         if job.completed:
             continue
@@ -147,13 +175,14 @@ def fold(
             job.status = event.status
             job.success = event.success
             job.ended = event.ended_at
+            job.exit_status = event.exit_status
             job.completed = True
         if event.writer == job.writer:
             job.last_seq = max(job.last_seq, event.seq)
     return result
 
 
-def _submitted(job: JobRecord, event: JobSubmitted) -> None:
+def _submitted(job: JobRecord, event: JobSubmitted, where: Placed | None) -> None:
     job.name = event.name
     job.version = event.version
     job.submitted = event.at
@@ -164,6 +193,15 @@ def _submitted(job: JobRecord, event: JobSubmitted) -> None:
     job.retry_of = event.retry_of
     job.attempt = event.attempt
     job.document = event.document
+    if where is not None:
+        job.submitted_partition, job.submitted_offset = where
+
+
+def _retried(job: JobRecord, retry: JobSubmitted) -> None:
+    held = (job.retried_at, job.retried_by or "") if job.retried_at is not None else None
+    if held is None or (retry.at, retry.job_id) > held:
+        job.retried_by = retry.job_id
+        job.retried_at = retry.at
 
 
 def _take(job: JobRecord, writer: str) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "count_jobs",
     "dead_letters",
     "expired_leases",
+    "failed_unretried",
     "get_job",
     "get_stage",
     "list_jobs",
@@ -135,6 +136,18 @@ def expired_leases(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[JobRe
         "WHERE NOT completed AND status IN (SELECT unnest($leased::VARCHAR[])) "
         "AND lease_expires < $now ORDER BY lease_expires",
         {"leased": _LEASED, "now": now},
+    )
+
+
+def failed_unretried(conn: duckdb.DuckDBPyConnection) -> list[JobRecord]:
+    """Jobs that ended FAILED with an exit status and are not retried, whose document has
+    automatic retry rules: the lease keeper decides which of them its rules retry."""
+    return _jobs(
+        conn,
+        "WHERE completed AND status = 'FAILED' AND exit_status IS NOT NULL "
+        "AND retried_by IS NULL AND json_extract(document, '$.retry.automatic') IS NOT NULL "
+        "ORDER BY ended",
+        {},
     )
 
 

@@ -32,14 +32,16 @@ from jobstream.events.documents.ingest import decode_record, is_stages_topic
 from jobstream.events.documents.stages import decode_stage
 from jobstream.events.errors import MalformedEvent, ViewsBusy, ViewsOutdated
 from jobstream.events.log.base import Record, TopicPartition
-from jobstream.events.models import Event, LogAppended, StageDefined
+from jobstream.events.models import Event, JobSubmitted, LogAppended, StageDefined
 from jobstream.projections.fold import (
     AppliedKey,
     FoldResult,
     LineColumns,
     LogChunk,
+    Placed,
     fold,
     fold_stages,
+    jobs_touched,
 )
 from jobstream.projections.records import JobRecord
 from jobstream.projections.schema import (
@@ -207,8 +209,14 @@ class DuckDBViews:
                 fresh = [r for r in fresh if not is_stages_topic(r.topic)]
             items, dead = self._decode(conn, fresh)
             dead += self._apply_stages(conn, stage_records)
-            touched = list({e.job_id for e in items})
-            result = fold(self._read_jobs(conn, touched), self._read_applied(conn, touched), items)
+            events = [item for item, _ in items]
+            touched = jobs_touched(events)
+            result = fold(
+                self._read_jobs(conn, touched),
+                self._read_applied(conn, touched),
+                events,
+                _submissions(items),
+            )
             self._write_staged_lines(conn, result)
             self._write_rows(conn, result)
             self._write_dead_letters(conn, dead)
@@ -226,9 +234,10 @@ class DuckDBViews:
     @staticmethod
     def _decode(
         conn: duckdb.DuckDBPyConnection, records: list[Record]
-    ) -> tuple[list[Event | LogChunk], list[tuple[Record, str]]]:
-        """The events among `records` in order (LogAppended as LogChunks, lines staged in
-        DuckDB, where the fast path could take them), and the dead letters, with why."""
+    ) -> tuple[list[tuple[Event | LogChunk, Record]], list[tuple[Record, str]]]:
+        """The events among `records` in order, each with its record (LogAppended as
+        LogChunks, lines staged in DuckDB, where the fast path could take them), and the
+        dead letters, with why."""
         slots: list[Event | LogChunk | None] = [None] * len(records)
         fast_i: list[int] = []
         fast_v: list[str] = []
@@ -264,7 +273,8 @@ class DuckDBViews:
             slots[i] = None
             dead[i] = error
         dead_records = [(records[i], dead[i]) for i in sorted(dead)]
-        return [item for item in slots if item is not None], dead_records
+        items = [(item, records[i]) for i, item in enumerate(slots) if item is not None]
+        return items, dead_records
 
     @staticmethod
     def _apply_stages(
@@ -405,6 +415,15 @@ class DuckDBViews:
                 "position": list(positions.values()),
             },
         )
+
+
+def _submissions(items: list[tuple[Event | LogChunk, Record]]) -> dict[str, Placed]:
+    """Where the first JobSubmitted of each job among `items` sits (fold's `submitted_at`)."""
+    placed: dict[str, Placed] = {}
+    for event, record in items:
+        if isinstance(event, JobSubmitted):
+            placed.setdefault(event.job_id, (record.partition, record.offset))
+    return placed
 
 
 _BIGINT_MAX = 2**63 - 1

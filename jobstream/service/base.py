@@ -23,7 +23,7 @@ from jobstream.events.log.base import Record
 from jobstream.events.models import Status, StatusName
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
 
-__all__ = ["CancelOutcome", "InvalidCursor", "JobList", "JobsService", "LogPage"]
+__all__ = ["CancelOutcome", "InvalidCursor", "JobList", "JobsService", "LogPage", "RetryOutcome"]
 
 # How often `wait` asks for the record of a job that has not ended yet.
 WAIT_POLL = 0.05
@@ -60,6 +60,13 @@ class CancelOutcome(BaseModel):
     requested: bool
     """False when the job had already ended."""
     status: StatusName
+
+
+class RetryOutcome(BaseModel):
+    job_id: str
+    """The new job."""
+    retry_of: str
+    """The job it retries."""
 
 
 class JobsService:
@@ -127,6 +134,11 @@ class JobsService:
     async def cancel(self, job: str) -> CancelOutcome:
         """Ask the job's runner to stop it (it then ends CANCELLED); a job that has ended
         already is left as it is (`requested` False)."""
+        raise NotImplementedError
+
+    async def retry(self, job: str) -> RetryOutcome:
+        """Submit the ended job's document again as a new job (attempt one more) whose
+        `retry_of` names it; JobNotEnded while it has not ended."""
         raise NotImplementedError
 
     async def stats(self) -> Stats:
