@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -49,6 +49,9 @@ class Settings(BaseModel):
         5.0, ge=0, description="seconds between SIGTERM and SIGKILL on cancel or timeout"
     )
     log_level: str = Field("WARNING", description="Python logging level of services")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="logs of services: text, or one JSON object a line"
+    )
     kafka_session_timeout: float = Field(
         10.0, ge=1, description="seconds a silent Kafka group member keeps its partitions"
     )
