@@ -17,6 +17,7 @@ from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, Sta
 from jobstream.projections.schema import DEAD_LETTERS, JOB_RECORDS, LOG_LINES, STAGES
 
 __all__ = [
+    "count_dead_letters",
     "count_jobs",
     "dead_letters",
     "expired_leases",
@@ -149,6 +150,11 @@ def failed_unretried(conn: duckdb.DuckDBPyConnection) -> list[JobRecord]:
         "ORDER BY ended",
         {},
     )
+
+
+def count_dead_letters(conn: duckdb.DuckDBPyConnection) -> int:
+    (count,) = conn.execute(f"SELECT count(*) FROM {DEAD_LETTERS.name}").fetchone() or (0,)
+    return int(count)
 
 
 def dead_letters(conn: duckdb.DuckDBPyConnection) -> list[DeadLetter]:

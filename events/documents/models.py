@@ -246,7 +246,8 @@ class RetryRules(_Strict):
         return next((r.limit for r in self.rules if r.matches(exit_status)), 0)
 
 
-_COUNT: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(ge=0, le=10)])
+_Count = Annotated[int, Field(ge=0, le=10)]
+_COUNT: TypeAdapter[int] = TypeAdapter(_Count)
 
 
 def _retry_form(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -255,7 +256,8 @@ def _retry_form(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return _COUNT.validate_python(value)
 
 
-Retry = Annotated[int | RetryRules, WrapValidator(_retry_form)]
+# The union gives the JSON Schema; `_retry_form` validates by the form the value has.
+Retry = Annotated[_Count | RetryRules, WrapValidator(_retry_form)]
 
 
 def _limit(retry: int | RetryRules, exit_status: int) -> int:
@@ -265,7 +267,7 @@ def _limit(retry: int | RetryRules, exit_status: int) -> int:
     return retry if exit_status == LOST else 0
 
 
-_RETRY: TypeAdapter[int | RetryRules] = TypeAdapter(Retry)  # type: ignore[arg-type]
+_RETRY: TypeAdapter[int | RetryRules] = TypeAdapter(Retry)
 
 
 def retry_limit(document: dict[str, Any] | None, exit_status: int) -> int:

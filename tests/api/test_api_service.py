@@ -53,6 +53,7 @@ def test_openapi_document_describes_every_endpoint(server: LiveServer) -> None:
         "/stats",
         "/health",
         "/whoami",
+        "/metrics",
         "/stages",
         "/stages/{name}",
         "/stages/{name}/{version}",

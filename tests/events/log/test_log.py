@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
+import pytest
+
+from jobstream.events.errors import LogError
 from jobstream.events.log.base import EventLog, Message, Record, TopicPartition
 from jobstream.events.log.testing import drain, read_exactly, wait_for_position
 
@@ -187,6 +190,24 @@ async def test_seek(event_log: EventLog, topic: str) -> None:
         assert [r.offset for r in await read_exactly(consumer, 2)] == [2, 3]
         await consumer.seek(tp, 8)
         assert [r.offset for r in await drain(consumer)] == [8, 9]
+
+
+async def test_read_at_reads_the_one_record_there(event_log: EventLog, topic: str) -> None:
+    written = await event_log.append(
+        topic, [Message(b"v%d" % i, key=f"k{i % 3}", headers={"type": "T"}) for i in range(12)]
+    )
+    for record in (written[0], written[7], written[-1]):
+        got = await event_log.read_at(record.tp, record.offset)
+        assert (got.tp, got.offset, got.key, got.value) == (
+            record.tp,
+            record.offset,
+            record.key,
+            record.value,
+        )
+        assert got.headers == {"type": "T"}
+    end = max(r.offset for r in written if r.tp == written[0].tp) + 1
+    with pytest.raises(LogError, match=f"no record at offset {end}"):
+        await event_log.read_at(written[0].tp, end)
 
 
 async def test_consumer_without_group_reads_every_partition(
