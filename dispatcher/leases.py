@@ -50,9 +50,9 @@ class LostJob(FailedJob, Protocol):
 
 class LeaseKeeper:
     """expired: returns the jobs whose lease ran out before the given time; failed: the
-    jobs that ended FAILED with an exit status, not retried yet, whose document has
-    automatic retry rules (the views' `queries.failed_unretried`); secrets: the
-    installation's keys, to seal a retry's secrets to its own id."""
+    jobs whose automatic retry is due and not submitted yet (the views'
+    `queries.failed_unretried`); secrets: the installation's keys, to seal a retry's
+    secrets to its own id."""
 
     def __init__(
         self,

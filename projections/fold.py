@@ -13,6 +13,8 @@ interleaving, gives the same rows:
   the job's first job-events. It is idempotent by construction, so it needs no seq check
   (its writer is not the runner's, and its seq would not be ordered against job-events
   anyway).
+- `retry_due` is judged from the document and the end (exit status, attempt), whichever of
+  JobSubmitted and Completed is applied last, so it too is the same in any interleaving.
 - A JobSubmitted that retries another job (`retry_of`) also sets that job's `retried_by`,
   unless a later-submitted retry (by `at`, then job id) holds it already: the newest retry
   wins whatever order the jobs topic's partitions are read in.
@@ -34,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from jobstream.events.documents.models import retry_limit
 from jobstream.events.models import (
     CancelRequested,
     Completed,
@@ -150,6 +153,7 @@ def fold(
         if isinstance(event, JobSubmitted):
             if job.submitted is None:
                 _submitted(job, event, (submitted_at or {}).get(event.job_id))
+                _judge_retry(job)
             if event.retry_of:
                 _retried(row(event.retry_of), event)
             continue
@@ -177,6 +181,7 @@ def fold(
             job.ended = event.ended_at
             job.exit_status = event.exit_status
             job.completed = True
+            _judge_retry(job)
         if event.writer == job.writer:
             job.last_seq = max(job.last_seq, event.seq)
     return result
@@ -195,6 +200,17 @@ def _submitted(job: JobRecord, event: JobSubmitted, where: Placed | None) -> Non
     job.document = event.document
     if where is not None:
         job.submitted_partition, job.submitted_offset = where
+
+
+def _judge_retry(job: JobRecord) -> None:
+    """`retry_due`, once both the job's document and its end are known, whichever of
+    JobSubmitted and Completed comes last."""
+    job.retry_due = (
+        job.completed
+        and job.status is Status.FAILED
+        and job.exit_status is not None
+        and job.attempt <= retry_limit(job.document, job.exit_status)
+    )
 
 
 def _retried(job: JobRecord, retry: JobSubmitted) -> None:

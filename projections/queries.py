@@ -141,15 +141,9 @@ def expired_leases(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[JobRe
 
 
 def failed_unretried(conn: duckdb.DuckDBPyConnection) -> list[JobRecord]:
-    """Jobs that ended FAILED with an exit status and are not retried, whose document has
-    automatic retry rules: the lease keeper decides which of them its rules retry."""
-    return _jobs(
-        conn,
-        "WHERE completed AND status = 'FAILED' AND exit_status IS NOT NULL "
-        "AND retried_by IS NULL AND json_extract(document, '$.retry.automatic') IS NOT NULL "
-        "ORDER BY ended",
-        {},
-    )
+    """Jobs whose automatic retry is due (`retry_due`) and not submitted yet: only those,
+    so the lease keeper's sweep does not grow with the history of failed jobs."""
+    return _jobs(conn, "WHERE retry_due AND retried_by IS NULL ORDER BY ended", {})
 
 
 def count_dead_letters(conn: duckdb.DuckDBPyConnection) -> int:

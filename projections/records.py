@@ -105,6 +105,9 @@ class JobRecord(BaseModel):
     exit_status: Annotated[int | None, Stored("INTEGER")] = None
     """Completed's `exit_status`: the exit code of the step whose failure failed the job
     (None when it succeeded, or failed without one: a timeout, a cancel, a lost worker)."""
+    retry_due: bool = False
+    """It ended FAILED with an exit status its document's `retry.automatic` rules retry,
+    with attempts left: the lease keeper submits its retry (unless `retried_by` is set)."""
     submitted_partition: Annotated[int | None, Stored("INTEGER")] = None
     """Where the job's JobSubmitted sits in the jobs topic (with `submitted_offset`): a
     retry reads the document from there, as it was written."""
