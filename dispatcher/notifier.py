@@ -75,8 +75,17 @@ class EventNotifier:
             )
         )
 
-    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
-        await self.emit(Completed, success=success, status=status, lines=lines, bytes=bytes)
+    async def completion(
+        self, success: bool, status: Status, lines: int, bytes: int, exit_status: int | None = None
+    ) -> None:
+        await self.emit(
+            Completed,
+            success=success,
+            status=status,
+            lines=lines,
+            bytes=bytes,
+            exit_status=exit_status,
+        )
 
     async def heartbeat(self, lease_seconds: float, worker: str) -> None:
         await self.emit(Heartbeat, lease_seconds=lease_seconds, worker=worker)
@@ -144,9 +153,11 @@ class TeeNotifier:
         for n in self.notifiers:
             await n.log_write(chunk)
 
-    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
+    async def completion(
+        self, success: bool, status: Status, lines: int, bytes: int, exit_status: int | None = None
+    ) -> None:
         for n in self.notifiers:
-            await n.completion(success, status, lines, bytes)
+            await n.completion(success, status, lines, bytes, exit_status)
 
     async def stage_started(self, stage: int, name: str, first_line: int) -> None:
         for n in self.notifiers:

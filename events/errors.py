@@ -13,6 +13,7 @@ JobstreamError
 ├── BuilderUnavailable       the chosen builder cannot run steps here, or not this one
 ├── JobNotFound              no job id starts with the given prefix
 ├── AmbiguousJobId           more than one job id starts with the given prefix
+├── JobNotEnded              a job that has not ended cannot be retried yet
 ├── ViewsBusy                another process holds the DuckDB views
 ├── ViewsOutdated            the DuckDB views were built by an older jobstream
 ├── UnresolvedStage          a job names a stage it does not define and none is stored
@@ -41,6 +42,7 @@ __all__ = [
     "AmbiguousJobId",
     "BuilderUnavailable",
     "DocumentError",
+    "JobNotEnded",
     "JobNotFound",
     "JobstreamError",
     "LogError",
@@ -118,6 +120,15 @@ class JobNotFound(JobstreamError):
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         super().__init__(f"no job id starts with {prefix!r}")
+
+
+class JobNotEnded(JobstreamError):
+    def __init__(self, job_id: str, status: str) -> None:
+        self.job_id = job_id
+        self.status = status
+        super().__init__(
+            f"job {job_id} has not ended (it is {status}): only an ended job is retried"
+        )
 
 
 class AmbiguousJobId(JobstreamError):

@@ -139,7 +139,8 @@ class JobSubmitted(EventBase):
     # "local": run by the process that submitted it (jobstream run); workers leave it alone.
     dispatch: Literal["queue", "local"] = "queue"
     retry: int = Field(0, ge=0, description="run a lost attempt again up to this many times")
-    # A retry of a lost attempt is a new job that names the job it retries.
+    # A retry (of a lost or failed attempt, or asked for by a user) is a new job that names
+    # the job it retries.
     retry_of: str | None = None
     attempt: int = Field(1, ge=1)
 
@@ -308,6 +309,9 @@ class Completed(EventBase):
     ended_at: datetime = Field(default_factory=now)
     lines: int = Field(ge=0)
     bytes: int = Field(ge=0)
+    # The exit code of the step whose failure failed the job; None when the job succeeded
+    # or failed without one (a timeout, a cancel, a rejected document, a lost worker).
+    exit_status: int | None = Field(None, ge=-(2**31), lt=2**31)
 
     _names = field_validator("status", mode="before")(_status_from_name)
 

@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -203,7 +204,19 @@ def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKee
             return []
         return await host.query(queries.expired_leases, at)
 
-    return LeaseKeeper(log, settings.topics, expired, interval=min(1.0, settings.lease / 3))
+    async def failed() -> list:
+        if not host.caught_up.is_set():
+            return []
+        return await host.query(queries.failed_unretried)
+
+    return LeaseKeeper(
+        log,
+        settings.topics,
+        expired,
+        failed=failed,
+        secrets=lambda: secret_box(settings),
+        interval=min(1.0, settings.lease / 3),
+    )
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -213,8 +226,30 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+def announce(settings: Settings, message: str, **fields: object) -> None:
+    """A line on stderr for whoever watches a service start, whatever the log level: as
+    it reads, or in the JSON log format one log line (INFO, logger `jobstream`) holding
+    `fields`, so a JSON stderr stays JSON throughout."""
+    if settings.log_format != "json":
+        print(f"jobstream: {message}", file=sys.stderr, flush=True)
+        return
+    from jobstream.jsonlog import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {"name": "jobstream", "levelno": logging.INFO, "levelname": "INFO", "msg": message}
     )
+    record.__dict__.update(fields)
+    print(JsonFormatter().format(record), file=sys.stderr, flush=True)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Logs of the long-running commands, on stderr: text, or one JSON object a line
+    (`log_format`, jobstream.jsonlog). uvicorn's loggers pass theirs here too (ApiServer)."""
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        from jobstream.jsonlog import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])

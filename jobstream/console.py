@@ -122,7 +122,9 @@ class LivePrinter:
         self.out.write(_format(chunk.pairs(), self.terminal))
         self.out.flush()
 
-    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
+    async def completion(
+        self, success: bool, status: Status, lines: int, bytes: int, exit_status: int | None = None
+    ) -> None:
         return None
 
     # Stages and steps show as their system lines (`==> stage build`, `$ make`) already.

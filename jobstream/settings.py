@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         5.0, ge=0, description="seconds between SIGTERM and SIGKILL on cancel or timeout"
     )
     log_level: str = Field("WARNING", description="Python logging level of services")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="logs of services: text, or one JSON object a line"
+    )
     kafka_session_timeout: float = Field(
         10.0, ge=1, description="seconds a silent Kafka group member keeps its partitions"
     )

@@ -8,11 +8,17 @@ interleaving, gives the same rows:
   twice. Events of one job on job-events are totally ordered, so this is deterministic.
 - Once a Completed is applied, later job-events change nothing (they are still consumed).
 - JobSubmitted fills only its own columns (name, version, submitted, submitter, labels,
-  dispatch, the document with its secrets redacted), and only once; a row starts as NEW
-  whichever event creates it, so it does not matter whether JobSubmitted is read before
-  or after the job's first job-events. It is idempotent by construction, so it needs no
-  seq check (its writer is not the runner's, and its seq would not be ordered against
-  job-events anyway).
+  dispatch, the document with its secrets redacted, where it sits in the jobs
+  topic), and only once; a row starts as NEW whichever
+  event creates it, so it does not matter whether JobSubmitted is read before or after
+  the job's first job-events. It is idempotent by construction, so it needs no seq check
+  (its writer is not the runner's, and its seq would not be ordered against job-events
+  anyway).
+- `retry_due` is judged from the document and the end (exit status, attempt), whichever of
+  JobSubmitted and Completed is applied last, so it too is the same in any interleaving.
+- A JobSubmitted that retries another job (`retry_of`) also sets that job's `retried_by`,
+  unless a later-submitted retry (by `at`, then job id) holds it already: the newest retry
+  wins whatever order the jobs topic's partitions are read in.
 - CancelRequested changes no row: the job's runner answers it with job-events.
 - A log line is stored once per (job, line number): line numbers grow by one per job, so
   lines at or below the job's `last_line` are already stored.
@@ -32,11 +38,12 @@ the fold says which lines to store as a threshold (`FoldResult.chunks`: store li
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from jobstream.events.documents.models import retry_limit
 from jobstream.events.documents.secrets import redact_document
 from jobstream.events.models import (
     CancelRequested,
@@ -60,9 +67,11 @@ __all__ = [
     "FoldResult",
     "LineColumns",
     "LogChunk",
+    "Placed",
     "Sections",
     "fold",
     "fold_stages",
+    "jobs_touched",
 ]
 
 SECTION_EVENTS = (StageStarted, StageFinished, StepStarted, StepFinished)
@@ -131,14 +140,28 @@ class FoldResult:
     """Stage and step rows that changed (whole rows, for an upsert)."""
 
 
+Placed = tuple[int, int]
+"""(partition, offset) of a record in its topic"""
+
+
+def jobs_touched(events: Sequence[Event | LogChunk]) -> list[str]:
+    """The ids of the jobs whose rows folding `events` may change (the caller reads them)."""
+    ids = {e.job_id for e in events}
+    ids.update(e.retry_of for e in events if isinstance(e, JobSubmitted) and e.retry_of)
+    return list(ids)
+
+
 def fold(
     rows: Mapping[str, JobRecord],
     applied: Mapping[AppliedKey, int],
     events: Iterable[Event | LogChunk],
     sections: Sections | None = None,
+    submitted_at: Mapping[str, Placed] | None = None,
 ) -> FoldResult:
     """Apply `events` (in log order) to the current `rows`, `applied` seqs and RUNNING
-    `sections` of the jobs they touch; no input is modified."""
+    `sections` of the jobs they touch (`jobs_touched`); no input is modified.
+    `submitted_at` gives, by job id, where the first JobSubmitted of that job among
+    `events` sits in the jobs topic."""
     jobs: dict[str, JobRecord] = {}
     seqs: dict[AppliedKey, int] = {}
     lines = LineColumns()
@@ -159,7 +182,10 @@ def fold(
         job = row(event.job_id)
         if isinstance(event, JobSubmitted):
             if job.submitted is None:
-                _submitted(job, event)
+                _submitted(job, event, (submitted_at or {}).get(event.job_id))
+                _judge_retry(job)
+            if event.retry_of:
+                _retried(row(event.retry_of), event)
             continue
         if job.completed:
             continue
@@ -183,7 +209,9 @@ def fold(
             job.status = event.status
             job.success = event.success
             job.ended = event.ended_at
+            job.exit_status = event.exit_status
             job.completed = True
+            _judge_retry(job)
             folding.abandon(event.job_id, event.ended_at, job.last_line)
         elif isinstance(event, SECTION_EVENTS):
             folding.apply(event)
@@ -260,7 +288,7 @@ def _ended(status: str, at: datetime, seconds: float, last_line: int) -> dict[st
     return {"status": status, "finished_at": at, "duration_s": seconds, "last_line": last_line}
 
 
-def _submitted(job: JobRecord, event: JobSubmitted) -> None:
+def _submitted(job: JobRecord, event: JobSubmitted, where: Placed | None) -> None:
     job.name = event.name
     job.version = event.version
     job.submitted = event.at
@@ -271,8 +299,28 @@ def _submitted(job: JobRecord, event: JobSubmitted) -> None:
     job.retry_of = event.retry_of
     job.attempt = event.attempt
     # Names and `***` only: views, answers and replays never hold a ciphertext (a retry
-    # reads the sealed document from the log, `events.log.find_submitted`).
+    # reads the sealed document back from the log, at the position kept beside it).
     job.document = redact_document(event.document)
+    if where is not None:
+        job.submitted_partition, job.submitted_offset = where
+
+
+def _judge_retry(job: JobRecord) -> None:
+    """`retry_due`, once both the job's document and its end are known, whichever of
+    JobSubmitted and Completed comes last."""
+    job.retry_due = (
+        job.completed
+        and job.status is Status.FAILED
+        and job.exit_status is not None
+        and job.attempt <= retry_limit(job.document, job.exit_status)
+    )
+
+
+def _retried(job: JobRecord, retry: JobSubmitted) -> None:
+    held = (job.retried_at, job.retried_by or "") if job.retried_at is not None else None
+    if held is None or (retry.at, retry.job_id) > held:
+        job.retried_by = retry.job_id
+        job.retried_at = retry.at
 
 
 def _take(job: JobRecord, writer: str) -> None:

@@ -32,9 +32,11 @@ from jobstream.projections.schema import (
 )
 
 __all__ = [
+    "count_dead_letters",
     "count_jobs",
     "dead_letters",
     "expired_leases",
+    "failed_unretried",
     "get_job",
     "get_stage",
     "job_sections",
@@ -164,6 +166,17 @@ def job_sections(
     stage_rows = stages.fetchall()
     steps = conn.execute(JOB_STEPS.select("WHERE job_id = $id ORDER BY stage, step"), params)
     return JOB_STAGES.load(stage_rows), JOB_STEPS.load(steps.fetchall())
+
+
+def failed_unretried(conn: duckdb.DuckDBPyConnection) -> list[JobRecord]:
+    """Jobs whose automatic retry is due (`retry_due`) and not submitted yet: only those,
+    so the lease keeper's sweep does not grow with the history of failed jobs."""
+    return _jobs(conn, "WHERE retry_due AND retried_by IS NULL ORDER BY ended", {})
+
+
+def count_dead_letters(conn: duckdb.DuckDBPyConnection) -> int:
+    (count,) = conn.execute(f"SELECT count(*) FROM {DEAD_LETTERS.name}").fetchone() or (0,)
+    return int(count)
 
 
 def dead_letters(conn: duckdb.DuckDBPyConnection) -> list[DeadLetter]:

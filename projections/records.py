@@ -105,9 +105,24 @@ class JobRecord(BaseModel):
     last_seq: int = 0
     """Highest `seq` applied from `writer`."""
     retry_of: str | None = None
-    """The job this one retries (a lost attempt run again), if any."""
+    """The job this one retries (a lost or failed attempt run again), if any."""
+    retried_by: str | None = None
+    """The newest job that retries this one (the latest submitted), if any."""
+    retried_at: datetime | None = None
+    """When `retried_by` was submitted: a later retry replaces it, whatever order the
+    jobs topic's partitions are read in."""
     attempt: Annotated[int, Stored("INTEGER")] = 1
     """1 for a submitted job, 2.. for its retries."""
+    exit_status: Annotated[int | None, Stored("INTEGER")] = None
+    """Completed's `exit_status`: the exit code of the step whose failure failed the job
+    (None when it succeeded, or failed without one: a timeout, a cancel, a lost worker)."""
+    retry_due: bool = False
+    """It ended FAILED with an exit status its document's `retry.automatic` rules retry,
+    with attempts left: the lease keeper submits its retry (unless `retried_by` is set)."""
+    submitted_partition: Annotated[int | None, Stored("INTEGER")] = None
+    """Where the job's JobSubmitted sits in the jobs topic (with `submitted_offset`): a
+    retry reads the document from there, as it was written."""
+    submitted_offset: int | None = None
     document: dict[str, Any] | None = None
     """The submitted document with its secrets redacted, names and `***` (a JSON column):
     the sealed values stay on the log only."""

@@ -35,6 +35,7 @@ from jobstream.events.log.base import Record, TopicPartition
 from jobstream.events.models import (
     Completed,
     Event,
+    JobSubmitted,
     LogAppended,
     StageDefined,
     StageFinished,
@@ -46,9 +47,11 @@ from jobstream.projections.fold import (
     FoldResult,
     LineColumns,
     LogChunk,
+    Placed,
     Sections,
     fold,
     fold_stages,
+    jobs_touched,
 )
 from jobstream.projections.records import JobRecord
 from jobstream.projections.schema import (
@@ -233,13 +236,15 @@ class DuckDBViews:
                 fresh = [r for r in fresh if not is_stages_topic(r.topic)]
             items, dead = self._decode(conn, fresh)
             dead += self._apply_stages(conn, stage_records)
-            touched = list({e.job_id for e in items})
-            ending = list({e.job_id for e in items if isinstance(e, _ENDS_SECTIONS)})
+            events = [item for item, _ in items]
+            touched = jobs_touched(events)
+            ending = list({e.job_id for e in events if isinstance(e, _ENDS_SECTIONS)})
             result = fold(
                 self._read_jobs(conn, touched),
                 self._read_applied(conn, touched),
-                items,
+                events,
                 self._read_open_sections(conn, ending),
+                _submissions(items),
             )
             self._write_staged_lines(conn, result)
             self._write_rows(conn, result)
@@ -258,9 +263,10 @@ class DuckDBViews:
     @staticmethod
     def _decode(
         conn: duckdb.DuckDBPyConnection, records: list[Record]
-    ) -> tuple[list[Event | LogChunk], list[tuple[Record, str]]]:
-        """The events among `records` in order (LogAppended as LogChunks, lines staged in
-        DuckDB, where the fast path could take them), and the dead letters, with why."""
+    ) -> tuple[list[tuple[Event | LogChunk, Record]], list[tuple[Record, str]]]:
+        """The events among `records` in order, each with its record (LogAppended as
+        LogChunks, lines staged in DuckDB, where the fast path could take them), and the
+        dead letters, with why."""
         slots: list[Event | LogChunk | None] = [None] * len(records)
         fast_i: list[int] = []
         fast_v: list[str] = []
@@ -296,7 +302,8 @@ class DuckDBViews:
             slots[i] = None
             dead[i] = error
         dead_records = [(records[i], dead[i]) for i in sorted(dead)]
-        return [item for item in slots if item is not None], dead_records
+        items = [(item, records[i]) for i, item in enumerate(slots) if item is not None]
+        return items, dead_records
 
     @staticmethod
     def _apply_stages(
@@ -459,6 +466,15 @@ class DuckDBViews:
                 "position": list(positions.values()),
             },
         )
+
+
+def _submissions(items: list[tuple[Event | LogChunk, Record]]) -> dict[str, Placed]:
+    """Where the first JobSubmitted of each job among `items` sits (fold's `submitted_at`)."""
+    placed: dict[str, Placed] = {}
+    for event, record in items:
+        if isinstance(event, JobSubmitted):
+            placed.setdefault(event.job_id, (record.partition, record.offset))
+    return placed
 
 
 _BIGINT_MAX = 2**63 - 1

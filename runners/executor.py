@@ -192,6 +192,10 @@ class _Job:
         self._workspace = runner.workspace_root
         self._context: dict[str, str] = {}
         self._failure: tuple[str | None, str] | None = None
+        # The exit code of the step that ran last, and of the one whose failure failed the
+        # job (Completed's exit_status, which automatic retries match).
+        self._step_exit: int | None = None
+        self._exit_status: int | None = None
         self._stop = asyncio.Event()
         self._stopped: tuple[Status, str] | None = None
         self._scripts = 0
@@ -245,26 +249,33 @@ class _Job:
             self._stopped = (status, reason)
             self._stop.set()
 
-    def _fail(self, stage: str | None, reason: str) -> None:
+    def _fail(self, stage: str | None, reason: str, exit_status: int | None = None) -> None:
         # The first failure explains the job; handlers' later failures are in the log.
         if self._failure is None:
             self._failure = (stage, reason)
+            self._exit_status = exit_status
 
     async def _finish(self) -> Status:
         stage: str | None = None
         reason: str | None = None
+        exit_status: int | None = None
         if self._stopped is not None:
             status, reason = self._stopped
         elif self._failure is not None:
             status = Status.FAILED
             stage, reason = self._failure
+            exit_status = self._exit_status
         else:
             status = Status.SUCCEEDED
         await self._system(f"==> job {status.name.lower()}" + (f": {reason}" if reason else ""))
         await self._chunker.close()
         await self._set_status(status, stage=stage, reason=reason)
         await self._notifier.completion(
-            status is Status.SUCCEEDED, status, self._chunker.lines, self._chunker.bytes
+            status is Status.SUCCEEDED,
+            status,
+            self._chunker.lines,
+            self._chunker.bytes,
+            exit_status,
         )
         return status
 
@@ -409,7 +420,7 @@ class _Job:
                     return False, True
                 if problem is not None:
                     reason = f"stage {name!r} step {number} ({step.action}): {problem}"
-                    return await self._stage_failed(name, reason), True
+                    return await self._stage_failed(name, reason, self._step_exit), True
         else:
             await self._system(f"==> stage {name} skipped: {why}")
         if entry.fail_if is not None:
@@ -441,9 +452,9 @@ class _Job:
             await self._system(f"==> {modifier} {expression!r} is {str(result).lower()}: {said}")
         return result
 
-    async def _stage_failed(self, name: str, reason: str) -> bool:
+    async def _stage_failed(self, name: str, reason: str, exit_status: int | None = None) -> bool:
         await self._system(f"==> failed: {reason}")
-        self._fail(name, reason)
+        self._fail(name, reason, exit_status)
         if self._status is Status.STARTED:
             await self._set_status(Status.FAILING, stage=name, reason=reason)
         return False
@@ -459,6 +470,7 @@ class _Job:
         await self._notifier.step_started(run, index, step.action, self._title(step), first)
         self._exit_code = None
         action = get_action(step.action)
+        self._step_exit = None
         try:
             problem = await action.run(step, _StepJob(self))
         except Exception as error:
@@ -645,6 +657,7 @@ class _Job:
             await self._system(f"==> killed by {signal.Signals(-code).name}")
             return f"killed by {signal.Signals(-code).name}"
         await self._system(f"==> exit code {code}")
+        self._step_exit = code
         return None if code == 0 else f"exit code {code}"
 
     # -- helpers --------------------------------------------------------------------------

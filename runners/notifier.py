@@ -32,8 +32,11 @@ class Notifier(Protocol):
         """A chunk of consecutive, already masked log lines (read it as a sequence of
         `LogLine`s, or through `rows`, `pairs` or `texts` to build none)."""
 
-    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
-        """The job ended; sent after the last `log_write`. `bytes` counts UTF-8 text bytes."""
+    async def completion(
+        self, success: bool, status: Status, lines: int, bytes: int, exit_status: int | None = None
+    ) -> None:
+        """The job ended; sent after the last `log_write`. `bytes` counts UTF-8 text bytes;
+        `exit_status` is the exit code of the step whose failure failed the job, if one did."""
 
     async def stage_started(self, stage: int, name: str, first_line: int) -> None:
         """Stage run `stage` (counted from 0 in the job) of the stage `name` begins; its

@@ -66,7 +66,9 @@ class RecordingNotifier:
         self.chunk_times.append(time.time())
         self.chunks.append(list(chunk))
 
-    async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
+    async def completion(
+        self, success: bool, status: Status, lines: int, bytes: int, exit_status: int | None = None
+    ) -> None:
         self.calls.append("completion")
         self.completions.append(Completion(success, status, lines, bytes))
 

@@ -15,6 +15,7 @@ import uuid
 from datetime import UTC, datetime
 
 from jobstream.events.codec import decode
+from jobstream.events.documents.models import LOST
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.documents.stages import StageCatalog, resolve_stages
 from jobstream.events.documents.validation import load_document
@@ -90,7 +91,7 @@ def _submitted(
         document=raw,
         submitter=f"kafka:{record.topic}",
         labels=document.labels,
-        retry=document.retry,
+        retry=document.retries(LOST),
     )
 
 

@@ -18,6 +18,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializeAsAny,
+    TypeAdapter,
+    ValidationError,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
@@ -30,15 +32,19 @@ from jobstream.events.documents.rubytext import ruby_text
 from jobstream.events.models import DEFAULT_VERSION
 
 __all__ = [
+    "LOST",
     "ActionStep",
+    "AutomaticRetry",
     "CommandStep",
     "JobDocument",
     "LogStep",
+    "RetryRules",
     "ScriptStep",
     "SequenceEntry",
     "Source",
     "Stage",
     "Step",
+    "retry_limit",
 ]
 
 Timeout = Annotated[float, Field(gt=0, description="seconds (jobstream extension)")]
@@ -199,6 +205,96 @@ class Source(_Strict):
     token: str | None = None
 
 
+LOST = -1
+"""The exit status a lost attempt counts as (its worker died): Buildkite's for a lost agent."""
+
+
+class AutomaticRetry(_Strict):
+    """One rule of `retry.automatic`, as Buildkite writes it: a job that failed with one of
+    these exit statuses is run again, while it has had at most `limit` retries."""
+
+    exit_status: int | Literal["*"] | list[int] = Field(
+        "*", description="an exit code, a list of them, or * for any failure (a lost worker too)"
+    )
+    limit: int = Field(2, ge=1, le=10, description="retries at most (Buildkite's default, 2)")
+
+    def matches(self, exit_status: int) -> bool:
+        if self.exit_status == "*":
+            return True
+        if isinstance(self.exit_status, list):
+            return exit_status in self.exit_status
+        return exit_status == self.exit_status
+
+
+_RULE_LIST: TypeAdapter[list[AutomaticRetry]] = TypeAdapter(list[AutomaticRetry])
+
+
+def _automatic_form(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # Validated by the form the value has, so a problem is reported at its own path
+    # rather than once per member of the union.
+    if isinstance(value, dict):
+        return AutomaticRetry.model_validate(value)
+    if isinstance(value, list):
+        return _RULE_LIST.validate_python(value)
+    return handler(value)
+
+
+class RetryRules(_Strict):
+    """`retry` as a mapping: Buildkite's `retry.automatic` (`true` is one rule matching any
+    failure, with the default limit; one rule may stand alone or be in a list)."""
+
+    automatic: Annotated[
+        bool | AutomaticRetry | list[AutomaticRetry], WrapValidator(_automatic_form)
+    ] = False
+
+    @property
+    def rules(self) -> list[AutomaticRetry]:
+        if isinstance(self.automatic, bool):
+            return [AutomaticRetry()] if self.automatic else []
+        if isinstance(self.automatic, AutomaticRetry):
+            return [self.automatic]
+        return self.automatic
+
+    def limit(self, exit_status: int) -> int:
+        """The retries allowed after a failure with `exit_status`: the first matching
+        rule's limit, else 0."""
+        return next((r.limit for r in self.rules if r.matches(exit_status)), 0)
+
+
+_Count = Annotated[int, Field(ge=0, le=10)]
+_COUNT: TypeAdapter[int] = TypeAdapter(_Count)
+
+
+def _retry_form(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, dict):
+        return RetryRules.model_validate(value)
+    return _COUNT.validate_python(value)
+
+
+# The union gives the JSON Schema; `_retry_form` validates by the form the value has.
+Retry = Annotated[_Count | RetryRules, WrapValidator(_retry_form)]
+
+
+def _limit(retry: int | RetryRules, exit_status: int) -> int:
+    if isinstance(retry, RetryRules):
+        return retry.limit(exit_status)
+    # The number form, jobstream's from before: lost attempts only.
+    return retry if exit_status == LOST else 0
+
+
+_RETRY: TypeAdapter[int | RetryRules] = TypeAdapter(Retry)
+
+
+def retry_limit(document: dict[str, Any] | None, exit_status: int) -> int:
+    """How many retries the (submitted) `document` allows after a failure with
+    `exit_status` (`LOST` for a lost attempt); 0 when its `retry` does not read."""
+    value = (document or {}).get("retry", 0)
+    try:
+        return _limit(_RETRY.validate_python(value), exit_status)
+    except ValidationError:
+        return 0
+
+
 class JobDocument(BaseModel):
     """A whole job. Unknown top-level keys are kept out but reported as warnings."""
 
@@ -215,13 +311,19 @@ class JobDocument(BaseModel):
     # jobstream extensions
     timeout: Timeout | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-    retry: int = Field(
-        0, ge=0, le=10, description="run a lost attempt again, up to this many times (jobstream)"
+    retry: Retry = Field(
+        0,
+        description="a number: run a lost attempt again, up to this many times; a mapping: "
+        "Buildkite's `automatic` rules, by exit status (jobstream)",
     )
     network: bool | None = Field(
         None,
         description="false: the job's steps run with no network (sandbox builder; jobstream)",
     )
+
+    def retries(self, exit_status: int) -> int:
+        """How many retries this document allows after a failure with `exit_status`."""
+        return _limit(self.retry, exit_status)
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)

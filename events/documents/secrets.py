@@ -6,7 +6,8 @@ opens them, in memory. Three sealed forms exist, and each is bound to what may o
 
 - `enc:v2:job:<key id>:<job id>:<data>`: sealed at submission (AES-256-GCM, the job id as
   associated data). Copied into another job's document it does not open; a retry of the job
-  (whose id derives from the lost job's, `retry_job_id`) still opens it.
+  (whose id derives from the lost job's, `retry_job_id`) still opens it, and a retry with
+  an id of its own gets its values sealed again to that id (`SecretBox.reseal_document`).
 - `enc:v2:org:<key id>:<organisation>:<data>`: sealed in advance (`jobstream secret
   encrypt`) for an organisation, the organisation's name as associated data; any job of that
   organisation opens it, no job of another.
@@ -384,6 +385,32 @@ class SecretBox:
                 f"with organisation '{organization}''s key"
             )
         return clear.decode(errors="replace")
+
+    def reseal_document(
+        self, document: dict[str, Any], *, from_job: str, to_job: str, organization: str
+    ) -> dict[str, Any]:
+        """A copy of `document` (as job `from_job` was submitted with it) whose values
+        sealed to that job are sealed again to `to_job`, so that a retry with an id of its
+        own opens them; values sealed for an organisation, or Cyclid's RSA form, are kept
+        as they are. The clear values exist only in memory, for this call."""
+
+        def move(value: str, name: str) -> str:
+            if not value.startswith(_JOB):
+                return value
+            clear = self.decrypt(value, job_id=from_job, organization=organization, name=name)
+            return self.encrypt_for_job(clear, to_job)
+
+        out = dict(document)
+        if isinstance(document.get("secrets"), dict):
+            out["secrets"] = {k: move(v, k) for k, v in document["secrets"].items()}
+        if isinstance(document.get("sources"), list):
+            out["sources"] = [
+                {**s, "token": move(s["token"], f"sources[{i}].token")}
+                if isinstance(s, dict) and isinstance(s.get("token"), str)
+                else s
+                for i, s in enumerate(document["sources"])
+            ]
+        return out
 
     def encrypt_document(self, document: dict[str, Any], job_id: str) -> dict[str, Any]:
         """A copy of a (validated) document with every clear secret value sealed to

@@ -14,7 +14,6 @@ from jobstream.events.log.base import (
     TopicPartition,
     to_message,
 )
-from jobstream.events.log.lookup import find_submitted
 
 __all__ = [
     "Consumer",
@@ -22,6 +21,5 @@ __all__ = [
     "Message",
     "Record",
     "TopicPartition",
-    "find_submitted",
     "to_message",
 ]

@@ -10,13 +10,14 @@ offset of the next record it will read; committing a position stores it for the 
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, get_args
 
 from jobstream.events.codec import encode
-from jobstream.events.errors import NotAssigned
+from jobstream.events.errors import LogError, NotAssigned
 from jobstream.events.models import EventBase
 
 __all__ = [
@@ -187,6 +188,29 @@ class EventLog:
         this is what "caught up" means for every consumer of ours. Backends answer it
         exactly (on Kafka not from ListOffsets alone, which test brokers get wrong)."""
         raise NotImplementedError
+
+    async def read_at(self, tp: TopicPartition, offset: int, timeout: float = 10.0) -> Record:
+        """The record at `offset` of `tp`; LogError if there is none there (yet) within
+        `timeout` seconds.
+
+        One record, found where the views say it is (a retry reads the job's JobSubmitted
+        so): a group-less consumer seeks `tp` to `offset` and every other partition of
+        the topic to its end, so it reads that one record and no history."""
+        if offset < 0:
+            raise ValueError("offsets start at 0")
+        ends = await self.ends([tp.topic])
+        if offset >= ends.get(tp, 0):
+            raise LogError(f"{tp.topic}[{tp.partition}] holds no record at offset {offset}")
+        async with self.consumer([tp.topic], start="latest") as consumer:
+            for other, end in ends.items():
+                await consumer.seek(other, offset if other == tp else end)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while (left := deadline - loop.time()) > 0:
+                for record in await consumer.getmany(max_records=1, timeout=left):
+                    if record.tp == tp and record.offset == offset:
+                        return record
+        raise LogError(f"{tp.topic}[{tp.partition}]@{offset} could not be read in {timeout} s")
 
     async def __aenter__(self) -> EventLog:
         await self.start()

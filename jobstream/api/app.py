@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from jobstream.api.errors import install_error_handlers
-from jobstream.api.routes import dead_letters, jobs, logs, service, stages
+from jobstream.api.metrics import Metrics, RequestTimer
+from jobstream.api.routes import dead_letters, jobs, logs, metrics, service, stages
 from jobstream.api.state import Services
 from jobstream.api.tokens import TokenStore
 from jobstream.events.documents.models import JobDocument
@@ -60,7 +61,16 @@ def create_app(
         stop=stop or asyncio.Event(),
     )
     install_error_handlers(app)
-    for router in (jobs.router, logs.router, service.router, stages.router, dead_letters.router):
+    app.state.metrics = Metrics()
+    app.add_middleware(RequestTimer, metrics=app.state.metrics)
+    for router in (
+        jobs.router,
+        logs.router,
+        service.router,
+        stages.router,
+        dead_letters.router,
+        metrics.router,
+    ):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

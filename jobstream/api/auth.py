@@ -15,7 +15,9 @@ from jobstream.api.errors import ApiError
 from jobstream.api.state import Services
 from jobstream.api.tokens import Scope, allows
 
-__all__ = ["Caller", "Reader", "Writer"]
+_SCOPES: tuple[Scope, ...] = ("read", "write")
+
+__all__ = ["Caller", "Reader", "Writer", "granted_scopes"]
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `jobstream token create`")
 
@@ -46,6 +48,20 @@ async def _authenticate(
     if not allows(info.scope, needed):
         raise ApiError(403, "insufficient_scope", f"this needs a {needed} token")
     return Caller(info.name, info.scope)
+
+
+async def granted_scopes(request: Request, credentials: Credentials) -> list[Scope]:
+    """What the request's token may do (both scopes while auth is off; none for a missing,
+    unknown or revoked token), without refusing anything: `/whoami` answers with it."""
+    services: Services = request.app.state.services
+    if not services.settings.auth:
+        return list(_SCOPES)
+    if credentials is None:
+        return []
+    info = await asyncio.to_thread(services.tokens.check, credentials.credentials)
+    if info is None:
+        return []
+    return [scope for scope in _SCOPES if allows(info.scope, scope)]
 
 
 async def _read(request: Request, credentials: Credentials) -> Caller:

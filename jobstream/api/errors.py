@@ -3,6 +3,7 @@
 ApiError                raised by routes and dependencies with a status and a stable code
 JobNotFound             -> 404 job_not_found
 AmbiguousJobId          -> 409 ambiguous_job_id
+JobNotEnded             -> 409 job_not_ended (a retry of a job still running)
 UnresolvedStage         -> 422 unresolved_stage (a submitted job names a stage not stored)
 RequestValidationError  -> 422 invalid_request (bad parameters: ranges, types)
 HTTPException           -> its status, code from the status (not_found, method_not_allowed)
@@ -21,7 +22,7 @@ from starlette.exceptions import HTTPException
 
 from jobstream.api.models import ErrorBody
 from jobstream.events.documents.validation import Problem
-from jobstream.events.errors import AmbiguousJobId, JobNotFound, UnresolvedStage
+from jobstream.events.errors import AmbiguousJobId, JobNotEnded, JobNotFound, UnresolvedStage
 
 __all__ = ["ERROR_RESPONSES", "ApiError", "install_error_handlers", "responses"]
 
@@ -75,6 +76,10 @@ async def _ambiguous(request: Request, exc: Exception) -> JSONResponse:
     return _json(409, ErrorBody(code="ambiguous_job_id", message=str(exc)))
 
 
+async def _not_ended(request: Request, exc: Exception) -> JSONResponse:
+    return _json(409, ErrorBody(code="job_not_ended", message=str(exc)))
+
+
 async def _unresolved(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, UnresolvedStage)
     problem = Problem(path=exc.path, message=exc.reason, severity="error")
@@ -106,6 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(JobNotFound, _not_found)
     app.add_exception_handler(AmbiguousJobId, _ambiguous)
+    app.add_exception_handler(JobNotEnded, _not_ended)
     app.add_exception_handler(UnresolvedStage, _unresolved)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)

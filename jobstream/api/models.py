@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -24,10 +25,12 @@ __all__ = [
     "JobSteps",
     "LogLine",
     "LogPage",
+    "RetryResult",
     "StageRun",
     "Stats",
     "StepRun",
     "StreamEnd",
+    "WhoAmI",
 ]
 
 
@@ -108,10 +111,25 @@ class StreamEnd(BaseModel):
     lines: int
 
 
+class RetryResult(BaseModel):
+    job_id: str = Field(description="the new job")
+    retry_of: str = Field(description="the job it retries")
+
+
 class CancelResult(BaseModel):
     job_id: str
     requested: bool = Field(description="false when the job had already ended")
     status: StatusName
+
+
+class WhoAmI(BaseModel):
+    """What the token sent may do."""
+
+    auth: bool = Field(description="whether this server asks for tokens")
+    scopes: list[Literal["read", "write"]] = Field(
+        description="what the token sent may do: both while auth is off; none for a "
+        "missing, unknown or revoked token"
+    )
 
 
 class Health(BaseModel):

@@ -59,6 +59,8 @@ class ApiServer:
             app,
             lifespan="off",
             log_level=self.settings.log_level.lower(),
+            # uvicorn's loggers go to jobstream's handler, in its format (text or JSON).
+            log_config=None,
             # Request lines are only path and query (never a header, so never a token),
             # but a CI server's stderr is for problems, not traffic.
             access_log=False,

@@ -17,6 +17,7 @@ COMMANDS = {
     "run": "jobstream.cli.jobs:run",
     "submit": "jobstream.cli.jobs:submit_command",
     "cancel": "jobstream.cli.jobs:cancel",
+    "retry": "jobstream.cli.jobs:retry",
     "list": "jobstream.cli.views:list_command",
     "show": "jobstream.cli.views:show",
     "status": "jobstream.cli.views:status",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from jobstream.cli.common import pass_settings, run_async
+from jobstream.cli.services import log_format_option
 
 if TYPE_CHECKING:
     from jobstream.callbacks import HostRecord
@@ -55,12 +56,13 @@ def callbacks() -> None:
 @click.option("--webhook-url", help="Where the webhook callback POSTs.")
 @click.option("--github-api", help="GitHub API base URL (GitHub Enterprise Server).")
 @click.option("--public-url", help="Base URL linked from commit statuses.")
+@log_format_option
 @pass_settings
 def run(settings: Settings, callback: str, start: Start, name: str | None) -> None:
     """Run CALLBACK (an installed name or module:Class) until interrupted.
 
     A module:Class is looked for in the current directory too, as `python -m` would."""
-    from jobstream.app import configure_logging, open_log, stop_on_signals
+    from jobstream.app import announce, configure_logging, open_log, stop_on_signals
     from jobstream.callbacks import CallbackHost, CallbackStore, check_name, load
     from jobstream.events.errors import JobstreamError
 
@@ -95,7 +97,7 @@ def run(settings: Settings, callback: str, start: Start, name: str | None) -> No
                 hold=settings.callback_hold,
                 beat=_BEAT,
             )
-            click.echo(f"jobstream: callback {name} from {start}", err=True)
+            announce(settings, f"callback {name} from {start}", callback=name, start=start)
             await host.run(stop)
 
     run_async(go())

@@ -7,7 +7,8 @@ from a typo, a busy file or a server that is down without reading the message.
 | 1    | FAILED           | the job did not succeed, or a check said no (`status`,          |
 |      |                  | `replay --verify`, `worker --check`)                            |
 | 2    | USAGE            | a bad option, setting or data directory; no such job, or an     |
-|      |                  | ambiguous prefix; an unknown callback; a token name taken       |
+|      |                  | ambiguous prefix; a retry of a job that has not ended; an       |
+|      |                  | unknown callback; a token name taken                            |
 | 3    | VIEWS_BUSY       | another process holds the views and answers no API              |
 | 4    | INVALID_DOCUMENT | a job document has errors (`lint`, `run`, `submit`)             |
 | 5    | LOG_UNREACHABLE  | the event log (the Kafka broker) cannot be reached              |

@@ -41,6 +41,7 @@ def exit_code_for(exc: JobstreamError) -> ExitCode:
         AmbiguousJobId,
         BuilderUnavailable,
         DocumentError,
+        JobNotEnded,
         JobNotFound,
         LogError,
         StageExists,
@@ -52,7 +53,7 @@ def exit_code_for(exc: JobstreamError) -> ExitCode:
 
     if isinstance(exc, (DocumentError, UnresolvedStage)):
         return ExitCode.INVALID_DOCUMENT
-    if isinstance(exc, (JobNotFound, AmbiguousJobId, StageExists, StageNotFound)):
+    if isinstance(exc, (JobNotFound, AmbiguousJobId, JobNotEnded, StageExists, StageNotFound)):
         return ExitCode.USAGE
     if isinstance(exc, BuilderUnavailable):  # a setting this machine cannot honour
         return ExitCode.USAGE

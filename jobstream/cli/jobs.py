@@ -1,4 +1,4 @@
-"""`run`, `submit`, `cancel`: putting jobs on the log and taking them off again."""
+"""`run`, `submit`, `cancel`, `retry`: putting jobs on the log and taking them off again."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from jobstream.service import JobsService
     from jobstream.settings import Settings
 
-__all__ = ["cancel", "run", "submit_command"]
+__all__ = ["cancel", "retry", "run", "submit_command"]
 
 # How long `run` waits for the views to show the ended job (a million-line log included).
 RECORD_TIMEOUT = 600.0
@@ -193,5 +193,21 @@ def cancel(settings: Settings, job: str) -> None:
         if not outcome.requested:
             return f"job {outcome.job_id} already ended {outcome.status.name}"
         return f"cancel requested for job {outcome.job_id}"
+
+    click.echo(run_async(go()))
+
+
+@click.command()
+@click.argument("job")
+@pass_settings
+def retry(settings: Settings, job: str) -> None:
+    """Run the ended JOB (an id or unique prefix) again: its document, as it was submitted,
+    becomes a new job whose `retry_of` names JOB. Prints the new job's id."""
+
+    async def go() -> str:
+        async with jobs_service(settings) as jobs:
+            outcome = await jobs.retry(job)
+        click.echo(f"job {outcome.job_id} retries job {outcome.retry_of}", err=True)
+        return outcome.job_id
 
     click.echo(run_async(go()))

@@ -32,6 +32,14 @@ lease_option = click.option(
 )
 
 
+log_format_option = click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Logs on stderr: text, or one JSON object a line [env: JOBSTREAM_LOG_FORMAT; "
+    "default: text].",
+)
+
+
 def api_options(fn: Callable[..., None]) -> Callable[..., None]:
     """The flags of the HTTP API that `project` and `serve` answer."""
     fn = click.option(
@@ -50,6 +58,7 @@ def api_options(fn: Callable[..., None]) -> Callable[..., None]:
 @click.command()
 @concurrency_option
 @lease_option
+@log_format_option
 @click.option("--check", is_flag=True, help="Exit 0 if a worker on this data dir is alive, else 1.")
 @pass_settings
 def worker(settings: Settings, check: bool) -> None:
@@ -110,21 +119,22 @@ async def run_services(
 
 
 async def _project(settings: Settings, with_worker: bool) -> None:
-    from jobstream.app import stop_on_signals
+    from jobstream.app import announce, stop_on_signals
 
     stop = asyncio.Event()
     stop_on_signals(stop)
 
     def ready(api: ApiServer) -> None:
-        click.echo(f"jobstream: projecting into {settings.views_path}", err=True)
+        announce(settings, f"projecting into {settings.views_path}", views=settings.views_path)
         auth = "on" if settings.auth else "off"
-        click.echo(f"jobstream: API on {api.url} (auth {auth})", err=True)
+        announce(settings, f"API on {api.url} (auth {auth})", url=api.url, auth=settings.auth)
 
     await run_services(settings, stop, with_worker=with_worker, on_ready=ready)
 
 
 @click.command()
 @lease_option
+@log_format_option
 @api_options
 @pass_settings
 def project(settings: Settings) -> None:
@@ -139,6 +149,7 @@ def project(settings: Settings) -> None:
 @click.command()
 @concurrency_option
 @lease_option
+@log_format_option
 @api_options
 @pass_settings
 def serve(settings: Settings) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "JobSteps",
     "JobsService",
     "LogPage",
+    "RetryOutcome",
     "StageRun",
     "StepRun",
 ]
@@ -128,6 +129,13 @@ class DeadLetterEntry(BaseModel):
     time: datetime = Field(description="when the consumer set it aside")
 
 
+class RetryOutcome(BaseModel):
+    job_id: str
+    """The new job."""
+    retry_of: str
+    """The job it retries."""
+
+
 class JobsService:
     """Submit, find, read and cancel jobs. `job` arguments take a job id or a prefix that
     matches exactly one job (JobNotFound / AmbiguousJobId otherwise)."""
@@ -193,6 +201,11 @@ class JobsService:
     async def cancel(self, job: str) -> CancelOutcome:
         """Ask the job's runner to stop it (it then ends CANCELLED); a job that has ended
         already is left as it is (`requested` False)."""
+        raise NotImplementedError
+
+    async def retry(self, job: str) -> RetryOutcome:
+        """Submit the ended job's document again as a new job (attempt one more) whose
+        `retry_of` names it; JobNotEnded while it has not ended."""
         raise NotImplementedError
 
     async def stats(self) -> Stats:

@@ -16,11 +16,18 @@ from typing import Any, Protocol, TypeVar
 
 import duckdb
 
-from jobstream.dispatcher.submit import request_cancel, submission, submit
+from jobstream.dispatcher.submit import (
+    read_submission,
+    request_cancel,
+    retry_submission,
+    submission,
+    submit,
+)
 from jobstream.events.documents.secrets import SecretBox, redact_document
 from jobstream.events.documents.validation import ValidatedDocument
+from jobstream.events.errors import JobNotEnded, LogError
 from jobstream.events.log.base import EventLog, Record, TopicPartition
-from jobstream.events.models import DEFAULT_ORGANIZATION, Status
+from jobstream.events.models import DEFAULT_ORGANIZATION, JobSubmitted, Status
 from jobstream.events.names import Topics
 from jobstream.projections import queries
 from jobstream.projections.records import JobRecord, JobStageRow, JobStepRow, LogLineRow, Stats
@@ -31,6 +38,7 @@ from jobstream.service.base import (
     JobsService,
     JobSteps,
     LogPage,
+    RetryOutcome,
     StageRun,
     StepRun,
 )
@@ -110,11 +118,7 @@ class LocalJobs(JobsService):
             submitter=submitter,
             organization=organization or validated.document.organization or self.organization,
         )
-        record = await submit(self.event_log, self.topics, event)
-        if self.visible_within > 0:
-            # After this the job is in the log all the same: it is queued, only not shown yet.
-            with contextlib.suppress(TimeoutError):
-                await self.views.wait_for(record, timeout=self.visible_within)
+        await self._queue(event)
         return event.job_id
 
     async def list(
@@ -158,6 +162,33 @@ class LocalJobs(JobsService):
         return CancelOutcome(
             job_id=record.job_id, requested=not record.completed, status=record.status
         )
+
+    async def retry(self, job: str, *, submitter: str | None = None) -> RetryOutcome:
+        """See JobsService.retry; `submitter` names who asks (the API: the token's name;
+        default: who submitted the job)."""
+        record = await self.get(job)
+        if not record.completed:
+            raise JobNotEnded(record.job_id, record.status.name)
+        if record.submitted_partition is None or record.submitted_offset is None:
+            # Its job-events were read, but no JobSubmitted: there is no document to retry.
+            raise LogError(f"job {record.job_id} has no submission in the log to retry")
+        original = await read_submission(
+            self.event_log,
+            self.topics,
+            record.job_id,
+            record.submitted_partition,
+            record.submitted_offset,
+        )
+        event = retry_submission(original, self._secrets(), submitter=submitter)
+        await self._queue(event)
+        return RetryOutcome(job_id=event.job_id, retry_of=record.job_id)
+
+    async def _queue(self, event: JobSubmitted) -> None:
+        record = await submit(self.event_log, self.topics, event)
+        if self.visible_within > 0:
+            # After this the job is in the log all the same: it is queued, only not shown yet.
+            with contextlib.suppress(TimeoutError):
+                await self.views.wait_for(record, timeout=self.visible_within)
 
     async def stats(self) -> Stats:
         return await self.views.query(queries.stats)

@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 
 from jobstream.events.documents.validation import Problem, ValidatedDocument
-from jobstream.events.errors import AmbiguousJobId, DocumentError, JobNotFound, JobstreamError
+from jobstream.events.errors import (
+    AmbiguousJobId,
+    DocumentError,
+    JobNotEnded,
+    JobNotFound,
+    JobstreamError,
+)
 from jobstream.events.models import Status
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
 from jobstream.service.base import (
@@ -29,6 +35,7 @@ from jobstream.service.base import (
     JobsService,
     JobSteps,
     LogPage,
+    RetryOutcome,
 )
 
 __all__ = ["ApiRequestError", "RemoteJobs"]
@@ -52,6 +59,14 @@ class _AmbiguousJobId(AmbiguousJobId):
     def __init__(self, prefix: str, message: str) -> None:
         self.prefix = prefix
         self.matches = []
+        JobstreamError.__init__(self, message)
+
+
+class _NotEnded(JobNotEnded):
+    # The server's message names the job and its status.
+    def __init__(self, prefix: str, message: str) -> None:
+        self.job_id = prefix
+        self.status = ""
         JobstreamError.__init__(self, message)
 
 
@@ -173,6 +188,10 @@ class RemoteJobs(JobsService):
         data = await self._call("POST", f"/jobs/{job}/cancel", prefix=job)
         return CancelOutcome.model_validate({**data, "status": Status[data["status"]]})
 
+    async def retry(self, job: str) -> RetryOutcome:
+        data = await self._call("POST", f"/jobs/{job}/retry", prefix=job)
+        return RetryOutcome.model_validate(data)
+
     async def stats(self) -> Stats:
         return Stats.model_validate(await self._call("GET", "/stats"))
 
@@ -202,6 +221,8 @@ class RemoteJobs(JobsService):
             return JobNotFound(prefix)
         if code == "ambiguous_job_id":
             return _AmbiguousJobId(prefix, message)
+        if code == "job_not_ended":
+            return _NotEnded(prefix, message)
         if code in ("invalid_document", "unresolved_stage"):
             # A stage the server cannot resolve is a problem of the document, as locally.
             return _Rejected([Problem.model_validate(p) for p in body.get("problems", [])])

@@ -19,7 +19,7 @@ from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, J
 from jobstream.cli.common import LocalViews, local_jobs
 from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.documents.validation import ValidatedDocument, load_document
-from jobstream.events.errors import AmbiguousJobId, JobNotFound
+from jobstream.events.errors import AmbiguousJobId, JobNotEnded, JobNotFound
 from jobstream.events.log.base import Message
 from jobstream.events.models import Status
 from jobstream.projections.records import JobRecord
@@ -164,6 +164,27 @@ async def test_cancel_a_running_job_then_the_ended_one(jobs: JobsService) -> Non
     assert (again.requested, again.status) == (False, Status.CANCELLED)
     with pytest.raises(JobNotFound):
         await jobs.cancel("nosuchjob")
+
+
+async def test_retry_an_ended_job_and_not_a_running_one(jobs: JobsService) -> None:
+    failed = await jobs.submit(document("echo attempt; exit 4"))
+    assert (await jobs.wait(failed, timeout=DONE)).exit_status == 4
+    outcome = await jobs.retry(failed[:12])
+    assert outcome.retry_of == failed and outcome.job_id != failed
+    retry = await jobs.wait(outcome.job_id, timeout=DONE)
+    assert (retry.retry_of, retry.attempt, retry.status) == (failed, 2, Status.FAILED)
+    assert (await jobs.get(failed)).retried_by == outcome.job_id
+    running = await jobs.submit(document("sleep 30"))
+
+    async def started() -> bool:
+        return await status_of(jobs, running) is Status.STARTED
+
+    await eventually_async(started, timeout=DONE)
+    with pytest.raises(JobNotEnded, match=running):
+        await jobs.retry(running)
+    await jobs.cancel(running)
+    with pytest.raises(JobNotFound):
+        await jobs.retry("nosuchjob")
 
 
 async def test_stats_and_an_ambiguous_prefix(jobs: JobsService) -> None:

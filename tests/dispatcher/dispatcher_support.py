@@ -23,6 +23,7 @@ from jobstream.events.models import (
 )
 from jobstream.events.names import Topics
 from jobstream.projections import DuckDBViews, JobRecord, expired_leases, get_job
+from jobstream.projections.queries import failed_unretried
 
 TOPICS = Topics()
 BOUND = 30  # seconds; no test job comes near it
@@ -106,6 +107,10 @@ class Views:
     async def expired(self, at: Any) -> list[JobRecord]:
         await self.catch_up()
         return await asyncio.to_thread(expired_leases, self.views.conn, at)
+
+    async def failed(self) -> list[JobRecord]:
+        await self.catch_up()
+        return await asyncio.to_thread(failed_unretried, self.views.conn)
 
     async def job(self, job_id: str) -> JobRecord:
         await self.catch_up()

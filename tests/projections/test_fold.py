@@ -108,3 +108,26 @@ def test_the_row_holds_the_document_with_its_secrets_redacted() -> None:
     assert "enc:" not in repr(document)
     # The event keeps its sealed values: the runner and a retry read them from the log.
     assert sealed.document["secrets"]["pw"].startswith("enc:")
+
+
+def test_retry_due_is_judged_whichever_of_submission_and_end_comes_last() -> None:
+    rules = {"automatic": [{"exit_status": 2, "limit": 1}]}
+
+    def failed(exit_status: int) -> list:
+        events = run_events("j1")
+        end = events[-1].model_copy(
+            update={"success": False, "status": Status.FAILED, "exit_status": exit_status}
+        )
+        return [*events[:-2], events[-2].model_copy(update={"status": Status.FAILED}), end]
+
+    def due(document: dict, exit_status: int, attempt: int = 1) -> set[bool]:
+        job = submitted("j1").model_copy(
+            update={"document": {**submitted("j1").document, **document}, "attempt": attempt}
+        )
+        orders = ([job, *failed(exit_status)], [*failed(exit_status), job])
+        return {fold({}, {}, events).jobs["j1"].retry_due for events in orders}
+
+    assert due({"retry": rules}, 2) == {True}
+    assert due({"retry": rules}, 3) == {False}
+    assert due({"retry": rules}, 2, attempt=2) == {False}  # its one retry was this one
+    assert due({"retry": 1}, 2) == {False}  # the number form: lost attempts only

@@ -7,8 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from jobstream.events.codec import encode
 from jobstream.events.errors import ViewsBusy
-from jobstream.events.log.base import TopicPartition
+from jobstream.events.log.base import Record, TopicPartition
 from jobstream.events.models import CancelRequested, Status
 from jobstream.projections import queries
 from jobstream.projections.views import DuckDBViews
@@ -102,3 +103,26 @@ def test_reopening_keeps_rows_and_positions(tmp_path: Path, offsets: Offsets) ->
     assert views.positions() == {TopicPartition("job-events", 0): 5}
     assert queries.get_job(views.conn, "j1").completed
     views.close()
+
+
+def test_a_retry_links_both_rows_and_the_newest_retry_wins_in_any_order(tmp_path: Path) -> None:
+    # Two retries of j1, in partitions read in either order: the later submitted one is
+    # `retried_by`, and each row knows where its JobSubmitted sits.
+    original = submitted("j1", t=0)
+    first = submitted("r1", t=5).model_copy(update={"retry_of": "j1", "attempt": 2})
+    second = submitted("r2", t=9).model_copy(update={"retry_of": "j1", "attempt": 2})
+    records = [
+        Record("jobs", 0, 0, "j1", encode(original), {}, 0),
+        Record("jobs", 1, 0, "r2", encode(second), {}, 0),
+        Record("jobs", 2, 0, "r1", encode(first), {}, 0),
+    ]
+    for name, order in (("a", records), ("b", records[::-1])):
+        views = DuckDBViews.open(tmp_path / f"{name}.duckdb")
+        for record in order:
+            views.apply([record])
+        j1, r1 = queries.get_job(views.conn, "j1"), queries.get_job(views.conn, "r1")
+        assert (j1.retried_by, j1.retried_at, j1.retry_of) == ("r2", second.at, None)
+        assert (r1.retry_of, r1.retried_by, r1.attempt) == ("j1", None, 2)
+        assert (j1.name, j1.submitter) == ("build", "alice")
+        assert [(r.submitted_partition, r.submitted_offset) for r in (j1, r1)] == [(0, 0), (2, 0)]
+        views.close()

@@ -1,4 +1,4 @@
-"""`/jobs`: submit, list, read one record, its status or its steps, cancel."""
+"""`/jobs`: submit, list, read one record, its status or its steps, cancel, retry."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from pydantic import StringConstraints
 from jobstream.api.auth import Reader, Writer
 from jobstream.api.body import JSON_TYPES, YAML_TYPES, document_format, read_limited
 from jobstream.api.errors import ERROR_RESPONSES, ApiError, responses
-from jobstream.api.models import CancelResult, Job, JobCreated, JobPage, JobStatus, JobSteps
+from jobstream.api.models import (
+    CancelResult,
+    Job,
+    JobCreated,
+    JobPage,
+    JobStatus,
+    JobSteps,
+    RetryResult,
+)
 from jobstream.api.state import ServicesDep
 from jobstream.events.documents.validation import load_document
 from jobstream.events.errors import DocumentError
@@ -185,3 +193,17 @@ async def cancel_job(
     if not outcome.requested:
         response.status_code = 200
     return CancelResult(job_id=outcome.job_id, requested=outcome.requested, status=outcome.status)
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=201,
+    response_model=RetryResult,
+    responses=responses(404, 409),
+    summary="Run an ended job again, as a new job",
+)
+async def retry_job(job_id: JobId, services: ServicesDep, who: Writer) -> RetryResult:
+    """Submit the job's document again as a new job whose `retry_of` names it (the old
+    job's record then has `retried_by`); 409 `job_not_ended` while it has not ended."""
+    outcome = await services.jobs.retry(job_id, submitter=who.name)
+    return RetryResult(job_id=outcome.job_id, retry_of=outcome.retry_of)

@@ -1,16 +1,19 @@
-"""`/stats` and `/health`: figures over all jobs, and whether this server keeps up."""
+"""`/stats`, `/health` and `/whoami`: figures over all jobs, whether this server keeps up,
+and what the caller's token may do."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from jobstream.api.auth import Reader
+from jobstream.api.auth import Reader, granted_scopes
 from jobstream.api.errors import ERROR_RESPONSES
-from jobstream.api.models import Health, Stats
+from jobstream.api.models import Health, Stats, WhoAmI
 from jobstream.api.state import Services, ServicesDep
+from jobstream.api.tokens import Scope
 
 __all__ = ["router"]
 
@@ -51,3 +54,11 @@ async def health(services: ServicesDep) -> Health | JSONResponse:
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
     return Health(ok=True, log_reachable=True, projection_lag=lag, applied=services.host.applied)
+
+
+@router.get("/whoami", response_model=WhoAmI, summary="What the token sent may do")
+async def whoami(
+    services: ServicesDep, scopes: Annotated[list[Scope], Depends(granted_scopes)]
+) -> WhoAmI:
+    """Never 401: the web page asks it to decide which buttons to show for its token."""
+    return WhoAmI(auth=services.settings.auth, scopes=scopes)

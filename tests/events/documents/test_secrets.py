@@ -135,6 +135,29 @@ def test_submission_seals_clear_values_and_keeps_values_sealed_in_advance(
     assert shown["sources"][0]["token"] == "***"
 
 
+def test_a_retry_gets_the_values_sealed_to_the_old_job_sealed_again_to_its_own(
+    org_key: rsa.RSAPrivateKey,
+) -> None:
+    box = SecretBox(Keyring(Keyring.generate().keys, {ORG: org_key}))
+    org, cyclid = box.encrypt_for_organization("org-secret", ORG), cyclid_encrypt(org_key, "c")
+    document = box.encrypt_document(
+        {
+            "secrets": {"pw": "job-secret", "org": org, "cyclid": cyclid},
+            "sources": [{"type": "git", "url": "https://example.invalid/r", "token": "tok"}],
+        },
+        "job-a",
+    )
+    moved = box.reseal_document(document, from_job="job-a", to_job="job-b", organization=ORG)
+    assert open_(box, moved["secrets"]["pw"], job_id="job-b") == "job-secret"
+    assert open_(box, moved["sources"][0]["token"], job_id="job-b") == "tok"
+    with pytest.raises(SecretError, match="bound to job job-b"):
+        open_(box, moved["secrets"]["pw"], job_id="job-a")
+    # Values bound to the organisation open in any of its jobs: kept as they are.
+    assert moved["secrets"]["org"] == org and moved["secrets"]["cyclid"] == cyclid
+    # The document it came from is not changed.
+    assert open_(box, document["secrets"]["pw"]) == "job-secret"
+
+
 def test_the_old_unbound_form_is_refused() -> None:
     box = SecretBox(Keyring.generate())
     with pytest.raises(SecretError, match="secret 'pw' has the old unbound form"):

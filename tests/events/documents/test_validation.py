@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from jobstream.events.documents.models import CommandStep, ScriptStep
+from jobstream.events.documents.models import CommandStep, ScriptStep, retry_limit
 from jobstream.events.documents.plan import MAX_STAGE_RUNS
 from jobstream.events.documents.validation import (
     MIN_SECRET_LENGTH,
@@ -565,3 +565,37 @@ def test_control_characters_are_a_problem_not_a_crash() -> None:
     with pytest.raises(DocumentError) as caught:
         load_document(b"\x00\x01 not json, not yaml: [", "garbage.yml")
     assert caught.value.problems[0].severity == "error"
+
+
+# --- retry -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("retry", "limits"),
+    [
+        (2, {-1: 2, 2: 0}),  # the number form: lost attempts only
+        ({"automatic": True}, {-1: 2, 2: 2, 137: 2}),
+        ({"automatic": {"exit_status": 2}}, {-1: 0, 2: 2, 3: 0}),
+        (
+            {"automatic": [{"exit_status": [2, 3], "limit": 3}, {"exit_status": "*", "limit": 1}]},
+            {-1: 1, 2: 3, 3: 3, 4: 1},
+        ),
+        ({"automatic": False}, {-1: 0, 1: 0}),
+    ],
+)
+def test_retry_reads_both_forms(retry: Any, limits: dict[int, int]) -> None:
+    document, problems = check_document(doc(retry=retry))
+    assert problems == [] and document is not None
+    assert {status: document.retries(status) for status in limits} == limits
+    # What the lease keeper reads back from the submitted document gives the same.
+    dumped = document.model_dump(mode="json", exclude_defaults=True)
+    assert {s: retry_limit(dumped, s) for s in limits} == limits
+
+
+def test_bad_retry_rules_are_errors_at_their_path() -> None:
+    assert errors(doc(retry={"automatic": [{"exit_status": 2, "limit": 11}]})) == {
+        "retry.automatic[0].limit": "input should be less than or equal to 10"
+    }
+    assert errors(doc(retry=11)) == {"retry": "input should be less than or equal to 10"}
+    (path,) = errors(doc(retry={"automatic": [{"exit_status": "two"}]}))
+    assert path == "retry.automatic[0].exit_status"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from jobstream.events.log.base import EventLog, Message, Record, TopicPartition, to_message
-from jobstream.events.log.lookup import find_submitted
+import pytest
+
+from jobstream.events.errors import LogError
+from jobstream.events.log.base import EventLog, Message, Record, TopicPartition
 from jobstream.events.log.testing import drain, read_exactly, wait_for_position
-from jobstream.events.models import JobSubmitted
 
 
 def _values(records: list[Record]) -> list[bytes]:
@@ -191,6 +192,24 @@ async def test_seek(event_log: EventLog, topic: str) -> None:
         assert [r.offset for r in await drain(consumer)] == [8, 9]
 
 
+async def test_read_at_reads_the_one_record_there(event_log: EventLog, topic: str) -> None:
+    written = await event_log.append(
+        topic, [Message(b"v%d" % i, key=f"k{i % 3}", headers={"type": "T"}) for i in range(12)]
+    )
+    for record in (written[0], written[7], written[-1]):
+        got = await event_log.read_at(record.tp, record.offset)
+        assert (got.tp, got.offset, got.key, got.value) == (
+            record.tp,
+            record.offset,
+            record.key,
+            record.value,
+        )
+        assert got.headers == {"type": "T"}
+    end = max(r.offset for r in written if r.tp == written[0].tp) + 1
+    with pytest.raises(LogError, match=f"no record at offset {end}"):
+        await event_log.read_at(written[0].tp, end)
+
+
 async def test_consumer_without_group_reads_every_partition(
     event_log: EventLog, topic: str
 ) -> None:
@@ -257,19 +276,3 @@ async def test_waiting_consumer_is_woken_by_a_batch_append(event_log: EventLog, 
     assert sorted((r.partition, r.offset) for r in records) == sorted(
         (r.partition, r.offset) for r in written
     )
-
-
-async def test_find_submitted_reads_one_jobs_submission_back(
-    event_log: EventLog, topic: str
-) -> None:
-    def submitted(job_id: str) -> JobSubmitted:
-        document = {"name": job_id, "secrets": {"pw": f"enc:sealed-for-{job_id}"}}
-        return JobSubmitted(job_id=job_id, writer="w", seq=1, document=document)
-
-    wanted = submitted("job-b")
-    forged = Message(b"not an event", key="job-b", headers={"type": "JobSubmitted"})
-    messages = [to_message(submitted(f"job-{i}")) for i in range(20)]
-    await event_log.append(topic, [*messages[:10], forged, to_message(wanted), *messages[10:]])
-
-    assert await find_submitted(event_log, topic, "job-b") == wanted
-    assert await find_submitted(event_log, topic, "never-submitted") is None
