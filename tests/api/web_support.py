@@ -1,0 +1,187 @@
+"""For the browser tests and `bench/page.py`: the system Chromium under Playwright, and big
+logs written to the event log directly (a 100,000-line job through a sandbox would take
+minutes; the page cannot tell the difference)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jobstream.events.log.base import Message, to_message
+from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.events.models import (
+    Completed,
+    JobSubmitted,
+    LogAppended,
+    LogLine,
+    Status,
+    StatusChanged,
+)
+from jobstream.settings import Settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHUNK = 5_000  # lines per LogAppended
+WRITER = "attempt-web"
+
+_DOCUMENT = {
+    "name": "big",
+    "sequence": [{"stage": "build"}],
+    "stages": [{"name": "build", "steps": [{"action": "command", "cmd": "make test"}]}],
+}
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless browser (Playwright's launch on the system Chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def text_of(n: int) -> str:
+    """Line n's text: every 10th line coloured, so the page's ANSI path is measured too."""
+    if n % 10 == 0:
+        return f"\x1b[32mline {n:07d}\x1b[0m " + "x" * 60
+    return f"line {n:07d} " + "x" * 68
+
+
+class BigJob:
+    """One job written to `settings`' log as events: submitted "local" (no worker runs
+    it), STARTED, then its lines as they are appended, then Completed if asked."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        name: str = "big",
+        labels: dict[str, str] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        self.settings = settings
+        self.job_id = uuid.uuid4().hex
+        self.name = name
+        self.labels = labels or {}
+        self.at = at or datetime.now(UTC)
+        self.seq = 0
+        self.lines = 0
+
+    def _next(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def start(self) -> BigJob:
+        submitted = JobSubmitted(
+            job_id=self.job_id,
+            writer="submit",
+            seq=1,
+            at=self.at,
+            document={**_DOCUMENT, "name": self.name},
+            labels=self.labels,
+            dispatch="local",
+        )
+        started = StatusChanged(
+            job_id=self.job_id,
+            writer=WRITER,
+            seq=self._next(),
+            at=self.at,
+            status=Status.STARTED,
+            previous=Status.WAITING,
+        )
+        self._append([to_message(submitted)], [to_message(started)])
+        return self
+
+    def append(self, count: int, *, stderr_every: int = 0) -> None:
+        """`count` more lines; every `stderr_every`-th on stderr."""
+        events: list[Message] = []
+        at = datetime.now(UTC).isoformat()
+        first = self.lines + 1
+        for start in range(first, first + count, CHUNK):
+            lines = [
+                LogLine(
+                    n=n,
+                    at=at,
+                    stream="stderr" if stderr_every and n % stderr_every == 0 else "stdout",
+                    text=text_of(n),
+                )
+                for n in range(start, min(start + CHUNK, first + count))
+            ]
+            event = LogAppended(job_id=self.job_id, writer=WRITER, seq=self._next(), lines=lines)
+            events.append(to_message(event))
+        self.lines += count
+        self._append([], events)
+
+    def finish(self, status: Status = Status.SUCCEEDED) -> None:
+        end = self.at + timedelta(seconds=42)
+        events = [
+            StatusChanged(
+                job_id=self.job_id,
+                writer=WRITER,
+                seq=self._next(),
+                at=end,
+                status=status,
+                previous=Status.STARTED,
+            ),
+            Completed(
+                job_id=self.job_id,
+                writer=WRITER,
+                seq=self._next(),
+                at=end,
+                ended_at=end,
+                success=status is Status.SUCCEEDED,
+                status=status,
+                lines=self.lines,
+                bytes=self.lines * 81,
+            ),
+        ]
+        self._append([], [to_message(e) for e in events])
+
+    def _append(self, on_jobs: list[Message], on_events: list[Message]) -> None:
+        # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, self._write(on_jobs, on_events)).result()
+
+    async def _write(self, on_jobs: list[Message], on_events: list[Message]) -> None:
+        topics = self.settings.topics
+        async with EmbeddedLog(self.settings.log_path, partitions=self.settings.partitions) as log:
+            if on_jobs:
+                await log.append(topics.jobs, on_jobs)
+            if on_events:
+                await log.append(topics.events, on_events)
+
+
+def finished_job(
+    settings: Settings,
+    lines: int,
+    *,
+    stderr_every: int = 0,
+    status: Status = Status.SUCCEEDED,
+    **kwargs: Any,
+) -> BigJob:
+    """A job that ran and ended with `lines` lines."""
+    job = BigJob(settings, **kwargs).start()
+    job.append(lines, stderr_every=stderr_every)
+    job.finish(status)
+    return job
