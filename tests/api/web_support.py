@@ -93,6 +93,11 @@ class BigJob:
         return self.seq
 
     def start(self) -> BigJob:
+        write(self.settings, *self.started())
+        return self
+
+    def started(self) -> tuple[list[Message], list[Message]]:
+        """The messages of `start`, (jobs topic, job-events topic), to write in a batch."""
         submitted = JobSubmitted(
             job_id=self.job_id,
             writer="submit",
@@ -110,8 +115,7 @@ class BigJob:
             status=Status.STARTED,
             previous=Status.WAITING,
         )
-        self._append([to_message(submitted)], [to_message(started)])
-        return self
+        return [to_message(submitted)], [to_message(started)]
 
     def append(self, count: int, *, stderr_every: int = 0) -> None:
         """`count` more lines; every `stderr_every`-th on stderr."""
@@ -131,9 +135,13 @@ class BigJob:
             event = LogAppended(job_id=self.job_id, writer=WRITER, seq=self._next(), lines=lines)
             events.append(to_message(event))
         self.lines += count
-        self._append([], events)
+        write(self.settings, [], events)
 
     def finish(self, status: Status = Status.SUCCEEDED) -> None:
+        write(self.settings, [], self.finished(status))
+
+    def finished(self, status: Status = Status.SUCCEEDED) -> list[Message]:
+        """The job-events messages of `finish`."""
         end = self.at + timedelta(seconds=42)
         events = [
             StatusChanged(
@@ -156,20 +164,37 @@ class BigJob:
                 bytes=self.lines * 81,
             ),
         ]
-        self._append([], [to_message(e) for e in events])
+        return [to_message(e) for e in events]
 
-    def _append(self, on_jobs: list[Message], on_events: list[Message]) -> None:
-        # In a thread of its own: Playwright's sync API keeps an event loop in this one.
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, self._write(on_jobs, on_events)).result()
 
-    async def _write(self, on_jobs: list[Message], on_events: list[Message]) -> None:
-        topics = self.settings.topics
-        async with EmbeddedLog(self.settings.log_path, partitions=self.settings.partitions) as log:
-            if on_jobs:
-                await log.append(topics.jobs, on_jobs)
-            if on_events:
-                await log.append(topics.events, on_events)
+def write(settings: Settings, on_jobs: list[Message], on_events: list[Message]) -> None:
+    """Append to `settings`' log, in a thread of its own: Playwright's sync API keeps an
+    event loop in the test's."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _write(settings, on_jobs, on_events)).result()
+
+
+async def _write(settings: Settings, on_jobs: list[Message], on_events: list[Message]) -> None:
+    async with EmbeddedLog(settings.log_path, partitions=settings.partitions) as log:
+        if on_jobs:
+            await log.append(settings.topics.jobs, on_jobs)
+        if on_events:
+            await log.append(settings.topics.events, on_events)
+
+
+def ended_jobs(settings: Settings, specs: list[dict[str, Any]]) -> list[BigJob]:
+    """Jobs without lines, started and ended, written in one batch: `specs` are BigJob's
+    keywords plus `status`."""
+    jobs, on_jobs, on_events = [], [], []
+    for spec in specs:
+        status = spec.pop("status", Status.SUCCEEDED)
+        job = BigJob(settings, **spec)
+        submitted, started = job.started()
+        on_jobs += submitted
+        on_events += started + job.finished(status)
+        jobs.append(job)
+    write(settings, on_jobs, on_events)
+    return jobs
 
 
 def finished_job(

@@ -218,7 +218,7 @@ function drawJobs(page) {
   const before = list.cursors.length * PAGE_SIZE;
   $("jobs-count").textContent = `${page.total} job(s)`;
   $("page-info").textContent = page.jobs.length
-    ? `${before + 1}–${before + page.jobs.length} of ${page.total}`
+    ? `${before + 1}-${before + page.jobs.length} of ${page.total}`
     : "no jobs";
   $("page-next").disabled = !page.next_cursor;
   $("page-next").dataset.cursor = page.next_cursor || "";
