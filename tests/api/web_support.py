@@ -79,8 +79,10 @@ class BigJob:
         name: str = "big",
         labels: dict[str, str] | None = None,
         at: datetime | None = None,
+        retry_of: str | None = None,
     ) -> None:
         self.settings = settings
+        self.retry_of = retry_of
         self.job_id = uuid.uuid4().hex
         self.name = name
         self.labels = labels or {}
@@ -106,6 +108,8 @@ class BigJob:
             document={**_DOCUMENT, "name": self.name},
             labels=self.labels,
             dispatch="local",
+            retry_of=self.retry_of,
+            attempt=2 if self.retry_of else 1,
         )
         started = StatusChanged(
             job_id=self.job_id,
