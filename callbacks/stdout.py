@@ -13,7 +13,11 @@ from jobstream.events.models import (
     Heartbeat,
     JobSubmitted,
     LogAppended,
+    StageFinished,
+    StageStarted,
     StatusChanged,
+    StepFinished,
+    StepStarted,
 )
 
 __all__ = ["StdoutCallback", "describe"]
@@ -38,6 +42,14 @@ def describe(job: JobInfo, event: Event) -> str:
             detail = f"worker={event.worker}"
         case CancelRequested():
             detail = f"by {event.requested_by}"
+        case StageStarted():
+            detail = f"stage {event.stage} {event.name} from line {event.first_line}"
+        case StageFinished():
+            detail = f"stage {event.stage} {event.name} {event.status} {event.duration_s:.2f}s"
+        case StepStarted():
+            detail = f"stage {event.stage} step {event.step} {event.action}: {event.title}"
+        case StepFinished():
+            detail = f"stage {event.stage} step {event.step} {event.status} exit={event.exit_code}"
     name = job.name or "-"
     return f"{event.at:%Y-%m-%dT%H:%M:%S}Z {job.id[:12]} {name} {event.type} {detail}"
 

@@ -12,8 +12,13 @@ from jobstream.events.models import (
     EventBase,
     Heartbeat,
     LogChunk,
+    Outcome,
+    StageFinished,
+    StageStarted,
     Status,
     StatusChanged,
+    StepFinished,
+    StepStarted,
 )
 from jobstream.runners.notifier import Notifier
 
@@ -76,6 +81,47 @@ class EventNotifier:
     async def heartbeat(self, lease_seconds: float, worker: str) -> None:
         await self.emit(Heartbeat, lease_seconds=lease_seconds, worker=worker)
 
+    async def stage_started(self, stage: int, name: str, first_line: int) -> None:
+        await self.emit(StageStarted, stage=stage, name=name, first_line=first_line)
+
+    async def stage_finished(
+        self, stage: int, name: str, status: Outcome, last_line: int, duration_s: float
+    ) -> None:
+        await self.emit(
+            StageFinished,
+            stage=stage,
+            name=name,
+            status=status,
+            last_line=last_line,
+            duration_s=duration_s,
+        )
+
+    async def step_started(
+        self, stage: int, step: int, action: str, title: str, first_line: int
+    ) -> None:
+        await self.emit(
+            StepStarted, stage=stage, step=step, action=action, title=title, first_line=first_line
+        )
+
+    async def step_finished(
+        self,
+        stage: int,
+        step: int,
+        status: Outcome,
+        exit_code: int | None,
+        last_line: int,
+        duration_s: float,
+    ) -> None:
+        await self.emit(
+            StepFinished,
+            stage=stage,
+            step=step,
+            status=status,
+            exit_code=exit_code,
+            last_line=last_line,
+            duration_s=duration_s,
+        )
+
 
 class TeeNotifier:
     """Hands every call to several notifiers in turn (the log first, then observers)."""
@@ -101,3 +147,31 @@ class TeeNotifier:
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         for n in self.notifiers:
             await n.completion(success, status, lines, bytes)
+
+    async def stage_started(self, stage: int, name: str, first_line: int) -> None:
+        for n in self.notifiers:
+            await n.stage_started(stage, name, first_line)
+
+    async def stage_finished(
+        self, stage: int, name: str, status: Outcome, last_line: int, duration_s: float
+    ) -> None:
+        for n in self.notifiers:
+            await n.stage_finished(stage, name, status, last_line, duration_s)
+
+    async def step_started(
+        self, stage: int, step: int, action: str, title: str, first_line: int
+    ) -> None:
+        for n in self.notifiers:
+            await n.step_started(stage, step, action, title, first_line)
+
+    async def step_finished(
+        self,
+        stage: int,
+        step: int,
+        status: Outcome,
+        exit_code: int | None,
+        last_line: int,
+        duration_s: float,
+    ) -> None:
+        for n in self.notifiers:
+            await n.step_finished(stage, step, status, exit_code, last_line, duration_s)

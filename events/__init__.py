@@ -32,8 +32,12 @@ from jobstream.events.models import (
     LogChunk,
     LogLine,
     StageDefined,
+    StageFinished,
+    StageStarted,
     Status,
     StatusChanged,
+    StepFinished,
+    StepStarted,
 )
 from jobstream.events.names import Topics
 
@@ -57,9 +61,13 @@ __all__ = [
     "SecretError",
     "StageDefined",
     "StageExists",
+    "StageFinished",
     "StageNotFound",
+    "StageStarted",
     "Status",
     "StatusChanged",
+    "StepFinished",
+    "StepStarted",
     "Topics",
     "UnresolvedStage",
     "ViewsBusy",

@@ -42,10 +42,15 @@ __all__ = [
     "LogAppended",
     "LogChunk",
     "LogLine",
+    "Outcome",
     "StageDefined",
+    "StageFinished",
+    "StageStarted",
     "Status",
     "StatusChanged",
     "StatusName",
+    "StepFinished",
+    "StepStarted",
     "Stream",
     "now",
 ]
@@ -307,8 +312,71 @@ class Completed(EventBase):
     _names = field_validator("status", mode="before")(_status_from_name)
 
 
+Outcome = Literal["SUCCEEDED", "FAILED", "SKIPPED"]
+"""How a stage run or a step ended (a step is never SKIPPED: a skipped stage runs none)."""
+
+
+class StageStarted(EventBase):
+    """A stage run begins. `stage` counts the job's stage runs from 0 (a stage run twice,
+    as a handler say, has two); `first_line` is the number its first log line gets, so
+    its lines are `first_line` up to the `last_line` of its StageFinished."""
+
+    type: Literal["StageStarted"] = "StageStarted"
+    stage: int = Field(ge=0)
+    name: str = Field(min_length=1)
+    first_line: int = Field(ge=1)
+
+
+class StageFinished(EventBase):
+    """A stage run ended; every line up to `last_line` is in the log before it (below
+    its StageStarted's `first_line` when it wrote none). `duration_s` is measured by the
+    runner's clock, not taken from the events' `at`."""
+
+    type: Literal["StageFinished"] = "StageFinished"
+    stage: int = Field(ge=0)
+    name: str = Field(min_length=1)
+    status: Outcome
+    last_line: int = Field(ge=0)
+    duration_s: float = Field(ge=0)
+
+
+class StepStarted(EventBase):
+    """A step of stage run `stage` begins; `step` is its position in the stage, from 0.
+    `title` is short text for people (the command, masked; a script's first line; the
+    action's name), never a secret value."""
+
+    type: Literal["StepStarted"] = "StepStarted"
+    stage: int = Field(ge=0)
+    step: int = Field(ge=0)
+    action: str = Field(min_length=1)
+    title: str
+    first_line: int = Field(ge=1)
+
+
+class StepFinished(EventBase):
+    """A step ended. `exit_code` is its last process's exit status (None: it ran no
+    process, timed out, or was killed by a signal)."""
+
+    type: Literal["StepFinished"] = "StepFinished"
+    stage: int = Field(ge=0)
+    step: int = Field(ge=0)
+    status: Outcome
+    exit_code: int | None = None
+    last_line: int = Field(ge=0)
+    duration_s: float = Field(ge=0)
+
+
 Event = Annotated[
-    JobSubmitted | CancelRequested | StatusChanged | LogAppended | Heartbeat | Completed,
+    JobSubmitted
+    | CancelRequested
+    | StatusChanged
+    | LogAppended
+    | Heartbeat
+    | Completed
+    | StageStarted
+    | StageFinished
+    | StepStarted
+    | StepFinished,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 if TYPE_CHECKING:
     from jobstream.events.models import LogChunk, LogLine, Status
     from jobstream.projections.records import JobRecord, LogLineRow
+    from jobstream.service.base import JobSteps
 
 __all__ = [
     "ColorChoice",
@@ -28,6 +29,7 @@ __all__ = [
     "format_duration",
     "format_lines",
     "format_record",
+    "format_stages",
     "format_table",
     "format_time",
     "strip_escapes",
@@ -40,6 +42,7 @@ _RESET = "\x1b[0m"
 _STATUS_STYLE = {
     "SUCCEEDED": "\x1b[32m",
     "FAILED": "\x1b[31m",
+    "RUNNING": "\x1b[33m",
     "FAILING": "\x1b[33m",
     "CANCELLED": "\x1b[35m",
 }
@@ -122,6 +125,19 @@ class LivePrinter:
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         return None
 
+    # Stages and steps show as their system lines (`==> stage build`, `$ make`) already.
+    async def stage_started(self, *_: object) -> None:
+        return None
+
+    async def stage_finished(self, *_: object) -> None:
+        return None
+
+    async def step_started(self, *_: object) -> None:
+        return None
+
+    async def step_finished(self, *_: object) -> None:
+        return None
+
 
 def format_time(value: datetime) -> str:
     """`2026-12-01 21:13:44 UTC`: the zone the API uses (`since`, `until`, every time)."""
@@ -181,6 +197,43 @@ def format_record(record: JobRecord, terminal: Terminal | None = None) -> str:
         ("worker", _text(record.worker)),
     ]
     return "\n".join(f"{k:>10}  {v}" for k, v in rows if v != "-" or k in ("status", "ended"))
+
+
+def format_stages(steps: JobSteps, terminal: Terminal | None = None) -> str:
+    """Each stage run with its status, duration and lines, its steps indented below it;
+    empty for a job whose log has no stage events."""
+    terminal = terminal or Terminal()
+    rows: list[tuple[str, str, str, str, str]] = []
+    for stage in steps.stages:
+        rows.append((stage.name, stage.status, _took(stage.duration_s), "", _range(stage)))
+        for step in stage.steps:
+            code = "" if step.exit_code is None else f"exit {step.exit_code}"
+            rows.append(
+                ("  " + step.title, step.status, _took(step.duration_s), code, _range(step))
+            )
+    if not rows:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["    stages"]
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row, widths, strict=False)]
+        cells[1] = _status(row[1], terminal) + " " * (widths[1] - len(row[1]))
+        lines.append(("      " + "  ".join([*cells, row[4]])).rstrip())
+    return "\n".join(lines)
+
+
+def _took(seconds: float | None) -> str:
+    return "running" if seconds is None else format_duration(seconds)
+
+
+def _range(section: Any) -> str:
+    """`lines 3-9`, `line 3`, `from line 3` (still running), or nothing (none written)."""
+    first, last = section.first_line, section.last_line
+    if first is None:
+        return ""
+    if last is None:
+        return f"from line {first}"
+    return f"line {first}" if first == last else f"lines {first}-{last}"
 
 
 def format_table(records: Sequence[JobRecord], terminal: Terminal | None = None) -> str:

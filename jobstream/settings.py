@@ -217,6 +217,11 @@ class Settings(BaseModel):
         return self.data_dir / "workers"
 
     @property
+    def callbacks_path(self) -> Path:
+        """The callbacks' store: their positions, deliveries and dead letters."""
+        return self.data_dir / "callbacks.sqlite"
+
+    @property
     def tokens_path(self) -> Path:
         return self.data_dir / "tokens.sqlite"
 

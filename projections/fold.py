@@ -16,6 +16,11 @@ interleaving, gives the same rows:
 - A log line is stored once per (job, line number): line numbers grow by one per job, so
   lines at or below the job's `last_line` are already stored.
 
+- StageStarted and StepStarted add a RUNNING row (`job_stages`, `job_steps`); the matching
+  StageFinished and StepFinished end it, and only a RUNNING row (read from `sections`, the
+  open rows of the jobs in the batch) is ended, so a stray one changes nothing. A Completed
+  ends the job's rows still RUNNING as FAILED: its runner is gone (a lost worker).
+
 - StageDefined (the stages topic, `fold_stages`) adds a row per name and version; a name and
   version already defined keeps its first definition (stored stages are immutable).
 
@@ -28,7 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from jobstream.events.models import (
     CancelRequested,
@@ -38,12 +44,28 @@ from jobstream.events.models import (
     JobSubmitted,
     LogAppended,
     StageDefined,
+    StageFinished,
+    StageStarted,
     Status,
     StatusChanged,
+    StepFinished,
+    StepStarted,
 )
-from jobstream.projections.records import JobRecord, StageRecord
+from jobstream.projections.records import JobRecord, JobStageRow, JobStepRow, StageRecord
 
-__all__ = ["AppliedKey", "FoldResult", "LineColumns", "LogChunk", "fold", "fold_stages"]
+__all__ = [
+    "AppliedKey",
+    "FoldResult",
+    "LineColumns",
+    "LogChunk",
+    "Sections",
+    "fold",
+    "fold_stages",
+]
+
+SECTION_EVENTS = (StageStarted, StageFinished, StepStarted, StepFinished)
+_Row = JobStageRow | JobStepRow
+RUNNING = "RUNNING"
 
 AppliedKey = tuple[str, str]
 """(job_id, writer)"""
@@ -82,6 +104,14 @@ class LogChunk:
 
 
 @dataclass(slots=True)
+class Sections:
+    """Rows of `job_stages` and `job_steps` by key: (job_id, stage) and (job_id, stage, step)."""
+
+    stages: dict[tuple[str, int], JobStageRow] = field(default_factory=dict)
+    steps: dict[tuple[str, int, int], JobStepRow] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class FoldResult:
     jobs: dict[str, JobRecord]
     """Rows that changed, by job id (whole rows, for an upsert)."""
@@ -95,19 +125,23 @@ class FoldResult:
     """Indexes (also in `chunks`) whose threshold falls inside their lines: the fold could
     not count their new lines and bytes, so `lines` and `bytes` of their jobs still lack
     them (the caller adds them; last_line is already right)."""
+    sections: Sections = field(default_factory=Sections)
+    """Stage and step rows that changed (whole rows, for an upsert)."""
 
 
 def fold(
     rows: Mapping[str, JobRecord],
     applied: Mapping[AppliedKey, int],
     events: Iterable[Event | LogChunk],
+    sections: Sections | None = None,
 ) -> FoldResult:
-    """Apply `events` (in log order) to the current `rows` and `applied` seqs of the jobs
-    they touch; neither input is modified."""
+    """Apply `events` (in log order) to the current `rows`, `applied` seqs and RUNNING
+    `sections` of the jobs they touch; no input is modified."""
     jobs: dict[str, JobRecord] = {}
     seqs: dict[AppliedKey, int] = {}
     lines = LineColumns()
     result = FoldResult(jobs=jobs, applied=seqs, lines=lines)
+    folding = _SectionFold(sections or Sections(), result.sections)
 
     def row(job_id: str) -> JobRecord:
         current = jobs.get(job_id)
@@ -148,9 +182,80 @@ def fold(
             job.success = event.success
             job.ended = event.ended_at
             job.completed = True
+            folding.abandon(event.job_id, event.ended_at, job.last_line)
+        elif isinstance(event, SECTION_EVENTS):
+            folding.apply(event)
         if event.writer == job.writer:
             job.last_seq = max(job.last_seq, event.seq)
     return result
+
+
+class _SectionFold:
+    """Stage and step rows: `known` the RUNNING rows before the batch, `out` those changed."""
+
+    def __init__(self, known: Sections, out: Sections) -> None:
+        self.known = known
+        self.out = out
+
+    def apply(self, event: StageStarted | StageFinished | StepStarted | StepFinished) -> None:
+        job_id = event.job_id
+        if isinstance(event, StageStarted):
+            self.out.stages[(job_id, event.stage)] = JobStageRow(
+                job_id=job_id,
+                stage=event.stage,
+                name=event.name,
+                status=RUNNING,
+                started_at=event.at,
+                first_line=event.first_line,
+            )
+        elif isinstance(event, StepStarted):
+            self.out.steps[(job_id, event.stage, event.step)] = JobStepRow(
+                job_id=job_id,
+                stage=event.stage,
+                step=event.step,
+                action=event.action,
+                title=event.title,
+                status=RUNNING,
+                started_at=event.at,
+                first_line=event.first_line,
+            )
+        elif isinstance(event, StageFinished):
+            stage = self._open(self.out.stages, self.known.stages, (job_id, event.stage))
+            if stage is not None:
+                self.out.stages[(job_id, event.stage)] = stage.model_copy(
+                    update=_ended(event.status, event.at, event.duration_s, event.last_line)
+                )
+        else:
+            key = (job_id, event.stage, event.step)
+            step = self._open(self.out.steps, self.known.steps, key)
+            if step is not None:
+                update = _ended(event.status, event.at, event.duration_s, event.last_line)
+                self.out.steps[key] = step.model_copy(
+                    update={**update, "exit_code": event.exit_code}
+                )
+
+    @staticmethod
+    def _open(out: Mapping[Any, _Row], known: Mapping[Any, _Row], key: Any) -> Any:
+        """The row at `key` if it is RUNNING (changed in this batch, else as it was)."""
+        row = out[key] if key in out else known.get(key)
+        return row if row is not None and row.status == RUNNING else None
+
+    def abandon(self, job_id: str, ended: datetime, last_line: int) -> None:
+        """End the job's RUNNING rows FAILED at `ended`: the job ended without them."""
+        for rows, known in (
+            (self.out.stages, self.known.stages),
+            (self.out.steps, self.known.steps),
+        ):
+            for key in {**known, **rows}:
+                row = self._open(rows, known, key)
+                if row is None or row.job_id != job_id:
+                    continue
+                seconds = max(0.0, (ended - row.started_at).total_seconds())
+                rows[key] = row.model_copy(update=_ended("FAILED", ended, seconds, last_line))
+
+
+def _ended(status: str, at: datetime, seconds: float, last_line: int) -> dict[str, object]:
+    return {"status": status, "finished_at": at, "duration_s": seconds, "last_line": last_line}
 
 
 def _submitted(job: JobRecord, event: JobSubmitted) -> None:

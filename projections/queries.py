@@ -13,8 +13,23 @@ import duckdb
 
 from jobstream.events.errors import AmbiguousJobId, JobNotFound, StageNotFound
 from jobstream.events.models import TERMINAL, Status
-from jobstream.projections.records import DeadLetter, JobRecord, LogLineRow, StageRecord, Stats
-from jobstream.projections.schema import DEAD_LETTERS, JOB_RECORDS, LOG_LINES, STAGES
+from jobstream.projections.records import (
+    DeadLetter,
+    JobRecord,
+    JobStageRow,
+    JobStepRow,
+    LogLineRow,
+    StageRecord,
+    Stats,
+)
+from jobstream.projections.schema import (
+    DEAD_LETTERS,
+    JOB_RECORDS,
+    JOB_STAGES,
+    JOB_STEPS,
+    LOG_LINES,
+    STAGES,
+)
 
 __all__ = [
     "count_jobs",
@@ -22,6 +37,7 @@ __all__ = [
     "expired_leases",
     "get_job",
     "get_stage",
+    "job_sections",
     "list_jobs",
     "list_stages",
     "log_range",
@@ -136,6 +152,18 @@ def expired_leases(conn: duckdb.DuckDBPyConnection, now: datetime) -> list[JobRe
         "AND lease_expires < $now ORDER BY lease_expires",
         {"leased": _LEASED, "now": now},
     )
+
+
+def job_sections(
+    conn: duckdb.DuckDBPyConnection, job_id: str
+) -> tuple[list[JobStageRow], list[JobStepRow]]:
+    """A job's stage runs and their steps, in the order they ran (none for a job whose log
+    has no stage events: one written before they existed)."""
+    params = {"id": job_id}
+    stages = conn.execute(JOB_STAGES.select("WHERE job_id = $id ORDER BY stage"), params)
+    stage_rows = stages.fetchall()
+    steps = conn.execute(JOB_STEPS.select("WHERE job_id = $id ORDER BY stage, step"), params)
+    return JOB_STAGES.load(stage_rows), JOB_STEPS.load(steps.fetchall())
 
 
 def dead_letters(conn: duckdb.DuckDBPyConnection) -> list[DeadLetter]:

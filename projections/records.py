@@ -1,6 +1,7 @@
 """Rows of the views as pydantic models: what queries return and what the fold computes.
 
-`JobRecord`, `LogLineRow`, `StageRecord` and `DeadLetter` are also the tables' definitions:
+`JobRecord`, `LogLineRow`, `JobStageRow`, `JobStepRow`, `StageRecord` and `DeadLetter` are
+also the tables' definitions:
 projections.schema turns each field into a column (its DuckDB type from the field's type,
 NOT NULL unless it can be None), so a column is added by adding a field. `Stored` and
 `Derived` say what that mapping cannot guess.
@@ -18,7 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.models import DEFAULT_ORGANIZATION, Status, StatusName
 
-__all__ = ["DeadLetter", "Derived", "JobRecord", "LogLineRow", "StageRecord", "Stats", "Stored"]
+__all__ = [
+    "DeadLetter",
+    "Derived",
+    "JobRecord",
+    "JobStageRow",
+    "JobStepRow",
+    "LogLineRow",
+    "StageRecord",
+    "Stats",
+    "Stored",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,57 @@ class LogLineRow(BaseModel):
     stream: str
     """stdout, stderr or system."""
     text: str
+
+
+class JobStageRow(BaseModel):
+    """One row of `job_stages`: one stage run of a job (StageStarted, StageFinished)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    job_id: str
+    stage: Annotated[int, Stored("INTEGER")]
+    """The run's ordinal in the job, from 0: a stage run twice (a handler) has two rows."""
+    name: str
+    """The stage's name."""
+    status: str
+    """RUNNING, then SUCCEEDED, FAILED or SKIPPED; FAILED too when the job ended while it
+    ran (a lost worker)."""
+    started_at: datetime
+    """The StageStarted's `at`."""
+    finished_at: datetime | None = None
+    """The StageFinished's `at` (the job's end, when it ended first)."""
+    duration_s: float | None = None
+    """Seconds it ran, by the runner's clock."""
+    first_line: int
+    """The number its first log line gets."""
+    last_line: int | None = None
+    """The last line written when it finished; below `first_line` when it wrote none."""
+
+
+class JobStepRow(BaseModel):
+    """One row of `job_steps`: one step of a stage run (StepStarted, StepFinished)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    job_id: str
+    stage: Annotated[int, Stored("INTEGER")]
+    """The stage run it belongs to (`job_stages.stage`)."""
+    step: Annotated[int, Stored("INTEGER")]
+    """Its position in the stage, from 0."""
+    action: str
+    """The action that ran it (command, script, log, ...)."""
+    title: str
+    """Short text naming it (the command, masked; a script's first line; the action)."""
+    status: str
+    """RUNNING, then SUCCEEDED or FAILED."""
+    exit_code: Annotated[int | None, Stored("INTEGER")] = None
+    """Its last process's exit status (NULL: none, a timeout or a signal)."""
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    first_line: int
+    last_line: int | None = None
+    """As in `job_stages`."""
 
 
 class StageRecord(BaseModel):

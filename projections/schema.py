@@ -6,6 +6,8 @@ DESIGN.md asks) and the reads (the column list and the row to model conversion).
 
 - `job_records` (JobRecord): one row per job; key job_id.
 - `log_lines` (LogLineRow): one row per log line.
+- `job_stages` (JobStageRow): one row per stage run of a job; key (job_id, stage).
+- `job_steps` (JobStepRow): one row per step of a stage run; key (job_id, stage, step).
 - `applied`: (job_id, writer) key, seq: the highest `seq` applied from that writer for that
   job (job-events only); an event at or below it is a producer's retry and is skipped.
 - `checkpoints`: (projection, topic, partition) key, position: the next offset the
@@ -43,6 +45,8 @@ from jobstream.projections.records import (
     DeadLetter,
     Derived,
     JobRecord,
+    JobStageRow,
+    JobStepRow,
     LogLineRow,
     StageRecord,
     Stored,
@@ -54,6 +58,9 @@ __all__ = [
     "DDL",
     "DEAD_LETTERS",
     "JOB_RECORDS",
+    "JOB_STAGES",
+    "JOB_STEPS",
+    "LAYOUT",
     "LOG_APPENDED",
     "LOG_LINES",
     "STAGES",
@@ -339,13 +346,30 @@ DEAD_LETTERS = Table.of(
 
 STAGES = Table.of("stages", StageRecord, key=("name", "version"))
 
-_ALL = (JOB_RECORDS, LOG_LINES, APPLIED, CHECKPOINTS, STAGES, DEAD_LETTERS)
+JOB_STAGES = Table.of("job_stages", JobStageRow, key=("job_id", "stage"))
+
+JOB_STEPS = Table.of("job_steps", JobStepRow, key=("job_id", "stage", "step"))
+
+_ALL = (
+    JOB_RECORDS,
+    LOG_LINES,
+    JOB_STAGES,
+    JOB_STEPS,
+    APPLIED,
+    CHECKPOINTS,
+    STAGES,
+    DEAD_LETTERS,
+)
 
 DDL = "".join(t.ddl for t in _ALL)
 """Every view table, created if missing."""
 
 TABLES: dict[str, tuple[str, ...]] = {t.name: t.compared for t in _ALL}
 """Every view table with the columns two builds of the same log must agree on."""
+
+LAYOUT: dict[str, tuple[str, ...]] = {t.name: tuple(c.name for c in t.columns) for t in _ALL}
+"""Every view table with all its columns: what a file must have to be written by this
+jobstream."""
 
 
 # The fast path ----------------------------------------------------------------------------

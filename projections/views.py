@@ -32,12 +32,21 @@ from jobstream.events.documents.ingest import decode_record, is_stages_topic
 from jobstream.events.documents.stages import decode_stage
 from jobstream.events.errors import MalformedEvent, ViewsBusy, ViewsOutdated
 from jobstream.events.log.base import Record, TopicPartition
-from jobstream.events.models import Event, LogAppended, StageDefined
+from jobstream.events.models import (
+    Completed,
+    Event,
+    LogAppended,
+    StageDefined,
+    StageFinished,
+    StepFinished,
+)
 from jobstream.projections.fold import (
+    RUNNING,
     AppliedKey,
     FoldResult,
     LineColumns,
     LogChunk,
+    Sections,
     fold,
     fold_stages,
 )
@@ -48,6 +57,9 @@ from jobstream.projections.schema import (
     DDL,
     DEAD_LETTERS,
     JOB_RECORDS,
+    JOB_STAGES,
+    JOB_STEPS,
+    LAYOUT,
     LOG_APPENDED,
     LOG_LINES,
     STAGES,
@@ -129,15 +141,29 @@ WHERE try_cast(a AS {LOG_LINES["at"].type}) IS NULL
 """
 
 
+# The events that end stage and step rows: the open rows of their jobs are read first.
+_ENDS_SECTIONS = (StageFinished, StepFinished, Completed)
+
+
 def _check_layout(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
-    present = {
-        row[0]
-        for row in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-            [JOB_RECORDS.name],
-        ).fetchall()
-    }
-    missing = [c.name for c in JOB_RECORDS.columns if c.name not in present]
+    """ViewsOutdated when a file that holds views lacks a table or a column of LAYOUT (a
+    new file has none yet: DDL creates them). A table added later counts too: an older
+    jobstream's projector passed over the events it holds, so it would stay short."""
+    present: dict[str, set[str]] = {}
+    for table, column in conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall():
+        present.setdefault(table, set()).add(column)
+    if JOB_RECORDS.name not in present:
+        return
+    missing: list[str] = []
+    for table, columns in LAYOUT.items():
+        if table not in present:
+            missing.append(f"table {table}")
+            continue
+        absent = [c for c in columns if c not in present[table]]
+        # job_records' columns by name alone, as they were reported before other tables.
+        missing += absent if table == JOB_RECORDS.name else [f"{table}.{c}" for c in absent]
     if missing:
         conn.close()
         raise ViewsOutdated(str(path), missing)
@@ -170,9 +196,9 @@ class DuckDBViews:
             raise ViewsBusy(str(path), holder) from exc
         # Timestamps come back as UTC datetimes whatever the machine's zone.
         conn.execute("SET TimeZone = 'UTC'")
-        conn.execute(DDL)
         if check_layout:
             _check_layout(conn, path)
+        conn.execute(DDL)
         return cls(conn, path)
 
     @property
@@ -208,7 +234,13 @@ class DuckDBViews:
             items, dead = self._decode(conn, fresh)
             dead += self._apply_stages(conn, stage_records)
             touched = list({e.job_id for e in items})
-            result = fold(self._read_jobs(conn, touched), self._read_applied(conn, touched), items)
+            ending = list({e.job_id for e in items if isinstance(e, _ENDS_SECTIONS)})
+            result = fold(
+                self._read_jobs(conn, touched),
+                self._read_applied(conn, touched),
+                items,
+                self._read_open_sections(conn, ending),
+            )
             self._write_staged_lines(conn, result)
             self._write_rows(conn, result)
             self._write_dead_letters(conn, dead)
@@ -335,11 +367,33 @@ class DuckDBViews:
         ).fetchall()
         return {(job_id, writer): seq for job_id, writer, seq in rows}
 
+    @staticmethod
+    def _read_open_sections(conn: duckdb.DuckDBPyConnection, job_ids: list[str]) -> Sections:
+        """The RUNNING stage and step rows of `job_ids`: the only ones an event changes."""
+        sections = Sections()
+        if not job_ids:
+            return sections
+        where = "WHERE status = $running AND job_id IN (SELECT unnest($ids::VARCHAR[]))"
+        params = {"running": RUNNING, "ids": job_ids}
+        for stage in JOB_STAGES.load(
+            conn.execute(JOB_STAGES.select(where), params).fetchall(), trusted=True
+        ):
+            sections.stages[(stage.job_id, stage.stage)] = stage
+        for step in JOB_STEPS.load(
+            conn.execute(JOB_STEPS.select(where), params).fetchall(), trusted=True
+        ):
+            sections.steps[(step.job_id, step.stage, step.step)] = step
+        return sections
+
     @classmethod
     def _write_rows(cls, conn: duckdb.DuckDBPyConnection, result: FoldResult) -> None:
         cls._write_jobs(conn, list(result.jobs.values()))
         cls._write_applied(conn, result.applied)
         cls._write_lines(conn, result.lines)
+        if result.sections.stages:
+            JOB_STAGES.write_rows(conn, list(result.sections.stages.values()))
+        if result.sections.steps:
+            JOB_STEPS.write_rows(conn, list(result.sections.steps.values()))
 
     @staticmethod
     def _write_jobs(conn: duckdb.DuckDBPyConnection, jobs: list[JobRecord]) -> None:

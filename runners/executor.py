@@ -19,6 +19,7 @@ import os
 import shlex
 import shutil
 import signal
+import time
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -35,7 +36,7 @@ from jobstream.events.documents.models import (
 from jobstream.events.documents.plan import SequencePlan
 from jobstream.events.documents.secrets import SecretBox
 from jobstream.events.errors import SecretError
-from jobstream.events.models import DEFAULT_ORGANIZATION, Status
+from jobstream.events.models import DEFAULT_ORGANIZATION, Outcome, Status
 from jobstream.runners.actions import ActionSettings, get_action
 from jobstream.runners.builders import (
     SCRIPT_DIR,
@@ -66,6 +67,10 @@ from jobstream.runners.workspace import (
 )
 
 __all__ = ["Runner", "git_source"]
+
+
+# Step titles are cut to this many characters: a title names a step, the log holds it whole.
+_TITLE = 200
 
 
 def _seconds(value: float) -> str:
@@ -186,6 +191,9 @@ class _Job:
         self._stopped: tuple[Status, str] | None = None
         self._scripts = 0
         self._sudo_ok: bool | None = None
+        self._stage_runs = 0
+        # The exit status of the running step's last process, for its step hook.
+        self._exit_code: int | None = None
 
     # -- the job --------------------------------------------------------------------------
 
@@ -362,35 +370,51 @@ class _Job:
             index = plan.next(index, await self._run_stage(entry))
 
     async def _run_stage(self, entry: SequenceEntry) -> bool:
+        """Run one stage, bracketed by the stage hooks: every line it writes, from its
+        `==> stage` line to its failure's, is numbered between the two."""
+        run = self._stage_runs
+        self._stage_runs += 1
+        started = time.monotonic()
+        await self._chunker.flush()
+        await self._notifier.stage_started(run, entry.stage, self._chunker.lines + 1)
+        ok, ran = await self._stage_steps(entry, run)
+        await self._chunker.flush()
+        outcome: Outcome = "FAILED" if not ok else "SUCCEEDED" if ran else "SKIPPED"
+        await self._notifier.stage_finished(
+            run, entry.stage, outcome, self._chunker.lines, time.monotonic() - started
+        )
+        return ok
+
+    async def _stage_steps(self, entry: SequenceEntry, run: int) -> tuple[bool, bool]:
+        """Whether the stage succeeded, and whether it ran (False: skipped, or undefined)."""
         name = entry.stage
         await self._system(f"==> stage {name}")
         stage = self._document.stage(name)
         if stage is None:
-            return await self._stage_failed(name, f"stage {name!r} is not defined")
+            return await self._stage_failed(name, f"stage {name!r} is not defined"), False
         try:
-            run, why = self._should_run(entry)
+            should, why = self._should_run(entry)
         except ConditionError as error:
-            return await self._stage_failed(name, str(error))
+            return await self._stage_failed(name, str(error)), False
         ok = True
-        if run:
+        if should:
             for number, step in enumerate(stage.steps, 1):
-                problem = await self._run_step(step)
+                problem = await self._run_step(step, run, number - 1)
                 if self._poll_cancel():
-                    return False
+                    return False, True
                 if problem is not None:
-                    return await self._stage_failed(
-                        name, f"stage {name!r} step {number} ({step.action}): {problem}"
-                    )
+                    reason = f"stage {name!r} step {number} ({step.action}): {problem}"
+                    return await self._stage_failed(name, reason), True
         else:
             await self._system(f"==> stage {name} skipped: {why}")
         if entry.fail_if is not None:
             try:
                 forced = self._condition("fail_if", entry.fail_if)
             except ConditionError as error:
-                return await self._stage_failed(name, str(error))
+                return await self._stage_failed(name, str(error)), should
             if forced:
                 ok = await self._stage_failed(name, f"fail_if {entry.fail_if!r} is true")
-        return ok
+        return ok, should
 
     def _should_run(self, entry: SequenceEntry) -> tuple[bool, str]:
         """Whether the stage runs, and if not, why; only_if wins over not_if."""
@@ -415,15 +439,42 @@ class _Job:
 
     # -- steps ----------------------------------------------------------------------------
 
-    async def _run_step(self, step: ActionStep) -> str | None:
+    async def _run_step(self, step: ActionStep, run: int, index: int) -> str | None:
         """None if the step succeeded, else what went wrong: the action the step names
-        runs it (runners.actions)."""
+        runs it (runners.actions), bracketed by the step hooks."""
+        started = time.monotonic()
+        await self._chunker.flush()
+        first = self._chunker.lines + 1
+        await self._notifier.step_started(run, index, step.action, self._title(step), first)
+        self._exit_code = None
         action = get_action(step.action)
         try:
-            return await action.run(step, _StepJob(self))
+            problem = await action.run(step, _StepJob(self))
         except Exception as error:
             # A plugin's bug fails its step, not the runner and every job after it.
-            return f"the {step.action} action failed: {type(error).__name__}: {error}"
+            problem = f"the {step.action} action failed: {type(error).__name__}: {error}"
+        await self._chunker.flush()
+        await self._notifier.step_finished(
+            run,
+            index,
+            "SUCCEEDED" if problem is None else "FAILED",
+            self._exit_code,
+            self._chunker.lines,
+            time.monotonic() - started,
+        )
+        return problem
+
+    def _title(self, step: ActionStep) -> str:
+        """Short text naming the step for people, masked like every line."""
+        if isinstance(step, CommandStep):
+            text = self._interpolate(command_line(step.cmd, step.args))
+        elif isinstance(step, ScriptStep):
+            text = next((line for line in step.text.splitlines() if line.strip()), step.action)
+            text = self._interpolate(text.strip())
+        else:
+            text = step.action
+        text = self._masker.mask(text)
+        return text if len(text) <= _TITLE else text[: _TITLE - 1] + "…"
 
     async def _run_process(self, step: CommandStep | ScriptStep) -> str | None:
         if isinstance(step, CommandStep):
@@ -557,6 +608,7 @@ class _Job:
                 return f"timed out after {_seconds(timeout)} s"
         finally:
             await process.terminate()
+        self._exit_code = code if code >= 0 else None
         if code < 0:
             await self._system(f"==> killed by {signal.Signals(-code).name}")
             return f"killed by {signal.Signals(-code).name}"

@@ -2,14 +2,17 @@
 
 A Runner never writes to a database or a log itself. The process that creates a Runner
 hands it a Notifier (`dispatcher.notifier.EventNotifier` turns each call into an event);
-the hook names are Cyclid's.
+the first three hook names are Cyclid's. The stage and step hooks bracket each stage run
+and step with the log's line numbers, so whoever reads the events can tell which lines
+each wrote: the runner sends every line numbered before a hook to `log_write` before it
+calls the hook.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from jobstream.events.models import LogChunk, Status
+from jobstream.events.models import LogChunk, Outcome, Status
 
 __all__ = ["Notifier"]
 
@@ -31,3 +34,28 @@ class Notifier(Protocol):
 
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         """The job ended; sent after the last `log_write`. `bytes` counts UTF-8 text bytes."""
+
+    async def stage_started(self, stage: int, name: str, first_line: int) -> None:
+        """Stage run `stage` (counted from 0 in the job) of the stage `name` begins; its
+        first line will be number `first_line`."""
+
+    async def stage_finished(
+        self, stage: int, name: str, status: Outcome, last_line: int, duration_s: float
+    ) -> None:
+        """Stage run `stage` ended; `last_line` is the last line written so far."""
+
+    async def step_started(
+        self, stage: int, step: int, action: str, title: str, first_line: int
+    ) -> None:
+        """Step `step` (its position in the stage, from 0) of stage run `stage` begins."""
+
+    async def step_finished(
+        self,
+        stage: int,
+        step: int,
+        status: Outcome,
+        exit_code: int | None,
+        last_line: int,
+        duration_s: float,
+    ) -> None:
+        """The step ended; `exit_code` is its last process's (None when there is none)."""

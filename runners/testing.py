@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from jobstream.events.models import LogChunk, LogLine, Status, Stream
+from jobstream.events.models import LogChunk, LogLine, Outcome, Status, Stream
 
-__all__ = ["Completion", "RecordingNotifier", "StatusCall"]
+__all__ = ["Completion", "RecordingNotifier", "SectionCall", "StatusCall"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,14 @@ class Completion:
     bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class SectionCall:
+    """A stage or step hook: `hook` is its name, `args` what it was given by name."""
+
+    hook: str
+    args: dict[str, object]
+
+
 @dataclass
 class RecordingNotifier:
     statuses: list[StatusCall] = field(default_factory=list)
@@ -37,7 +45,9 @@ class RecordingNotifier:
     # time.time() of each log_write, parallel to `chunks`, to compare with line stamps.
     chunk_times: list[float] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
-    # The name of every call in order: "status_changed", "log_write", "completion".
+    sections: list[SectionCall] = field(default_factory=list)
+    # The name of every call in order: "status_changed", "log_write", "completion",
+    # "stage_started", ...
     calls: list[str] = field(default_factory=list)
 
     async def status_changed(
@@ -59,6 +69,56 @@ class RecordingNotifier:
     async def completion(self, success: bool, status: Status, lines: int, bytes: int) -> None:
         self.calls.append("completion")
         self.completions.append(Completion(success, status, lines, bytes))
+
+    async def stage_started(self, stage: int, name: str, first_line: int) -> None:
+        self._section("stage_started", stage=stage, name=name, first_line=first_line)
+
+    async def stage_finished(
+        self, stage: int, name: str, status: Outcome, last_line: int, duration_s: float
+    ) -> None:
+        self._section(
+            "stage_finished",
+            stage=stage,
+            name=name,
+            status=status,
+            last_line=last_line,
+            duration_s=duration_s,
+        )
+
+    async def step_started(
+        self, stage: int, step: int, action: str, title: str, first_line: int
+    ) -> None:
+        self._section(
+            "step_started",
+            stage=stage,
+            step=step,
+            action=action,
+            title=title,
+            first_line=first_line,
+        )
+
+    async def step_finished(
+        self,
+        stage: int,
+        step: int,
+        status: Outcome,
+        exit_code: int | None,
+        last_line: int,
+        duration_s: float,
+    ) -> None:
+        self._section(
+            "step_finished",
+            stage=stage,
+            step=step,
+            status=status,
+            exit_code=exit_code,
+            last_line=last_line,
+            duration_s=duration_s,
+        )
+
+    def _section(self, hook: str, **args: object) -> None:
+        self.calls.append(hook)
+        self.sections.append(SectionCall(hook, args))
 
     @property
     def lines(self) -> list[LogLine]:

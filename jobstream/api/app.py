@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from jobstream.api.errors import install_error_handlers
-from jobstream.api.routes import jobs, jobs_stream, logs, service, stages
+from jobstream.api.routes import dead_letters, jobs, jobs_stream, logs, service, stages
 from jobstream.api.state import Services
 from jobstream.api.tokens import TokenStore
 from jobstream.events.documents.models import JobDocument
@@ -61,7 +61,8 @@ def create_app(
     )
     install_error_handlers(app)
     # jobs_stream first: its /jobs/stream must match before /jobs/{job_id} does.
-    for router in (jobs_stream.router, jobs.router, logs.router, service.router, stages.router):
+    routers = (jobs_stream, jobs, logs, service, stages, dead_letters)
+    for router in (module.router for module in routers):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -9,19 +9,25 @@ from pydantic import BaseModel, Field, computed_field
 from jobstream.events.documents.validation import Problem
 from jobstream.events.models import StatusName, Stream
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
+from jobstream.service.base import DeadLetterEntry, JobSteps, StageRun, StepRun
 
 __all__ = [
     "CancelResult",
+    "DeadLetterEntry",
+    "DeadLetters",
     "ErrorBody",
     "Health",
     "Job",
     "JobCreated",
     "JobPage",
     "JobStatus",
+    "JobSteps",
     "LogLine",
     "LogMatches",
     "LogPage",
+    "StageRun",
     "Stats",
+    "StepRun",
     "StreamEnd",
 ]
 
@@ -128,3 +134,10 @@ class Health(BaseModel):
         None, description="events in the log not yet applied to the views"
     )
     applied: int = Field(description="events applied by this process since it started")
+
+
+class DeadLetters(BaseModel):
+    """What the views and the callbacks set aside, oldest first: positions and reasons
+    only, never a record's content."""
+
+    dead_letters: list[DeadLetterEntry]

@@ -43,6 +43,7 @@ class Services:
             visible_within=_VISIBLE_WITHIN,
             stop=self.stop,
             organization=self.settings.organization,
+            callbacks=self.settings.callbacks_path,
         )
 
 

@@ -33,6 +33,7 @@ COMMANDS = {
     "callbacks": "jobstream.cli.callbacks:callbacks",
     "stage": "jobstream.cli.stages:stage",
     "workspace": "jobstream.cli.workspace:workspace",
+    "dead-letters": "jobstream.cli.deadletters:dead_letters",
 }
 
 

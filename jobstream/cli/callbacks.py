@@ -29,7 +29,7 @@ _ALIVE_WITHIN = 4 * _BEAT
 
 
 def store_path(settings: Settings) -> Path:
-    return settings.data_dir / "callbacks.sqlite"
+    return settings.callbacks_path
 
 
 @click.group()

@@ -156,6 +156,7 @@ def local_jobs(settings: Settings, log: EventLog, views: LocalViews) -> LocalJob
         views,
         functools.partial(secret_box, settings),
         organization=settings.organization,
+        callbacks=settings.callbacks_path,
     )
 
 

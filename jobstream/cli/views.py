@@ -11,10 +11,17 @@ import click
 
 from jobstream.cli.common import jobs_service, pass_settings, run_async, terminal
 from jobstream.cli.exit_codes import ExitCode
-from jobstream.console import format_duration, format_lines, format_record, format_table
+from jobstream.console import (
+    format_duration,
+    format_lines,
+    format_record,
+    format_stages,
+    format_table,
+)
 
 if TYPE_CHECKING:
     from jobstream.projections.records import JobRecord, LogLineRow, Stats
+    from jobstream.service.base import JobSteps
     from jobstream.settings import Settings
 
 __all__ = ["list_command", "log", "show", "stats", "status"]
@@ -95,12 +102,23 @@ async def _job(settings: Settings, job: str) -> JobRecord:
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @pass_settings
 def show(settings: Settings, job: str, as_json: bool) -> None:
-    """Show the record of JOB (an id or a unique prefix)."""
-    record = run_async(_job(settings, job))
+    """Show the record of JOB (an id or a unique prefix), and its stages."""
     if as_json:
+        record = run_async(_job(settings, job))
         click.echo(json.dumps(_record_json(record, document=True), indent=2))
-    else:
-        click.echo(format_record(record, terminal()))
+        return
+
+    async def go() -> tuple[JobRecord, JobSteps]:
+        async with jobs_service(settings) as jobs:
+            record = await jobs.get(job)
+            return record, await jobs.steps(record.job_id)
+
+    record, steps = run_async(go())
+    screen = terminal()
+    click.echo(format_record(record, screen))
+    stages = format_stages(steps, screen)
+    if stages:
+        click.echo(stages)
 
 
 @click.command()

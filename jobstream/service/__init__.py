@@ -3,18 +3,32 @@ wait for jobs, with two implementations: `LocalJobs` on the log and the views of
 process (the HTTP API, and the command line when no server runs), and `RemoteJobs`
 through the HTTP API (the command line when a server runs)."""
 
-from jobstream.service.base import CancelOutcome, InvalidCursor, JobList, JobsService, LogPage
+from jobstream.service.base import (
+    CancelOutcome,
+    DeadLetterEntry,
+    InvalidCursor,
+    JobList,
+    JobsService,
+    JobSteps,
+    LogPage,
+    StageRun,
+    StepRun,
+)
 from jobstream.service.local import LocalJobs, Views
 from jobstream.service.remote import ApiRequestError, RemoteJobs
 
 __all__ = [
     "ApiRequestError",
     "CancelOutcome",
+    "DeadLetterEntry",
     "InvalidCursor",
     "JobList",
+    "JobSteps",
     "JobsService",
     "LocalJobs",
     "LogPage",
     "RemoteJobs",
+    "StageRun",
+    "StepRun",
     "Views",
 ]

@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jobstream.events.documents.validation import ValidatedDocument
 from jobstream.events.errors import JobNotFound, JobstreamError
@@ -23,7 +24,17 @@ from jobstream.events.log.base import Record
 from jobstream.events.models import Status, StatusName
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
 
-__all__ = ["CancelOutcome", "InvalidCursor", "JobList", "JobsService", "LogPage"]
+__all__ = [
+    "CancelOutcome",
+    "DeadLetterEntry",
+    "InvalidCursor",
+    "JobList",
+    "JobSteps",
+    "JobsService",
+    "LogPage",
+    "StageRun",
+    "StepRun",
+]
 
 # How often `wait` asks for the record of a job that has not ended yet.
 WAIT_POLL = 0.05
@@ -60,6 +71,61 @@ class CancelOutcome(BaseModel):
     requested: bool
     """False when the job had already ended."""
     status: StatusName
+
+
+class StepRun(BaseModel):
+    """One step of a stage run."""
+
+    index: int = Field(description="the step's position in its stage, from 0")
+    action: str
+    title: str = Field(
+        description="the command (secrets masked), a script's first line, or the action's name"
+    )
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED"]
+    exit_code: int | None = Field(None, description="its last process's exit status")
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    first_line: int | None = Field(
+        None, description="the log line number of the first line it wrote (null: none yet)"
+    )
+    last_line: int | None = Field(
+        None, description="of the last line it wrote (null: none, or still running)"
+    )
+
+
+class StageRun(BaseModel):
+    """One run of a stage: a stage run twice (a handler) appears twice."""
+
+    index: int = Field(description="the run's ordinal in the job, from 0")
+    name: str
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "SKIPPED"]
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    first_line: int | None = None
+    last_line: int | None = None
+    steps: list[StepRun]
+
+
+class JobSteps(BaseModel):
+    """A job's stage runs and their steps, in the order they ran; none for a job whose log
+    has no stage events (written before jobstream recorded them)."""
+
+    job_id: str
+    stages: list[StageRun]
+
+
+class DeadLetterEntry(BaseModel):
+    """A record a consumer set aside: where it sits and why, never its content (it may
+    hold a secret value)."""
+
+    consumer: str = Field(description="`views`, or the callback's name")
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    time: datetime = Field(description="when the consumer set it aside")
 
 
 class JobsService:
@@ -131,6 +197,15 @@ class JobsService:
 
     async def stats(self) -> Stats:
         """Jobs by status, and durations of the finished ones."""
+        raise NotImplementedError
+
+    async def steps(self, job: str) -> JobSteps:
+        """The job's stage runs and steps, with their line ranges in its log."""
+        raise NotImplementedError
+
+    async def dead_letters(self) -> list[DeadLetterEntry]:
+        """What the views and every callback of this installation set aside, oldest
+        first."""
         raise NotImplementedError
 
     async def wait(self, job: str, *, timeout: float, after: Record | None = None) -> JobRecord:

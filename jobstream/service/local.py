@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import duckdb
@@ -22,8 +23,17 @@ from jobstream.events.log.base import EventLog, Record, TopicPartition
 from jobstream.events.models import DEFAULT_ORGANIZATION, Status
 from jobstream.events.names import Topics
 from jobstream.projections import queries
-from jobstream.projections.records import JobRecord, LogLineRow, Stats
-from jobstream.service.base import CancelOutcome, JobList, JobsService, LogPage
+from jobstream.projections.records import JobRecord, JobStageRow, JobStepRow, LogLineRow, Stats
+from jobstream.service.base import (
+    CancelOutcome,
+    DeadLetterEntry,
+    JobList,
+    JobsService,
+    JobSteps,
+    LogPage,
+    StageRun,
+    StepRun,
+)
 from jobstream.service.paging import Cursor, next_cursor
 
 __all__ = ["FOLLOW_PAGE", "FOLLOW_POLL", "LocalJobs", "Views"]
@@ -59,7 +69,8 @@ class LocalJobs(JobsService):
     submitted, so reading the views never creates one. `visible_within`: how long `submit`
     waits for the views to show the new job (the API: so `submit` then `show` works; a
     command line that does not project into the views waits for nothing). Once `stop` is
-    set, open follows end where they are, so they do not hold a shutdown up."""
+    set, open follows end where they are, so they do not hold a shutdown up.
+    `callbacks`: the callbacks' store, whose dead letters `dead_letters` lists too."""
 
     def __init__(
         self,
@@ -71,8 +82,10 @@ class LocalJobs(JobsService):
         visible_within: float = 0.0,
         stop: asyncio.Event | None = None,
         organization: str = DEFAULT_ORGANIZATION,
+        callbacks: Path | None = None,
     ) -> None:
         self.event_log = log
+        self.callbacks = callbacks
         self.topics = topics
         self.views = views
         self._secrets = secrets
@@ -149,6 +162,38 @@ class LocalJobs(JobsService):
     async def stats(self) -> Stats:
         return await self.views.query(queries.stats)
 
+    async def steps(self, job: str) -> JobSteps:
+        return await self.views.query(_steps, job)
+
+    async def dead_letters(self) -> list[DeadLetterEntry]:
+        from jobstream.callbacks.store import CallbackStore
+
+        letters = [
+            DeadLetterEntry(
+                consumer=d.consumer or "views",
+                topic=d.topic,
+                partition=d.partition,
+                offset=d.offset,
+                reason=d.error,
+                time=d.recorded_at,
+            )
+            for d in await self.views.query(queries.dead_letters)
+        ]
+        if self.callbacks is not None and self.callbacks.exists():
+            async with CallbackStore(self.callbacks) as store:
+                letters += [
+                    DeadLetterEntry(
+                        consumer=d.consumer or "callback",
+                        topic=d.topic,
+                        partition=d.partition,
+                        offset=d.offset,
+                        reason=d.error,
+                        time=d.recorded_at,
+                    )
+                    for d in await store.dead_letters()
+                ]
+        return sorted(letters, key=lambda d: (d.time, d.consumer, d.topic, d.partition, d.offset))
+
     async def wait(self, job: str, *, timeout: float, after: Record | None = None) -> JobRecord:
         if after is None:
             return await super().wait(job, timeout=timeout)
@@ -182,6 +227,55 @@ def _log_page(conn: duckdb.DuckDBPyConnection, job: str, start: int, limit: int)
         next=lines[-1].n + 1 if lines else start,
         completed=record.completed,
     )
+
+
+def _steps(conn: duckdb.DuckDBPyConnection, job: str) -> JobSteps:
+    # The record first: its last_line says which lines a running section has written.
+    record = _find(conn, job)
+    stages, steps = queries.job_sections(conn, record.job_id)
+    by_stage: dict[int, list[StepRun]] = {}
+    for step in steps:
+        first, last = _line_range(step, record.last_line)
+        by_stage.setdefault(step.stage, []).append(
+            StepRun(
+                index=step.step,
+                action=step.action,
+                title=step.title,
+                status=step.status,  # type: ignore[arg-type]
+                exit_code=step.exit_code,
+                started_at=step.started_at,
+                finished_at=step.finished_at,
+                duration_s=step.duration_s,
+                first_line=first,
+                last_line=last,
+            )
+        )
+    runs = []
+    for stage in stages:
+        first, last = _line_range(stage, record.last_line)
+        runs.append(
+            StageRun(
+                index=stage.stage,
+                name=stage.name,
+                status=stage.status,  # type: ignore[arg-type]
+                started_at=stage.started_at,
+                finished_at=stage.finished_at,
+                duration_s=stage.duration_s,
+                first_line=first,
+                last_line=last,
+                steps=by_stage.get(stage.stage, []),
+            )
+        )
+    return JobSteps(job_id=record.job_id, stages=runs)
+
+
+def _line_range(row: JobStageRow | JobStepRow, written: int) -> tuple[int | None, int | None]:
+    """(first, last) line it wrote: `first` once a line is stored (`written` is the job's
+    highest), `last` once it has finished; both None when it wrote none."""
+    end = row.last_line if row.last_line is not None else written
+    if end < row.first_line:
+        return None, None
+    return row.first_line, row.last_line
 
 
 def _page_of_jobs(

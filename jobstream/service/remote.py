@@ -21,7 +21,15 @@ from jobstream.events.documents.validation import Problem, ValidatedDocument
 from jobstream.events.errors import AmbiguousJobId, DocumentError, JobNotFound, JobstreamError
 from jobstream.events.models import Status
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
-from jobstream.service.base import CancelOutcome, InvalidCursor, JobList, JobsService, LogPage
+from jobstream.service.base import (
+    CancelOutcome,
+    DeadLetterEntry,
+    InvalidCursor,
+    JobList,
+    JobsService,
+    JobSteps,
+    LogPage,
+)
 
 __all__ = ["ApiRequestError", "RemoteJobs"]
 
@@ -167,6 +175,13 @@ class RemoteJobs(JobsService):
 
     async def stats(self) -> Stats:
         return Stats.model_validate(await self._call("GET", "/stats"))
+
+    async def steps(self, job: str) -> JobSteps:
+        return JobSteps.model_validate(await self._call("GET", f"/jobs/{job}/steps", prefix=job))
+
+    async def dead_letters(self) -> list[DeadLetterEntry]:
+        data = await self._call("GET", "/dead-letters")
+        return [DeadLetterEntry.model_validate(d) for d in data["dead_letters"]]
 
     async def _call(self, method: str, path: str, *, prefix: str = "", **kwargs: Any) -> Any:
         try:

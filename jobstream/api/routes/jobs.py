@@ -1,4 +1,4 @@
-"""`/jobs`: submit, list, read one record or its status, cancel."""
+"""`/jobs`: submit, list, read one record, its status or its steps, cancel."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import StringConstraints
 from jobstream.api.auth import Reader, Writer
 from jobstream.api.body import JSON_TYPES, YAML_TYPES, document_format, read_limited
 from jobstream.api.errors import ERROR_RESPONSES, ApiError, responses
-from jobstream.api.models import CancelResult, Job, JobCreated, JobPage, JobStatus
+from jobstream.api.models import CancelResult, Job, JobCreated, JobPage, JobStatus, JobSteps
 from jobstream.api.state import ServicesDep
 from jobstream.events.documents.validation import load_document
 from jobstream.events.errors import DocumentError
@@ -152,6 +152,19 @@ async def get_status(job_id: JobId, services: ServicesDep, _: Reader) -> JobStat
         stage=record.stage,
         reason=record.reason,
     )
+
+
+@router.get(
+    "/{job_id}/steps",
+    response_model=JobSteps,
+    responses=responses(404, 409),
+    summary="A job's stage runs and steps, with their lines in its log",
+)
+async def get_steps(job_id: JobId, services: ServicesDep, _: Reader) -> JobSteps:
+    """`first_line`/`last_line` are line numbers of `GET /jobs/{id}/log`: null while a
+    section has written nothing, `last_line` null while it runs. A job whose log has no
+    stage events (written by an older jobstream) has no stages."""
+    return await services.jobs.steps(job_id)
 
 
 @router.post(
