@@ -132,12 +132,12 @@ def test_a_failed_job_shows_its_stages_as_sections(tmp_path: Path, browser) -> N
         assert "build" in build.inner_text() and "SUCCEEDED" in build.inner_text()
         assert "test" in test.inner_text() and "FAILED" in test.inner_text()
         assert "s-FAILED" in (test.get_attribute("class") or "")
-        building = page.locator("#log .line", has_text="building 2")
+        building = page.locator("#log .line.stdout", has_text="building 2")
         assert building.count() == 1
 
         build.click()  # closed: its lines leave the page, the other section stays
         building.wait_for(state="detached", timeout=5_000)
         assert "▸" in build.inner_text()
-        assert page.locator("#log .line", has_text="testing").count() == 1
+        assert page.locator("#log .line.stdout", has_text="testing").count() == 1
         build.click()
         building.wait_for(timeout=5_000)
