@@ -123,6 +123,10 @@ class BigJob:
 
     def append(self, count: int, *, stderr_every: int = 0) -> None:
         """`count` more lines; every `stderr_every`-th on stderr."""
+        write(self.settings, [], self.appended(count, stderr_every=stderr_every))
+
+    def appended(self, count: int, *, stderr_every: int = 0) -> list[Message]:
+        """The job-events messages of `append`."""
         events: list[Message] = []
         at = datetime.now(UTC).isoformat()
         first = self.lines + 1
@@ -139,7 +143,7 @@ class BigJob:
             event = LogAppended(job_id=self.job_id, writer=WRITER, seq=self._next(), lines=lines)
             events.append(to_message(event))
         self.lines += count
-        write(self.settings, [], events)
+        return events
 
     def finish(self, status: Status = Status.SUCCEEDED) -> None:
         write(self.settings, [], self.finished(status))

@@ -430,10 +430,13 @@ class LogView {
   }
 
   setStages(stages) {
+    const first = this.stagesKnown !== true;
+    this.stagesKnown = true;
     this.stages = stages || [];
     this.segment();
     this.cache.clear();
-    this.schedule();
+    // The section headers moved the rows: the marked line goes back on screen.
+    if (first && this.marked) this.scrollToLine(this.marked.from); else this.schedule();
   }
 
   toggle(index) {
@@ -491,8 +494,8 @@ class LogView {
 
   // Live lines are kept until the next animation frame and drawn together: one layout per
   // frame, however many lines came.
-  append(line) {
-    this.pending.push(line);
+  append(lines) {
+    this.pending.push(lines);
     this.schedule();
   }
 
@@ -503,9 +506,9 @@ class LogView {
   flush() {
     if (!this.pending.length) return;
     let top = this.total;
-    for (const line of this.pending) {
-      this.store(line);
-      if (line.n > top) top = line.n;
+    for (const lines of this.pending) {
+      for (const line of lines) this.store(line);
+      if (lines.length && lines[lines.length - 1].n > top) top = lines[lines.length - 1].n;
     }
     this.pending = [];
     if (top > this.total) {
@@ -704,21 +707,22 @@ function drawRecord(record) {
   $("record").replaceChildren(...items);
 }
 
-async function refreshJob(id) {
-  const record = await api(`/jobs/${encodeURIComponent(id)}`);
+// The record, the buttons its status and the token allow, and the stage sections; `known`:
+// the record when it was just fetched.
+async function refreshJob(id, known = null) {
+  const steps = api(`/jobs/${encodeURIComponent(id)}/steps`).catch((error) => {
+    if (error instanceof HttpError && error.status === 404) return null; // an older server
+    throw error;
+  });
+  const record = known || (await api(`/jobs/${encodeURIComponent(id)}`));
   if (job.id !== id) return null;
   job.record = record;
   drawRecord(record);
   const write = (await whoami()).includes("write");
   $("cancel").hidden = !write || record.completed;
   $("retry").hidden = !write || !record.completed;
-  try {
-    const steps = await api(`/jobs/${encodeURIComponent(id)}/steps`);
-    if (job.id === id && job.view) job.view.setStages(steps.stages);
-  } catch (error) {
-    if (!(error instanceof HttpError && error.status === 404)) throw error;
-    // An older server has no /steps: the log is shown without sections.
-  }
+  const answer = await steps;
+  if (answer && job.id === id && job.view) job.view.setStages(answer.stages);
   return record;
 }
 
@@ -731,20 +735,20 @@ async function showJob(id) {
   $("timestamps").checked = localStorage.getItem(TIMESTAMPS_KEY) === "1";
   let record;
   try {
-    record = await refreshJob(id);
+    record = await api(`/jobs/${encodeURIComponent(id)}`);
   } catch (error) {
     say(error.message);
     return;
   }
-  if (!record || job.id !== id) return;
+  if (job.id !== id) return;
   job.id = record.job_id;
   const view = new LogView($("log"), record.job_id);
   job.view = view;
   view.setTotal(record.last_line);
-  await refreshJob(record.job_id).catch((error) => say(error.message));
   const marked = parseLines(location.hash);
   if (marked) view.mark(marked);
-  view.draw();
+  view.draw(); // asks for the lines on screen, while the sections are fetched
+  refreshJob(record.job_id, record).catch((error) => say(error.message));
   if (record.completed) {
     $("log-state").textContent = `job ended ${record.status} · ${record.last_line} lines`;
     return;
@@ -758,17 +762,19 @@ async function showJob(id) {
   job.timer = setInterval(() => refreshJob(view.jobId).catch(() => {}), 2000);
 }
 
-// A dropped stream resumes with Last-Event-ID: no gap, no repeat.
+// Lines come in batches (one event per page the server read); a dropped stream resumes
+// with Last-Event-ID: no gap, no repeat.
 async function follow(view, from, signal) {
   let last = from - 1;
   for (let attempt = 0; attempt < 30 && !signal.aborted; attempt++) {
     const headers = { "Last-Event-ID": String(last) };
     try {
-      const response = await call(`/jobs/${encodeURIComponent(view.jobId)}/log/stream?from=${from}`, { headers, signal });
+      const url = `/jobs/${encodeURIComponent(view.jobId)}/log/stream?from=${from}&batch=true`;
+      const response = await call(url, { headers, signal });
       $("log-state").textContent = "following…";
       let ended = null;
       await readEvents(response, (type, data, id) => {
-        if (type === "line") {
+        if (type === "lines") {
           view.append(JSON.parse(data));
           last = Number(id);
         } else if (type === "end") {
