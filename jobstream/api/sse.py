@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from sse_starlette import ServerSentEvent
 
 from jobstream.api.models import LogLine, StreamEnd
+from jobstream.projections.records import LogLineRow
 from jobstream.service import LocalJobs
 
 __all__ = ["line_events", "lines_events", "start_line"]
@@ -28,7 +29,8 @@ __all__ = ["line_events", "lines_events", "start_line"]
 # turn every few lines stops the writes before that.
 _YIELD_EVERY = 4
 
-_LINES = TypeAdapter(list[LogLine])
+_ROWS = TypeAdapter(list[LogLineRow])
+_NOT_IN_LINE = {"__all__": set(LogLineRow.model_fields) - set(LogLine.model_fields)}
 
 
 def start_line(from_line: int, last_event_id: str | None) -> int:
@@ -54,7 +56,9 @@ async def lines_events(jobs: LocalJobs, job_id: str, start: int) -> AsyncIterato
     """One event per page the views answer (up to FOLLOW_PAGE lines): an event costs the
     server a write and the client a parse, so a fast log is sent in far fewer of them."""
     async for rows in jobs.follow_pages(job_id, start):
-        data = _LINES.dump_json([LogLine.of(r) for r in rows]).decode()
+        # The rows as they are, less the job id: the JSON of LogLine, at a quarter of the
+        # cost of making a LogLine of each first.
+        data = _ROWS.dump_json(rows, exclude=_NOT_IN_LINE).decode()
         yield ServerSentEvent(data=data, id=str(rows[-1].n), event="lines")
         await asyncio.sleep(0)
     if not jobs.stop.is_set():
