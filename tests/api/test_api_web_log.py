@@ -189,7 +189,7 @@ def test_a_live_log_is_followed_at_its_end(tmp_path: Path, page) -> None:
         eventually(lambda: on_screen(page, job.lines), timeout=10)
         assert page.locator("#log .line").count() < 200
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "web-running.png"))
+        page.screenshot(path=str(ARTIFACTS / "web-running.png"), full_page=True)
         # Scrolled up, the view stays where the reader is while lines keep coming.
         page.evaluate("document.getElementById('log').scrollTop = 0")
         line(page, 1).filter(has_text="line 0000001").wait_for(timeout=15_000)

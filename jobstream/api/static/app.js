@@ -331,6 +331,7 @@ class LogView {
     this.total = 0; // the highest line number known
     this.chunks = new Map(); // k -> array of lines (holes: not known yet)
     this.loaded = new Set(); // chunks fetched (or being fetched) with a range request
+    this.early = new Map(); // chunk -> a range request sent before the view existed
     this.stages = [];
     this.collapsed = new Set();
     this.segments = [];
@@ -469,7 +470,10 @@ class LogView {
     if (this.loaded.has(k)) return;
     this.loaded.add(k);
     try {
-      const page = await api(`/jobs/${encodeURIComponent(this.jobId)}/log?from=${k * CHUNK + 1}&limit=${CHUNK}`);
+      const early = this.early.get(k);
+      this.early.delete(k);
+      const page = (early && (await early))
+        || (await api(`/jobs/${encodeURIComponent(this.jobId)}/log?from=${k * CHUNK + 1}&limit=${CHUNK}`));
       if (this.closed) return;
       for (const line of page.lines) this.store(line);
       if (page.lines.length) this.setTotal(page.lines[page.lines.length - 1].n);
@@ -733,6 +737,11 @@ async function showJob(id) {
   $("search-info").textContent = "";
   $("log-state").textContent = "";
   $("timestamps").checked = localStorage.getItem(TIMESTAMPS_KEY) === "1";
+  // The lines the page opens at are asked for with the record, not after it (the API
+  // takes the id as given, a prefix too): one round trip less before the first screen.
+  const marked = parseLines(location.hash);
+  const k = marked ? Math.floor((marked.from - 1) / CHUNK) : 0;
+  const early = api(`/jobs/${encodeURIComponent(id)}/log?from=${k * CHUNK + 1}&limit=${CHUNK}`).catch(() => null);
   let record;
   try {
     record = await api(`/jobs/${encodeURIComponent(id)}`);
@@ -743,9 +752,9 @@ async function showJob(id) {
   if (job.id !== id) return;
   job.id = record.job_id;
   const view = new LogView($("log"), record.job_id);
+  view.early.set(k, early);
   job.view = view;
   view.setTotal(record.last_line);
-  const marked = parseLines(location.hash);
   if (marked) view.mark(marked);
   view.draw(); // asks for the lines on screen, while the sections are fetched
   refreshJob(record.job_id, record).catch((error) => say(error.message));
