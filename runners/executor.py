@@ -465,16 +465,19 @@ class _Job:
         return problem
 
     def _title(self, step: ActionStep) -> str:
-        """Short text naming the step for people, masked like every line."""
+        """One short line naming the step for people, masked like every line: the command
+        (its first line), a script's first line after any `#!`, else the action's name."""
         if isinstance(step, CommandStep):
             text = self._interpolate(command_line(step.cmd, step.args))
         elif isinstance(step, ScriptStep):
-            text = next((line for line in step.text.splitlines() if line.strip()), step.action)
-            text = self._interpolate(text.strip())
+            text = self._interpolate(step.text)
         else:
-            text = step.action
-        text = self._masker.mask(text)
-        return text if len(text) <= _TITLE else text[: _TITLE - 1] + "…"
+            return step.action
+        lines = [line.strip() for line in self._masker.mask(text).splitlines()]
+        shown = [line for line in lines if line and not line.startswith("#!")]
+        title = shown[0] if shown else step.action
+        cut = len(shown) > 1 or len(title) > _TITLE
+        return title[: _TITLE - 1] + "…" if cut else title
 
     async def _run_process(self, step: CommandStep | ScriptStep) -> str | None:
         if isinstance(step, CommandStep):

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
 
 from jobstream.app import make_worker, open_log
+from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
 from jobstream.cli.common import LocalViews, local_jobs
+from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.documents.validation import ValidatedDocument, load_document
 from jobstream.events.errors import AmbiguousJobId, JobNotFound
+from jobstream.events.log.base import Message
 from jobstream.events.models import Status
 from jobstream.projections.records import JobRecord
-from jobstream.service import InvalidCursor, JobsService, RemoteJobs
+from jobstream.service import DeadLetterEntry, InvalidCursor, JobsService, RemoteJobs
 from jobstream.settings import Settings
 
 from ..polling import eventually_async
@@ -179,3 +182,98 @@ async def test_stats_and_an_ambiguous_prefix(jobs: JobsService) -> None:
     matching = sorted(i for i in ids if i.startswith(shared))
     with pytest.raises(AmbiguousJobId, match=f"prefix '{shared}' matches {len(matching)} jobs"):
         await jobs.get(shared)
+
+
+SECTIONS = """\
+name: sections
+stages:
+  - name: build
+    steps:
+      - {action: command, cmd: echo compiling}
+  - name: test
+    steps:
+      - {action: command, cmd: echo testing}
+      - {action: command, cmd: exit 3}
+  - name: report
+    steps:
+      - {action: log, message: tests failed}
+sequence:
+  - stage: build
+  - {stage: test, on_failure: report}
+"""
+
+
+async def test_steps_of_a_failing_stage_and_its_handler(jobs: JobsService) -> None:
+    job_id = await jobs.submit(load_document(SECTIONS, "job.yml"))
+    record = await jobs.wait(job_id, timeout=DONE)
+    assert record.status is Status.FAILED
+    steps = await jobs.steps(job_id[:8])
+    assert steps.job_id == job_id
+    assert [
+        (s.index, s.name, s.status, [(t.index, t.title, t.status, t.exit_code) for t in s.steps])
+        for s in steps.stages
+    ] == [
+        (0, "build", "SUCCEEDED", [(0, "echo compiling", "SUCCEEDED", 0)]),
+        (1, "test", "FAILED", [(0, "echo testing", "SUCCEEDED", 0), (1, "exit 3", "FAILED", 3)]),
+        (2, "report", "SUCCEEDED", [(0, "log", "SUCCEEDED", None)]),
+    ]
+    texts = {line.n: line.text for line in (await jobs.log(job_id, 1, 1000)).lines}
+    for stage in steps.stages:
+        assert stage.first_line is not None and stage.last_line is not None
+        assert texts[stage.first_line] == f"==> stage {stage.name}"
+        assert stage.duration_s is not None and stage.finished_at is not None
+    failing = steps.stages[1].steps[1]
+    assert [texts[n] for n in range(failing.first_line or 0, (failing.last_line or 0) + 1)] == [
+        "$ exit 3",
+        "==> exit code 3",
+    ]
+    with pytest.raises(JobNotFound):
+        await jobs.steps("nosuchjob")
+
+
+class _Refuses(Callback):
+    """Gives up on every completion at once, as a receiver's 4xx answer makes webhook do."""
+
+    async def completion(self, job: JobInfo, success: bool) -> None:
+        raise GiveUp("422 from the receiver")
+
+
+async def test_dead_letters_of_the_views_and_of_a_callback(
+    jobs: JobsService, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    await jobs.wait(await jobs.submit(document("true")), timeout=DONE)
+    # Looks like an event, so it is not read as a bare document; its secret must not show.
+    raw = b'{"type": "JobSubmitted", "document": {"secrets": {"k": "clear-secret-value"}}}'
+    async with open_log(settings) as log:
+        await log.append(settings.topics.jobs, [Message(raw, key="not-a-job")])
+        async with CallbackStore(settings.callbacks_path) as store:
+            host = CallbackHost(log, settings.topics, _Refuses(), store, name="refuser")
+            stop = asyncio.Event()
+            delivering = asyncio.create_task(host.run(stop))
+            try:
+                # The record that is no event is passed over by the callback too.
+                await eventually_async(lambda: _at_least(store.dead_letters(), 2))
+            finally:
+                stop.set()
+                await delivering
+
+    async def both() -> list[DeadLetterEntry]:
+        letters = await jobs.dead_letters()
+        return letters if {d.consumer for d in letters} == {"views", "refuser"} else []
+
+    letters = await eventually_async(both)
+    why = "JobSubmitted.job_id: Field required"
+    assert [(d.topic, d.reason) for d in letters if d.consumer == "views"] == [
+        (settings.topics.jobs, why)
+    ]
+    assert sorted((d.topic, d.reason) for d in letters if d.consumer == "refuser") == [
+        (settings.topics.events, "GiveUp: 422 from the receiver"),
+        (settings.topics.jobs, f"malformed record: {why}"),
+    ]
+    assert [d.time for d in letters] == sorted(d.time for d in letters)
+    assert "clear-secret-value" not in repr(letters)
+
+
+async def _at_least(letters: Awaitable[list[DeadLetter]], count: int) -> bool:
+    return len(await letters) >= count

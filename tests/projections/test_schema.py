@@ -23,6 +23,8 @@ from jobstream.projections.schema import (
     CHECKPOINTS,
     DEAD_LETTERS,
     JOB_RECORDS,
+    JOB_STAGES,
+    JOB_STEPS,
     LOG_APPENDED,
     LOG_LINES,
     JsonRecord,
@@ -32,7 +34,7 @@ from jobstream.projections.views import DuckDBViews
 
 from .projections_support import Offsets, at
 
-SPECS = [JOB_RECORDS, LOG_LINES, APPLIED, CHECKPOINTS, DEAD_LETTERS]
+SPECS = [JOB_RECORDS, LOG_LINES, JOB_STAGES, JOB_STEPS, APPLIED, CHECKPOINTS, DEAD_LETTERS]
 
 
 def _duckdb_type(conn: duckdb.DuckDBPyConnection, sql_type: str) -> str:
