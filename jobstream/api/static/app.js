@@ -69,7 +69,7 @@ function navigate(search) {
 
 // --- Server-Sent Events over fetch ------------------------------------------------------------
 
-// Reads one text/event-stream response, calling onEvent(type, data, id) per event; returns
+// Reads one response of Server-Sent Events, calling onEvent(type, data, id) per event; returns
 // when the server ends it. A chunk is split once: no copying of the rest per line, which
 // matters at thousands of events a second.
 async function readEvents(response, onEvent) {
