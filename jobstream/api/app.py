@@ -16,7 +16,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from jobstream.api.errors import install_error_handlers
 from jobstream.api.metrics import Metrics, RequestTimer
-from jobstream.api.routes import dead_letters, jobs, logs, metrics, service, stages
+from jobstream.api.routes import dead_letters, jobs, jobs_stream, logs, metrics, service, stages
 from jobstream.api.state import Services
 from jobstream.api.tokens import TokenStore
 from jobstream.events.documents.models import JobDocument
@@ -63,14 +63,9 @@ def create_app(
     install_error_handlers(app)
     app.state.metrics = Metrics()
     app.add_middleware(RequestTimer, metrics=app.state.metrics)
-    for router in (
-        jobs.router,
-        logs.router,
-        service.router,
-        stages.router,
-        dead_letters.router,
-        metrics.router,
-    ):
+    # jobs_stream first: its /jobs/stream must match before /jobs/{job_id} does.
+    routers = (jobs_stream, jobs, logs, service, stages, dead_letters, metrics)
+    for router in (module.router for module in routers):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

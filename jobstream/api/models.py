@@ -24,6 +24,7 @@ __all__ = [
     "JobStatus",
     "JobSteps",
     "LogLine",
+    "LogMatches",
     "LogPage",
     "RetryResult",
     "StageRun",
@@ -101,6 +102,17 @@ class LogPage(BaseModel):
     lines: list[LogLine]
     next: int = Field(description="the line number to ask for next")
     completed: bool = Field(description="the job has ended: no line will be added")
+
+
+class LogMatches(BaseModel):
+    """The lines of a log containing a text, by number."""
+
+    job_id: str
+    q: str
+    lines: list[int] = Field(description="matching line numbers, ascending")
+    next: int | None = Field(
+        None, description="search again `from` here for more matches; null when no more"
+    )
 
 
 class StreamEnd(BaseModel):

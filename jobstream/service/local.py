@@ -144,13 +144,19 @@ class LocalJobs(JobsService):
         return await self.views.query(_log_page, job, start, limit)
 
     async def follow(self, job: str, start: int = 1) -> AsyncIterator[LogLineRow]:
+        async for lines in self.follow_pages(job, start):
+            for line in lines:
+                yield line
+
+    async def follow_pages(self, job: str, start: int = 1) -> AsyncIterator[list[LogLineRow]]:
+        """`follow`, a page of lines (never empty) at a time: as many as the views had."""
         page = await self.log(job, start, FOLLOW_PAGE)
         while not self.stop.is_set():
-            for line in page.lines:
-                yield line
-            if not page.lines:
-                if page.completed:
-                    return
+            if page.lines:
+                yield page.lines
+            elif page.completed:
+                return
+            else:
                 await asyncio.sleep(FOLLOW_POLL)
             page = await self.log(page.job_id, page.next, FOLLOW_PAGE)
 

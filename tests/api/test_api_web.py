@@ -4,28 +4,16 @@ kept in tests/artifacts/."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .api_support import LiveServer
+from .web_support import ARTIFACTS, CHROMIUM, chromium
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # The job waits (at most 60 s) for the test to open its gate, a file in its workspace: the
 # line after the gate can then only reach the page over the live stream.
 JOB = (
@@ -38,12 +26,8 @@ JOB = (
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip("no system chromium (apt-get install chromium)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def test_page_lists_jobs_and_follows_a_log_live(tmp_path: Path, browser) -> None:
