@@ -14,14 +14,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from jobstream.events.documents.validation import ValidatedDocument
 from jobstream.events.errors import JobNotFound, JobstreamError
-from jobstream.events.log.base import Record
 from jobstream.events.models import Status, StatusName
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
+
+if TYPE_CHECKING:
+    # Not at run time: the command line's remote path must not load yaml and cryptography.
+    from jobstream.events.documents.validation import ValidatedDocument
+    from jobstream.events.log.base import Record
 
 __all__ = ["CancelOutcome", "InvalidCursor", "JobList", "JobsService", "LogPage"]
 
