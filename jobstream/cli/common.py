@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from jobstream.console import Terminal
+from jobstream.console import OutputFormat, Terminal
 
 if TYPE_CHECKING:
     from jobstream.events.log.base import EventLog, Record, TopicPartition
@@ -27,6 +27,7 @@ __all__ = [
     "LocalViews",
     "jobs_service",
     "local_jobs",
+    "output_option",
     "pass_settings",
     "remote_jobs",
     "run_async",
@@ -54,6 +55,26 @@ def terminal() -> Terminal:
     """How standard output should look, from the group's `--color` and the environment."""
     choice = click.get_current_context().find_root().params.get("color") or "auto"
     return Terminal.detect(choice)
+
+
+def output_option(fn: Callable[..., T]) -> Callable[..., T]:
+    """`-o/--output table|json|yaml`, and `--json` for `-o json`; the command gets
+    `output`. Tables are for people (times with their zone, durations like `3 m 05 s`);
+    JSON and YAML for scripts (ISO 8601 times, seconds)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, output: OutputFormat, as_json: bool, **kwargs: Any) -> T:
+        return fn(*args, output="json" if as_json else output, **kwargs)
+
+    wrapper = click.option("--json", "as_json", is_flag=True, help="Same as -o json.")(wrapper)
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Choice(["table", "json", "yaml"]),
+        default="table",
+        show_default=True,
+        help="How to print: a table for people, JSON or YAML for scripts.",
+    )(wrapper)
 
 
 def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:

@@ -130,10 +130,21 @@ class RemoteJobs(JobsService):
     async def get(self, job: str) -> JobRecord:
         return _record(await self._call("GET", f"/jobs/{job}", prefix=job))
 
-    async def log(self, job: str, start: int = 1, limit: int = 1000) -> LogPage:
-        page = await self._call(
-            "GET", f"/jobs/{job}/log", params={"from": start, "limit": limit}, prefix=job
-        )
+    async def log(
+        self,
+        job: str,
+        start: int = 1,
+        limit: int = 1000,
+        *,
+        since: datetime | None = None,
+        tail: int | None = None,
+    ) -> LogPage:
+        params: dict[str, Any] = {"from": start, "limit": limit}
+        if since is not None:
+            params["since"] = since.isoformat()
+        if tail is not None:
+            params["tail"] = tail
+        page = await self._call("GET", f"/jobs/{job}/log", params=params, prefix=job)
         lines = [LogLineRow(job_id=page["job_id"], **line) for line in page["lines"]]
         return LogPage(
             job_id=page["job_id"], lines=lines, next=page["next"], completed=page["completed"]
