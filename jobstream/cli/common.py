@@ -181,10 +181,10 @@ def local_jobs(settings: Settings, log: EventLog, views: LocalViews) -> LocalJob
     )
 
 
-def remote_jobs(settings: Settings) -> RemoteJobs | None:
+def remote_jobs(settings: Settings, *, timeout: float = 30.0) -> RemoteJobs | None:
     """The jobs service of the API to ask instead of opening the views: the configured
     server, else the one a `serve` or `project` on this data directory announced; None
-    when neither."""
+    when neither. `timeout`: seconds any one request may take."""
     from jobstream import runtime
 
     # httpx imports its own command line, and rich and pygments with it, whenever those are
@@ -196,7 +196,7 @@ def remote_jobs(settings: Settings) -> RemoteJobs | None:
     if url is None:
         info = runtime.discover(settings.data_dir)
         url = info.url if info is not None else None
-    return RemoteJobs(url, settings.token) if url is not None else None
+    return RemoteJobs(url, settings.token, timeout=timeout) if url is not None else None
 
 
 @contextlib.asynccontextmanager

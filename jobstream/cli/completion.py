@@ -21,6 +21,8 @@ __all__ = ["complete_job_ids", "job_argument"]
 
 # Newest jobs offered (a prefix narrows them); completion is for jobs one just ran.
 CANDIDATES = 200
+# Seconds a server may take to answer before completion gives up (a Tab must not hang).
+SERVER_TIMEOUT = 2.0
 
 
 def complete_job_ids(
@@ -42,7 +44,7 @@ def complete_job_ids(
 def _from_server(settings: Settings, prefix: str) -> list[tuple[str, str]] | None:
     from jobstream.cli.common import remote_jobs, run_async
 
-    remote = remote_jobs(settings)
+    remote = remote_jobs(settings, timeout=SERVER_TIMEOUT)
     if remote is None:
         return None
 

@@ -75,7 +75,9 @@ class SinceType(click.ParamType):
     help="Only jobs in this status (repeatable).",
 )
 @click.option("--name", help="Only jobs whose name matches (a glob like 'build-*', or a part).")
-@click.option("--since", type=click.DateTime(), help="Submitted at or after (UTC).")
+@click.option(
+    "--since", type=SinceType(), help="Submitted at or after a time (UTC) or a duration ago (1h)."
+)
 @click.option("--until", type=click.DateTime(), help="Submitted before (UTC).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
