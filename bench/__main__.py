@@ -20,6 +20,7 @@ SCRIPTS = [
     ["callbacks.py", "--tansu"],
     ["api.py"],
     ["sandbox.py"],
+    ["cli_startup.py"],
 ]
 
 
