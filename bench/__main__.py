@@ -22,6 +22,7 @@ SCRIPTS = [
     ["api.py"],
     ["sandbox.py"],
     ["page.py"],
+    ["cli_startup.py"],
 ]
 
 

@@ -1,4 +1,5 @@
-"""How things look in a terminal: log lines, job records, tables, times and durations.
+"""How things look in a terminal: log lines, job records, tables, times and durations,
+and the JSON or YAML a script asks for (`-o json|yaml`).
 
 Colour follows the usual conventions: `--color always|never` wins, then `NO_COLOR` (no
 colour of ours), then `FORCE_COLOR`, then whether standard output is a terminal. The job's
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ColorChoice",
     "LivePrinter",
+    "OutputFormat",
     "Terminal",
     "format_duration",
     "format_lines",
@@ -32,10 +34,12 @@ __all__ = [
     "format_stages",
     "format_table",
     "format_time",
+    "render",
     "strip_escapes",
 ]
 
 ColorChoice = Literal["auto", "always", "never"]
+OutputFormat = Literal["table", "json", "yaml"]
 
 _STREAM_STYLE = {"stdout": "", "stderr": "\x1b[31m", "system": "\x1b[36m"}
 _RESET = "\x1b[0m"
@@ -84,9 +88,18 @@ class Terminal:
         return text if self.escapes else strip_escapes(text)
 
 
-def format_lines(lines: Iterable[LogLine | LogLineRow], terminal: Terminal) -> str:
-    """Lines as the terminal shows them: stderr red and system lines cyan when coloured."""
-    return _format(((line.stream, line.text) for line in lines), terminal)
+def format_lines(
+    lines: Iterable[LogLine | LogLineRow], terminal: Terminal, *, timestamps: bool = False
+) -> str:
+    """Lines as the terminal shows them: stderr red and system lines cyan when coloured;
+    with `timestamps`, each after the time it was read (`format_time`, to the
+    millisecond)."""
+    if not timestamps:
+        return _format(((line.stream, line.text) for line in lines), terminal)
+    return "".join(
+        f"{format_time(line.at, precise=True)} {_format([(line.stream, line.text)], terminal)}"
+        for line in lines
+    )
 
 
 def _format(pairs: Iterable[tuple[str, str]], terminal: Terminal) -> str:
@@ -141,9 +154,13 @@ class LivePrinter:
         return None
 
 
-def format_time(value: datetime) -> str:
-    """`2026-12-01 21:13:44 UTC`: the zone the API uses (`since`, `until`, every time)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def format_time(value: datetime, *, precise: bool = False) -> str:
+    """`2026-12-01 21:13:44 UTC` (`precise`: `2026-12-01 21:13:44.031 UTC`): the zone the
+    API uses (`since`, `until`, every time)."""
+    value = value.astimezone(UTC)
+    if precise:
+        return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d} UTC"
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def format_duration(seconds: float) -> str:
@@ -252,3 +269,15 @@ def format_table(records: Sequence[JobRecord], terminal: Terminal | None = None)
         cells[1] = _status(row[1], terminal) + " " * (widths[1] - len(row[1]))
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def render(data: Any, output: Literal["json", "yaml"]) -> str:
+    """`data` (what a model's `model_dump(mode="json")` gives: times as ISO 8601 with their
+    zone, durations in seconds) as JSON or YAML, for scripts to read."""
+    if output == "json":
+        import json
+
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    import yaml  # only when asked for: about 20 ms
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip("\n")

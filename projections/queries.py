@@ -43,6 +43,7 @@ __all__ = [
     "list_jobs",
     "list_stages",
     "log_range",
+    "log_start",
     "resolve_job_id",
     "stats",
 ]
@@ -122,6 +123,40 @@ def log_range(
         {"id": job_id, "start": start, "end": start + limit},
     ).fetchall()
     return LOG_LINES.load(rows)
+
+
+def log_start(
+    conn: duckdb.DuckDBPyConnection,
+    job_id: str,
+    start: int = 1,
+    *,
+    since: datetime | None = None,
+    tail: int | None = None,
+) -> int:
+    """The first line number to read, from `start` on: the first line written at or after
+    `since`; of those, the first of the last `tail`. Past the last line when no line
+    qualifies, so that following from there gives only the lines still to come."""
+    if since is None and tail is None:
+        return start
+    where = "job_id = $id AND n >= $start" + (' AND "at" >= $since' if since else "")
+    params: dict[str, Any] = {"id": job_id, "start": start}
+    if since is not None:
+        params["since"] = since
+    if tail:  # the tail-th qualifying line from the end; with fewer, the first of them
+        row = conn.execute(
+            f"SELECT n FROM log_lines WHERE {where} ORDER BY n DESC LIMIT 1 OFFSET $skip",
+            {**params, "skip": tail - 1},
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+    if tail != 0:
+        (first,) = conn.execute(f"SELECT min(n) FROM log_lines WHERE {where}", params).fetchone()
+        if first is not None:
+            return int(first)
+    (last,) = conn.execute(
+        "SELECT max(n) FROM log_lines WHERE job_id = $id", {"id": job_id}
+    ).fetchone()
+    return start if last is None else max(start, int(last) + 1)
 
 
 def stats(conn: duckdb.DuckDBPyConnection) -> Stats:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from jobstream.console import Terminal
+from jobstream.console import OutputFormat, Terminal
 
 if TYPE_CHECKING:
     from jobstream.events.log.base import EventLog, Record, TopicPartition
@@ -26,6 +27,7 @@ __all__ = [
     "LocalViews",
     "jobs_service",
     "local_jobs",
+    "output_option",
     "pass_settings",
     "remote_jobs",
     "run_async",
@@ -53,6 +55,26 @@ def terminal() -> Terminal:
     """How standard output should look, from the group's `--color` and the environment."""
     choice = click.get_current_context().find_root().params.get("color") or "auto"
     return Terminal.detect(choice)
+
+
+def output_option(fn: Callable[..., T]) -> Callable[..., T]:
+    """`-o/--output table|json|yaml`, and `--json` for `-o json`; the command gets
+    `output`. Tables are for people (times with their zone, durations like `3 m 05 s`);
+    JSON and YAML for scripts (ISO 8601 times, seconds)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, output: OutputFormat, as_json: bool, **kwargs: Any) -> T:
+        return fn(*args, output="json" if as_json else output, **kwargs)
+
+    wrapper = click.option("--json", "as_json", is_flag=True, help="Same as -o json.")(wrapper)
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Choice(["table", "json", "yaml"]),
+        default="table",
+        show_default=True,
+        help="How to print: a table for people, JSON or YAML for scripts.",
+    )(wrapper)
 
 
 def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:
@@ -160,18 +182,22 @@ def local_jobs(settings: Settings, log: EventLog, views: LocalViews) -> LocalJob
     )
 
 
-def remote_jobs(settings: Settings) -> RemoteJobs | None:
+def remote_jobs(settings: Settings, *, timeout: float = 30.0) -> RemoteJobs | None:
     """The jobs service of the API to ask instead of opening the views: the configured
     server, else the one a `serve` or `project` on this data directory announced; None
-    when neither."""
+    when neither. `timeout`: seconds any one request may take."""
     from jobstream import runtime
+
+    # httpx imports its own command line, and rich and pygments with it, whenever those are
+    # installed (about 0.1 s, half of what `list` costs); jobstream never runs it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
     from jobstream.service import RemoteJobs
 
     url = settings.server
     if url is None:
         info = runtime.discover(settings.data_dir)
         url = info.url if info is not None else None
-    return RemoteJobs(url, settings.token) if url is not None else None
+    return RemoteJobs(url, settings.token, timeout=timeout) if url is not None else None
 
 
 @contextlib.asynccontextmanager

@@ -19,6 +19,7 @@ from jobstream.cli.common import (
     run_async,
     terminal,
 )
+from jobstream.cli.completion import job_argument
 from jobstream.cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def submit_command(
 
 
 @click.command()
-@click.argument("job")
+@job_argument
 @pass_settings
 def cancel(settings: Settings, job: str) -> None:
     """Ask the runner of JOB (an id or unique prefix) to stop it; it ends CANCELLED."""

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import json
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from jobstream.cli.common import LocalViews, pass_settings, run_async
+from jobstream.cli.common import LocalViews, output_option, pass_settings, run_async
 from jobstream.cli.exit_codes import ExitCode
+from jobstream.console import OutputFormat, render
 
 if TYPE_CHECKING:
     from jobstream.events.documents.models import Stage
@@ -67,11 +67,12 @@ def create(settings: Settings, file: Path) -> None:
 
 
 @stage.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of stages.")
+@output_option
 @pass_settings
-def list_command(settings: Settings, as_json: bool) -> None:
-    """Every stored stage, as NAME vVERSION lines; each name's versions in the order they
-    were defined (the last is what a job naming it without a version runs)."""
+def list_command(settings: Settings, output: OutputFormat) -> None:
+    """Every stored stage, as NAME vVERSION lines (JSON and YAML: an array of stages); each
+    name's versions in the order they were defined (the last is what a job naming it
+    without a version runs)."""
 
     async def go() -> list[StageRecord]:
         from jobstream.app import open_log
@@ -85,8 +86,8 @@ def list_command(settings: Settings, as_json: bool) -> None:
             return await LocalViews(settings, log, stack).query(queries.list_stages)
 
     stages = run_async(go())
-    if as_json:
-        click.echo(json.dumps([s.model_dump(mode="json") for s in stages], indent=2))
+    if output != "table":
+        click.echo(render([s.model_dump(mode="json") for s in stages], output))
         return
     for s in stages:
         click.echo(f"{s.name} v{s.version}")
@@ -95,9 +96,19 @@ def list_command(settings: Settings, as_json: bool) -> None:
 @stage.command()
 @click.argument("name")
 @click.option("--version", help="This version (default: the one defined most recently).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["json", "yaml"]),
+    default="json",
+    show_default=True,
+    help="How to print the stage (its steps are a document, not a table).",
+)
 @pass_settings
-def show(settings: Settings, name: str, version: str | None) -> None:
-    """Print stored stage NAME as JSON (exit 2 if it is not stored)."""
+def show(
+    settings: Settings, name: str, version: str | None, output: Literal["json", "yaml"]
+) -> None:
+    """Print stored stage NAME (exit 2 if it is not stored)."""
     from jobstream.events.errors import StageNotFound
 
     async def go() -> StageRecord | StageNotFound:
@@ -119,7 +130,7 @@ def show(settings: Settings, name: str, version: str | None) -> None:
     if isinstance(found, StageNotFound):
         click.echo(f"error: {found}", err=True)
         sys.exit(ExitCode.USAGE)
-    click.echo(json.dumps(found.model_dump(mode="json"), indent=2))
+    click.echo(render(found.model_dump(mode="json"), output))
 
 
 def _writer() -> str:

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from jobstream.cli.common import pass_settings
-from jobstream.console import format_time
+from jobstream.cli.common import output_option, pass_settings
+from jobstream.console import OutputFormat, format_time, render
 
 if TYPE_CHECKING:
     from jobstream.settings import Settings
@@ -54,12 +54,16 @@ def revoke(settings: Settings, name: str) -> None:
 
 @token.command("list")
 @click.option("--all", "everything", is_flag=True, help="Revoked tokens too.")
+@output_option
 @pass_settings
-def list_tokens(settings: Settings, everything: bool) -> None:
+def list_tokens(settings: Settings, everything: bool, output: OutputFormat) -> None:
     """Names, scopes and dates of the tokens (never the tokens themselves)."""
     from jobstream.api.tokens import TokenStore
 
     tokens = TokenStore(settings.tokens_path).list(include_revoked=everything)
+    if output != "table":
+        click.echo(render([t.model_dump(mode="json") for t in tokens], output))
+        return
     if not tokens:
         click.echo("no tokens")
     for t in tokens:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import re
 import sys
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from jobstream.cli.common import jobs_service, pass_settings, run_async, terminal
+from jobstream.cli.common import jobs_service, output_option, pass_settings, run_async, terminal
+from jobstream.cli.completion import job_argument
 from jobstream.cli.exit_codes import ExitCode
 from jobstream.console import (
+    OutputFormat,
     format_duration,
     format_lines,
     format_record,
     format_stages,
     format_table,
+    render,
 )
 
 if TYPE_CHECKING:
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from jobstream.service.base import JobSteps
     from jobstream.settings import Settings
 
-__all__ = ["list_command", "log", "show", "stats", "status"]
+__all__ = ["SinceType", "list_command", "log", "show", "stats", "status"]
 
 # The names of jobstream.events.models.Status (tests/jobstream/test_cli_startup.py checks),
 # written out so that building the command line imports no model.
@@ -32,8 +35,37 @@ STATUSES = ["NEW", "WAITING", "STARTED", "FAILING", "SUCCEEDED", "FAILED", "CANC
 LOG_PAGE = 5000  # lines `log` asks for at a time
 
 
-def _record_json(record: JobRecord, *, document: bool = False) -> dict:
+def _record_json(record: JobRecord, *, document: bool = False) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude=None if document else {"document"})
+
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+class SinceType(click.ParamType):
+    """A time (ISO 8601; without a zone, UTC) or a duration back from now: `90s`, `10m`,
+    `2h`, `1d`, `1h30m`."""
+
+    name = "TIME|DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        match = _DURATION.fullmatch(text)
+        if text and match:
+            days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+            ago = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+            return datetime.now(UTC) - ago
+        try:
+            return _utc(datetime.fromisoformat(text))
+        except ValueError:
+            self.fail(
+                f"{text!r} is neither a time (2026-12-01T10:00:00Z) nor a duration "
+                "(90s, 10m, 1h30m, 2d)",
+                param,
+                ctx,
+            )
 
 
 @click.command("list")
@@ -45,11 +77,13 @@ def _record_json(record: JobRecord, *, document: bool = False) -> dict:
     help="Only jobs in this status (repeatable).",
 )
 @click.option("--name", help="Only jobs whose name matches (a glob like 'build-*', or a part).")
-@click.option("--since", type=click.DateTime(), help="Submitted at or after (UTC).")
+@click.option(
+    "--since", type=SinceType(), help="Submitted at or after a time (UTC) or a duration ago (1h)."
+)
 @click.option("--until", type=click.DateTime(), help="Submitted before (UTC).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of job records.")
+@output_option
 @pass_settings
 def list_command(
     settings: Settings,
@@ -59,9 +93,9 @@ def list_command(
     until: datetime | None,
     limit: int,
     offset: int,
-    as_json: bool,
+    output: OutputFormat,
 ) -> None:
-    """List jobs, newest first (times in UTC)."""
+    """List jobs, newest first (times in UTC; JSON and YAML: an array of job records)."""
     from jobstream.events.models import Status
 
     async def go() -> list[JobRecord]:
@@ -77,8 +111,8 @@ def list_command(
         return page.jobs
 
     records = run_async(go())
-    if as_json:
-        click.echo(json.dumps([_record_json(r) for r in records], indent=2))
+    if output != "table":
+        click.echo(render([_record_json(r) for r in records], output))
     elif records:
         click.echo(format_table(records, terminal()))
     else:
@@ -98,14 +132,15 @@ async def _job(settings: Settings, job: str) -> JobRecord:
 
 
 @click.command()
-@click.argument("job")
-@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@job_argument
+@output_option
 @pass_settings
-def show(settings: Settings, job: str, as_json: bool) -> None:
-    """Show the record of JOB (an id or a unique prefix), and its stages."""
-    if as_json:
+def show(settings: Settings, job: str, output: OutputFormat) -> None:
+    """Show the record of JOB (an id or a unique prefix), and its stages (JSON and YAML:
+    the record with its document, secrets shown as `***`)."""
+    if output != "table":
         record = run_async(_job(settings, job))
-        click.echo(json.dumps(_record_json(record, document=True), indent=2))
+        click.echo(render(_record_json(record, document=True), output))
         return
 
     async def go() -> tuple[JobRecord, JobSteps]:
@@ -122,36 +157,70 @@ def show(settings: Settings, job: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("job")
+@job_argument
+@output_option
 @pass_settings
-def status(settings: Settings, job: str) -> None:
-    """Print the status of JOB; exit 0 if it SUCCEEDED or is still running, 1 otherwise."""
+def status(settings: Settings, job: str, output: OutputFormat) -> None:
+    """Print the status of JOB; exit 0 if it SUCCEEDED or is still running, 1 otherwise.
+    (JSON and YAML: the job id, status, stage and reason.)"""
     record = run_async(_job(settings, job))
-    click.echo(record.status.name)
+    if output != "table":
+        fields = {"job_id", "status", "stage", "reason", "completed"}
+        click.echo(render(record.model_dump(mode="json", include=fields), output))
+    else:
+        click.echo(record.status.name)
     ended_badly = record.status.name in ("FAILED", "CANCELLED")
     sys.exit(ExitCode.FAILED if ended_badly else ExitCode.OK)
 
 
 @click.command()
-@click.argument("job")
+@job_argument
 @click.option("--from", "start", default=1, type=click.IntRange(1), help="First line number.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the job ends.")
+@click.option(
+    "--tail",
+    "-n",
+    type=click.IntRange(0),
+    help="Only the last N lines (with --follow: then every new one).",
+)
+@click.option(
+    "--since",
+    type=SinceType(),
+    help="Only lines written since a time (ISO 8601; UTC without a zone) or for a "
+    "duration back from now (90s, 10m, 1h30m, 2d).",
+)
+@click.option(
+    "--timestamps",
+    "-t",
+    is_flag=True,
+    help="Put before each line the time it was written (UTC, to the millisecond).",
+)
 @pass_settings
-def log(settings: Settings, job: str, start: int, follow: bool) -> None:
+def log(
+    settings: Settings,
+    job: str,
+    start: int,
+    follow: bool,
+    tail: int | None,
+    since: datetime | None,
+    timestamps: bool,
+) -> None:
     """Print the log of JOB from a line number, reading it in pages."""
     screen = terminal()
 
     def show(lines: list[LogLineRow]) -> None:
-        sys.stdout.write(format_lines(lines, screen))
+        sys.stdout.write(format_lines(lines, screen, timestamps=timestamps))
         sys.stdout.flush()
 
     async def go() -> None:
         async with jobs_service(settings, live=follow) as jobs:
+            # `--since` and `--tail` choose the first line; the rest reads on from there.
+            page = await jobs.log(job, start, LOG_PAGE, since=since, tail=tail)
             if follow:
-                async for line in jobs.follow(job, start):
+                show(page.lines)
+                async for line in jobs.follow(page.job_id, page.next):
                     show([line])
                 return
-            page = await jobs.log(job, start, LOG_PAGE)
             while page.lines:
                 show(page.lines)
                 page = await jobs.log(page.job_id, page.next, LOG_PAGE)
@@ -160,18 +229,18 @@ def log(settings: Settings, job: str, start: int, follow: bool) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@output_option
 @pass_settings
-def stats(settings: Settings, as_json: bool) -> None:
-    """Jobs by status and how long finished jobs took (`--json`: seconds, unrounded)."""
+def stats(settings: Settings, output: OutputFormat) -> None:
+    """Jobs by status and how long finished jobs took (JSON and YAML: seconds, unrounded)."""
 
     async def go() -> Stats:
         async with jobs_service(settings) as jobs:
             return await jobs.stats()
 
     result = run_async(go())
-    if as_json:
-        click.echo(result.model_dump_json(indent=2))
+    if output != "table":
+        click.echo(render(result.model_dump(mode="json"), output))
         return
     for key, value in result.model_dump().items():
         if isinstance(value, dict):

@@ -14,15 +14,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from jobstream.events.documents.validation import ValidatedDocument
 from jobstream.events.errors import JobNotFound, JobstreamError
-from jobstream.events.log.base import Record
 from jobstream.events.models import Status, StatusName
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
+
+if TYPE_CHECKING:
+    # Not at run time: the command line's remote path must not load yaml and cryptography.
+    from jobstream.events.documents.validation import ValidatedDocument
+    from jobstream.events.log.base import Record
 
 __all__ = [
     "CancelOutcome",
@@ -188,9 +191,22 @@ class JobsService:
         """The record of one job."""
         raise NotImplementedError
 
-    async def log(self, job: str, start: int = 1, limit: int = 1000) -> LogPage:
+    async def log(
+        self,
+        job: str,
+        start: int = 1,
+        limit: int = 1000,
+        *,
+        since: datetime | None = None,
+        tail: int | None = None,
+    ) -> LogPage:
         """Lines `start` .. `start + limit - 1` of a job's log (fewer at its end); never
-        more, so reading a long log is asking again from `next`."""
+        more, so reading a long log is asking again from `next`.
+
+        `since` (time-zone aware) moves the first line to the first written at or after
+        it, and `tail` to the first of the last `tail` lines (after `since`, if given);
+        when no line qualifies the page is empty and `next` is past the last line, where
+        following the log gives only new lines. Later pages need neither: ask from `next`."""
         raise NotImplementedError
 
     def follow(self, job: str, start: int = 1) -> AsyncIterator[LogLineRow]:

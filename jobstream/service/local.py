@@ -140,8 +140,16 @@ class LocalJobs(JobsService):
     async def get(self, job: str) -> JobRecord:
         return await self.views.query(_find, job)
 
-    async def log(self, job: str, start: int = 1, limit: int = 1000) -> LogPage:
-        return await self.views.query(_log_page, job, start, limit)
+    async def log(
+        self,
+        job: str,
+        start: int = 1,
+        limit: int = 1000,
+        *,
+        since: datetime | None = None,
+        tail: int | None = None,
+    ) -> LogPage:
+        return await self.views.query(_log_page, job, start, limit, since, tail)
 
     async def follow(self, job: str, start: int = 1) -> AsyncIterator[LogLineRow]:
         async for lines in self.follow_pages(job, start):
@@ -253,10 +261,18 @@ def _shown(record: JobRecord) -> JobRecord:
     return record.model_copy(update={"document": redact_document(record.document)})
 
 
-def _log_page(conn: duckdb.DuckDBPyConnection, job: str, start: int, limit: int) -> LogPage:
+def _log_page(
+    conn: duckdb.DuckDBPyConnection,
+    job: str,
+    start: int,
+    limit: int,
+    since: datetime | None = None,
+    tail: int | None = None,
+) -> LogPage:
     # The record first: lines read after a "completed" record are then all the lines
     # (Completed is applied after the job's last LogAppended: same partition, in order).
     record = _find(conn, job)
+    start = queries.log_start(conn, record.job_id, start, since=since, tail=tail)
     lines = queries.log_range(conn, record.job_id, start, limit)
     return LogPage(
         job_id=record.job_id,

@@ -98,3 +98,39 @@ def test_stream_from_a_line_and_of_an_ended_job(server: LiveServer) -> None:
         assert numbers(resumed) == list(range(9, record["lines"] + 1))
         beyond = stream(http, job_id, params={"from": 1000})
         assert [e["event"] for e in beyond] == ["end"]
+
+
+def test_a_range_can_start_at_the_tail_or_at_a_time(server: LiveServer) -> None:
+    job_id = server.submit(COUNT.format(n=30, pause=0.02))
+    total = server.wait_done(job_id)["lines"]
+    with server.client() as http:
+
+        def page(**params: object) -> dict:
+            response = http.get(f"/jobs/{job_id}/log", params={"limit": 10_000, **params})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        everything = page()["lines"]
+        tail = page(tail=3)
+        assert [line["n"] for line in tail["lines"]] == [total - 2, total - 1, total]
+        assert tail["next"] == total + 1
+        assert [line["n"] for line in page(tail=1000)["lines"]] == list(range(1, total + 1))
+        # No line qualifies: an empty page whose `next` is where new lines would come.
+        assert page(tail=0) == {**tail, "lines": []}
+
+        cut = everything[15]["at"]
+        since = page(since=cut)["lines"]
+        first = since[0]["n"]
+        assert since[-1]["n"] == total
+        assert all(line["at"] >= cut for line in since)
+        assert first > 1 and everything[first - 2]["at"] < cut  # the line before: earlier
+        # `since` and `tail` together: the last lines of those written since.
+        assert [line["n"] for line in page(since=cut, tail=2)["lines"]] == [total - 1, total]
+        # A time without a zone is UTC, as everywhere in the API.
+        assert page(since=cut.removesuffix("Z").split("+")[0])["lines"] == since
+        future = page(since="2999-01-01T00:00:00Z")
+        assert future["lines"] == [] and future["next"] == total + 1
+
+        for params in ({"tail": -1}, {"since": "yesterday"}):
+            bad = http.get(f"/jobs/{job_id}/log", params=params)
+            assert bad.status_code == 422, params

@@ -143,6 +143,14 @@ async def test_log_ranges_and_follow(jobs: JobsService) -> None:
 
     tail = [line async for line in jobs.follow(job_id, record.last_line - 2)]
     assert tail == followed[-3:]
+    assert (await jobs.log(job_id, tail=3)).lines == followed[-3:]
+    cut = followed[20].at
+    since = (await jobs.log(job_id[:10], since=cut)).lines
+    assert since[-1] == followed[-1] and all(line.at >= cut for line in since)
+    assert followed[since[0].n - 2].at < cut  # the line before it was written earlier
+    assert (await jobs.log(job_id, since=cut, tail=2)).lines == followed[-2:]
+    past = await jobs.log(job_id, tail=0)
+    assert (past.lines, past.next) == ([], record.last_line + 1)
     with pytest.raises(JobNotFound):
         await anext(aiter(jobs.follow("nosuchjob")))
     with pytest.raises(JobNotFound):

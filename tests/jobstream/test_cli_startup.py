@@ -1,21 +1,29 @@
 """The command line starts fast: building it (every command's module, for `--help`)
-imports none of the heavy libraries; each command imports what it uses when it runs."""
+imports none of the heavy libraries; each command imports what it uses when it runs, and a
+query a running server answers imports only the HTTP client and the record models."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import get_args
 
+from jobstream import runtime
 from jobstream.cli.callbacks import START_CHOICES
 from jobstream.cli.views import STATUSES
 from jobstream.events.log.base import Start
 from jobstream.events.models import Status
 
-from .cli_support import EXAMPLES
+from ..polling import eventually
+from .cli_support import EXAMPLES, Cli
 
 HEAVY = ("fastapi", "faust", "aiokafka", "duckdb", "uvicorn")
+# What only the process holding the views needs (and the document language's cryptography).
+SERVER_SIDE = {*HEAVY, "cryptography", "yaml", "sse_starlette", "starlette"}
 
 _PROBE = """
 import json, sys
@@ -28,12 +36,26 @@ print(json.dumps(sorted({name.partition(".")[0] for name in sys.modules})), file
 """
 
 
-def imported_by(*args: str) -> set[str]:
+def imported_by(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> set[str]:
     """The top-level packages a fresh interpreter has imported after running the CLI."""
+    return run_probe(*args, env=env, cwd=cwd)[0]
+
+
+def run_probe(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[set[str], str]:
+    """`imported_by`, and what the command printed."""
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ if env is None else env),
+        cwd=cwd,
     )
-    return set(json.loads(result.stderr.strip().splitlines()[-1]))
+    return set(json.loads(result.stderr.strip().splitlines()[-1])), result.stdout
 
 
 def test_help_imports_no_heavy_library() -> None:
@@ -51,3 +73,22 @@ def test_lint_imports_no_service_library() -> None:
 def test_choices_written_out_for_speed_match_their_sources() -> None:
     assert [s.name for s in Status] == STATUSES
     assert sorted(START_CHOICES) == sorted(get_args(Start))
+
+
+def test_queries_a_running_server_answers_import_only_the_client(cli: Cli) -> None:
+    ran = cli("run", str(EXAMPLES / "minimal.yml"))
+    assert ran.returncode == 0, ran.stderr
+    job = json.loads(cli("list", "--json").stdout)[0]["job_id"]
+    cli.start("project")
+    eventually(lambda: runtime.discover(cli.data_dir), timeout=30)
+    for args, printed in [
+        (("list",), job[:12]),
+        (("show", job[:8]), job),
+        (("status", job[:8]), "SUCCEEDED"),
+        (("log", job[:8]), "hello"),
+        (("stats",), "SUCCEEDED"),
+    ]:
+        modules, out = run_probe(*args, env=cli.env, cwd=cli.data_dir.parent)
+        assert printed in out, (args, out)
+        assert "httpx" in modules, args  # it did ask the server
+        assert not modules & SERVER_SIDE, (args, sorted(modules & SERVER_SIDE))

@@ -4,6 +4,7 @@ log as plain text, and the numbers of the lines matching a search."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 import duckdb
@@ -42,9 +43,24 @@ async def log_range(
     _: Reader,
     start: From = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description="start at the first line written at or after this time "
+            "(ISO 8601; without a zone, UTC)"
+        ),
+    ] = None,
+    tail: Annotated[
+        int | None,
+        Query(ge=0, description="start at the first of the last `tail` lines (after `since`)"),
+    ] = None,
 ) -> Response:
-    """Never the whole log: at most `limit` lines; ask again from `next` for more."""
-    page = await services.jobs.log(job_id, start, limit)
+    """Never the whole log: at most `limit` lines; ask again from `next` for more (without
+    `since` and `tail`, which only choose where the first page starts). When no line
+    qualifies, the page is empty and `next` is past the last line."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    page = await services.jobs.log(job_id, start, limit, since=since, tail=tail)
     body = LogPage(
         job_id=page.job_id,
         lines=[LogLine.of(r) for r in page.lines],
