@@ -14,7 +14,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from jobstream.api.body import RequestLimits
 from jobstream.api.errors import install_error_handlers
+from jobstream.api.hosts import AllowedHosts
 from jobstream.api.routes import jobs, logs, service, stages
 from jobstream.api.state import Services
 from jobstream.api.tokens import TokenStore
@@ -24,7 +26,7 @@ from jobstream.events.log.base import EventLog
 from jobstream.projections.host import ViewsHost
 from jobstream.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["allowed_hosts", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
 
@@ -60,6 +62,9 @@ def create_app(
         stop=stop or asyncio.Event(),
     )
     install_error_handlers(app)
+    # Outermost first: a request for another host is refused before its body is read.
+    app.add_middleware(RequestLimits, max_body=settings.max_body, timeout=settings.body_timeout)
+    app.add_middleware(AllowedHosts, hosts=allowed_hosts(settings))
     for router in (jobs.router, logs.router, service.router, stages.router):
         app.include_router(router)
 
@@ -81,6 +86,14 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """The `allowed_hosts` setting and the address the server listens on (unless it is
+    every address, which no client names)."""
+    bound = f"[{settings.host}]" if ":" in settings.host else settings.host
+    wildcard = settings.host in ("", "0.0.0.0", "::")
+    return [*settings.allowed_hosts, *([] if wildcard else [bound])]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
