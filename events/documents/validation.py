@@ -402,8 +402,14 @@ def _data_problems(raw: Any) -> Iterable[tuple[Loc, str]]:
         children: list[tuple[Loc, Any]] = []
         if isinstance(value, str):
             problem = _text_problem(value)
-        elif isinstance(value, bool) or value is None or isinstance(value, int):
+        elif isinstance(value, bool) or value is None:
             pass
+        elif isinstance(value, int):
+            if not -(2**63) <= value < 2**63:
+                problem = (
+                    "is a number larger than a job event can carry (64 bits); "
+                    "quote it to keep it as text"
+                )
         elif isinstance(value, float):
             if not math.isfinite(value):
                 problem = f"{ruby_text(value)} is not a number JSON can hold"
@@ -788,6 +794,8 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a number too large to show"  # nor to print: Python limits the digits
     if isinstance(value, int | float):
         return f"a number ({value})"
     if isinstance(value, str):
