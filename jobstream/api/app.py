@@ -89,11 +89,10 @@ def create_app(
 
 
 def allowed_hosts(settings: Settings) -> list[str]:
-    """The `allowed_hosts` setting and the address the server listens on (unless it is
-    every address, which no client names)."""
+    """The `allowed_hosts` setting and the address the server listens on: the URL in
+    `server.json` names it (even `0.0.0.0`), and the command line calls that URL."""
     bound = f"[{settings.host}]" if ":" in settings.host else settings.host
-    wildcard = settings.host in ("", "0.0.0.0", "::")
-    return [*settings.allowed_hosts, *([] if wildcard else [bound])]
+    return [*settings.allowed_hosts, bound]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

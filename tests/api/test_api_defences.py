@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from jobstream.api.app import allowed_hosts
 from jobstream.api.server import MAX_HEADER_BYTES
 from jobstream.settings import Settings
 
@@ -95,6 +96,9 @@ def test_allowed_hosts_is_a_setting(tmp_path: Path) -> None:
         assert http.get("/jobs", headers={"Host": "localhost"}).status_code == 400
         # The address it listens on is always one of its names.
         assert http.get("/jobs").status_code == 200
+    # The URL in server.json names the bound address, whatever it is.
+    assert allowed_hosts(Settings(host="0.0.0.0"))[-1] == "0.0.0.0"
+    assert allowed_hosts(Settings(host="::1"))[-1] == "[::1]"
     with (
         LiveServer(tmp_path / "b", with_worker=False, allowed_hosts=["*"]) as any_name,
         any_name.client() as http,
