@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 
 from jobstream.dispatcher.notifier import EventNotifier, TeeNotifier
@@ -15,6 +16,8 @@ from jobstream.runners import Runner
 from jobstream.runners.notifier import Notifier
 
 __all__ = ["new_writer", "run_attempt"]
+
+log = logging.getLogger(__name__)
 
 
 def new_writer() -> str:
@@ -43,7 +46,15 @@ async def run_attempt(
                 return await _reject(notifier, DocumentError(problems).args[0])
             document = parsed
         reporter = TeeNotifier(notifier, observer) if observer else notifier
-        return await runner.run(notifier.job_id, document, reporter, cancel=cancel)
+        try:
+            return await runner.run(notifier.job_id, document, reporter, cancel=cancel)
+        except Exception as exc:
+            # The runner ends every failure it foresees, and masks its reasons; this is the
+            # last guard, so the job ends now rather than when its lease runs out. Only the
+            # error's kind goes into the event: its text may hold a secret unmasked.
+            log.error("job %s: the runner failed: %s: %s", notifier.job_id, type(exc).__name__, exc)
+            log.debug("the runner's traceback", exc_info=True)
+            return await _reject(notifier, f"the runner failed ({type(exc).__name__})")
     finally:
         beats.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -58,7 +69,8 @@ async def _heartbeats(notifier: EventNotifier, lease: float, worker: str) -> Non
 
 async def _reject(notifier: EventNotifier, reason: str) -> Status:
     # A document that reached the log without passing validation (another Kafka client
-    # wrote it): end the job with the problems as its reason instead of stopping the worker.
+    # wrote it), or a runner that failed: end the job with the reason instead of stopping
+    # the worker. A status the runner had written already is not known here.
     await notifier.status_changed(Status.FAILED, Status.NEW, reason=reason)
     await notifier.completion(False, Status.FAILED, 0, 0)
     return Status.FAILED

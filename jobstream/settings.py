@@ -136,6 +136,17 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="API port; 0 picks a free one")
     auth: bool = Field(False, description="every API request needs a bearer token")
     max_body: int = Field(1 << 20, ge=1, description="largest accepted request body, in bytes")
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"],
+        description="Host header names the API answers (comma-separated; the address it "
+        "listens on is added; * for any): other names are refused against DNS rebinding",
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="seconds a client may take to send a request's headers"
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, description="seconds a client may take to send a request's body"
+    )
     token: str | None = Field(
         None, description="bearer token the command line sends to the API (--server)"
     )
@@ -148,6 +159,14 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="the keyring itself (keys separated by commas); replaces the file"
     )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        # From the environment or a flag: one text, names separated by commas.
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @field_validator("secret_key")
     @classmethod

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shlex
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -72,6 +74,8 @@ from jobstream.runners.workspace import (
 )
 
 __all__ = ["Runner", "git_source"]
+
+log = logging.getLogger(__name__)
 
 
 # Step titles are cut to this many characters: a title names a step, the log holds it whole.
@@ -227,6 +231,12 @@ class _Job:
                 await self._run_sequence()
         except _JobFailed as error:
             self._fail(None, str(error))
+        except Exception as error:
+            # Whatever the runner did not foresee still ends the job now, with the reason
+            # (masked like every reason), instead of leaving it to the lease.
+            # The traceback only at debug level: `jobstream run` shows the job's own log.
+            log.debug("job %s: the runner failed", self._job_id, exc_info=True)
+            self._fail(None, f"the runner failed: {type(error).__name__}: {error}")
         finally:
             if timer is not None:
                 timer.cancel()
@@ -629,8 +639,10 @@ class _Job:
         )
         try:
             await process.start()
-        except OSError as error:
-            return f"cannot start in {spawn.cwd}: {error.strerror or error}"
+        except (OSError, ValueError, subprocess.SubprocessError) as error:
+            # ValueError: an argument, variable or directory the OS cannot take (a NUL).
+            detail = error.strerror if isinstance(error, OSError) else None
+            return f"cannot start in {spawn.cwd}: {detail or error}"
         try:
             waiter = asyncio.ensure_future(process.wait())
             stopper = asyncio.ensure_future(self._stop.wait())

@@ -11,7 +11,9 @@ hide them.
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from pathlib import PurePath
@@ -26,6 +28,7 @@ from jobstream.events.documents.cyclidlint import cyclid_warnings
 from jobstream.events.documents.expressions import modifier_warnings
 from jobstream.events.documents.models import JobDocument, SequenceEntry, Source, Stage
 from jobstream.events.documents.plan import MAX_STAGE_RUNS, SequencePlan
+from jobstream.events.documents.rubytext import ruby_text
 from jobstream.events.documents.secrets import SecretBox, bound_elsewhere
 from jobstream.events.errors import DocumentError
 from jobstream.events.models import DEFAULT_STAGE_VERSION, STAGE_VERSION
@@ -236,13 +239,30 @@ def _parse(data: bytes | str, fmt: Literal["json", "yaml"] | None) -> tuple[Any,
             raise
 
 
+class _LongNumber(Exception):
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _json_int(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:
+        # Python refuses to convert so long a number (sys.get_int_max_str_digits).
+        raise _LongNumber(digits) from None
+
+
 def _parse_json(text: str) -> tuple[Any, Locator]:
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         # json's messages may end in "at" ("Invalid control character at").
         message = f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
         raise _Unparsable(_error("", message, exc.lineno)) from None
+    except _LongNumber as exc:
+        line = text.count("\n", 0, max(text.find(exc.digits), 0)) + 1
+        message = f"invalid JSON: a number of {len(exc.digits)} digits is too long to read"
+        raise _Unparsable(_error("", message, line)) from None
     except RecursionError:
         raise _Unparsable(_error("", "the document nests too deeply")) from None
     return raw, _JsonLocator(text)
@@ -309,12 +329,22 @@ def _check(
         what = "empty" if raw is None else _kind(raw)
         message = f"a job document must be a mapping (a JSON object), not {what}"
         return None, [_error("", message, locate(()))]
+    if too_big := _size_problem(raw):
+        # Before anything else walks it, and without a line: finding one means reading
+        # the whole text again.
+        return None, [_error("", too_big)]
     findings: list[tuple[Loc, Severity, str]] = []
     document: JobDocument | None = None
     try:
         document = JobDocument.model_validate(raw)
     except ValidationError as exc:
         findings.extend((loc, "error", message) for loc, message in _shape_errors(raw, exc))
+    shaped = {loc for loc, _, _ in findings}
+    findings.extend(
+        (loc, "error", message)
+        for loc, message in _data_problems(raw)
+        if not any(loc[: len(s)] == s for s in shaped)
+    )
     findings.extend(_unknown_keys(raw))
     findings.extend(_secret_problems(raw, submitted))
     findings.extend((loc, "warning", message) for loc, message in modifier_warnings(raw))
@@ -329,6 +359,104 @@ def _check(
     if any(p.severity == "error" for p in problems):
         return None, problems
     return document, problems
+
+
+# Past this many, a document of thousands of bad values gets one line for the rest.
+MAX_DATA_PROBLEMS = 50
+
+
+def _size_problem(raw: Any) -> str | None:
+    """YAML is bounded as it is read (`yamlsafe`); JSON and parsed data only here."""
+    count = 0
+    todo: list[tuple[Any, int]] = [(raw, 1)]
+    while todo:
+        value, depth = todo.pop()
+        count += 1
+        if count > yamlsafe.MAX_NODES:
+            return f"the document has more than {yamlsafe.MAX_NODES} values, lists and mappings"
+        if isinstance(value, dict):
+            items: Iterable[Any] = (v for pair in value.items() for v in pair)
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        if depth >= yamlsafe.MAX_DEPTH:
+            return f"the document nests too deeply (more than {yamlsafe.MAX_DEPTH} levels)"
+        todo.extend((item, depth + 1) for item in items)
+    return None
+
+
+def _data_problems(raw: Any) -> Iterable[tuple[Loc, str]]:
+    """Values the job's events cannot carry or no step can use, wherever they are.
+
+    A document travels as JSON inside a JobSubmitted and is read back by every consumer,
+    and its text ends up in shell text, paths and variables. So only JSON data is
+    accepted (mappings with string keys, lists, text, finite numbers, booleans, null; not
+    YAML's dates, sets, pairs or binary), and no text may hold a NUL or a lone surrogate
+    (neither can be encoded or passed to a process). `_size_problem` bounded the walk."""
+    found = 0
+    todo: list[tuple[Loc, Any]] = [((), raw)]
+    while todo:
+        loc, value = todo.pop()
+        problem: str | None = None
+        children: list[tuple[Loc, Any]] = []
+        if isinstance(value, str):
+            problem = _text_problem(value)
+        elif isinstance(value, bool) or value is None:
+            pass
+        elif isinstance(value, int):
+            if not -(2**63) <= value < 2**63:
+                problem = (
+                    "is a number larger than a job event can carry (64 bits); "
+                    "quote it to keep it as text"
+                )
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                problem = f"{ruby_text(value)} is not a number JSON can hold"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    problem = f"keys must be strings, not {_kind(key)}"
+                    break
+                if why := _text_problem(key):
+                    problem = f"the key {key!r}: {why}"
+                    break
+                children.append(((*loc, key), item))
+        elif isinstance(value, list):
+            children = [((*loc, i), item) for i, item in enumerate(value)]
+        else:
+            shown = _kind(_Hidden(value) if _is_secret(loc) else value)
+            problem = f"{shown} cannot be held in a job event; {_data_hint(value)}"
+        if problem is not None:
+            found += 1
+            if found > MAX_DATA_PROBLEMS:
+                yield (), f"more values like these; the first {MAX_DATA_PROBLEMS} are shown"
+                return
+            yield loc, problem
+            continue
+        todo.extend(reversed(children))
+
+
+def _text_problem(text: str) -> str | None:
+    if "\0" in text:
+        return "holds a NUL character (\\0), which no command, path or variable can hold"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds a lone surrogate (U+{ord(text[exc.start]):04X}), which is not text"
+    return None
+
+
+def _data_hint(value: Any) -> str:
+    if isinstance(value, datetime.date):
+        return "quote it to keep it as text"
+    if isinstance(value, bytes):
+        return "write the text itself, not !!binary"
+    if isinstance(value, set | frozenset):
+        return "write a list, not a !!set"
+    if isinstance(value, tuple):
+        return "write a mapping, not !!pairs or !!omap"
+    return "write text, a number, a list or a mapping"
 
 
 def _shape_errors(raw: dict[Any, Any], exc: ValidationError) -> Iterable[tuple[Loc, str]]:
@@ -371,6 +499,9 @@ def _clean_loc(raw: Any, loc: tuple[int | str, ...]) -> tuple[Loc, str | None]:
 def _describe(raw: Any, loc: Loc, error: Any) -> tuple[Loc, str]:
     kind = error["type"]
     given = error["input"]
+    if _is_secret(loc):
+        # Whatever a secret's value is, it is not repeated back (logs, API answers).
+        given = _Hidden(given)
     if loc and loc[-1] == "[key]":
         return loc[:-1], f"keys must be strings, not {_kind(loc[-2])}"
     if kind == "missing":
@@ -388,7 +519,7 @@ def _describe(raw: Any, loc: Loc, error: Any) -> tuple[Loc, str]:
         return loc, f"must be a list, not {_kind(given)}"
     if kind == "string_type":
         subject = "a secret value must be" if loc[:1] == ("secrets",) else "must be"
-        hint = "; quote it" if isinstance(given, int | float) else ""
+        hint = "; quote it" if isinstance(error["input"], int | float) else ""
         return loc, f"{subject} a string, not {_kind(given)}{hint}"
     if kind in ("bool_type", "bool_parsing"):
         return loc, f"must be true or false, not {_kind(given)}"
@@ -644,11 +775,27 @@ def _value_at(raw: Any, loc: Loc) -> Any:
     return value
 
 
+def _is_secret(loc: Loc) -> bool:
+    return loc[:1] == ("secrets",) or (loc[:1] == ("sources",) and loc[2:3] == ("token",))
+
+
+class _Hidden:
+    """A value to describe by its kind only: `_kind` shows no part of it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def _kind(value: Any) -> str:
+    if isinstance(value, _Hidden):
+        shown = _kind(value.value)
+        return shown.split(" (", 1)[0] if not isinstance(value.value, dict | list) else shown
     if value is None:
         return "null"
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a number too large to show"  # nor to print: Python limits the digits
     if isinstance(value, int | float):
         return f"a number ({value})"
     if isinstance(value, str):
@@ -657,4 +804,14 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, datetime.datetime):
+        return f"a time ({value.isoformat()})"
+    if isinstance(value, datetime.date):
+        return f"a date ({value.isoformat()})"
+    if isinstance(value, bytes):
+        return "binary data"
+    if isinstance(value, set | frozenset):
+        return "a set"
+    if isinstance(value, tuple):
+        return "a pair"
     return type(value).__name__

@@ -14,7 +14,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from jobstream.api.body import RequestLimits
 from jobstream.api.errors import install_error_handlers
+from jobstream.api.hosts import AllowedHosts
 from jobstream.api.metrics import Metrics, RequestTimer
 from jobstream.api.routes import dead_letters, jobs, jobs_stream, logs, metrics, service, stages
 from jobstream.api.state import Services
@@ -25,7 +27,7 @@ from jobstream.events.log.base import EventLog
 from jobstream.projections.host import ViewsHost
 from jobstream.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["allowed_hosts", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
 
@@ -63,6 +65,9 @@ def create_app(
     install_error_handlers(app)
     app.state.metrics = Metrics()
     app.add_middleware(RequestTimer, metrics=app.state.metrics)
+    # Outermost first: a request for another host is refused before its body is read.
+    app.add_middleware(RequestLimits, max_body=settings.max_body, timeout=settings.body_timeout)
+    app.add_middleware(AllowedHosts, hosts=allowed_hosts(settings))
     # jobs_stream first: its /jobs/stream must match before /jobs/{job_id} does.
     routers = (jobs_stream, jobs, logs, service, stages, dead_letters, metrics)
     for router in (module.router for module in routers):
@@ -86,6 +91,13 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """The `allowed_hosts` setting and the address the server listens on: the URL in
+    `server.json` names it (even `0.0.0.0`), and the command line calls that URL."""
+    bound = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return [*settings.allowed_hosts, bound]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -3,16 +3,24 @@
 The socket is bound before anything else starts, so a taken port fails the command at
 once with a plain message; the runtime file is written only once uvicorn accepts.
 Signals stay with jobstream (`stop_on_signals`): uvicorn's own handlers would replace them.
+
+Slow clients are bounded: a request's headers must arrive within `header_timeout` (uvicorn
+has no such limit: one byte now and then held a connection for ever) and be at most
+`MAX_HEADER_BYTES`; an idle kept-alive connection closes after `KEEP_ALIVE` seconds; a body
+must arrive within `body_timeout` (`api.body.RequestLimits`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import Iterator
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from jobstream import runtime
 from jobstream.api.app import create_app
@@ -22,7 +30,7 @@ from jobstream.events.log.base import EventLog
 from jobstream.projections.host import ViewsHost
 from jobstream.settings import Settings
 
-__all__ = ["ApiServer", "CannotListen"]
+__all__ = ["KEEP_ALIVE", "MAX_HEADER_BYTES", "ApiServer", "CannotListen"]
 
 
 class CannotListen(JobstreamError):
@@ -32,6 +40,55 @@ class CannotListen(JobstreamError):
 # Open log streams end when stop is set; this bounds whatever else is in flight.
 _GRACE = 3.0
 _START_TIMEOUT = 30.0
+MAX_HEADER_BYTES = 16 * 1024
+KEEP_ALIVE = 5.0
+
+
+class _HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, with a deadline for each request's headers: from the
+    connection, or from the first byte of a kept-alive connection's next request."""
+
+    header_timeout = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._watch_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _watch_headers(self) -> None:
+        waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+        if waiting and self._deadline is None:
+            self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        elif not waiting and self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            return
+        body = json.dumps(
+            {
+                "code": "request_timeout",
+                "message": f"the request's headers did not arrive within "
+                f"{self.header_timeout:g} s (header_timeout)",
+            }
+        ).encode()
+        # No request was read, so h11 cannot answer: the bytes are written as they are.
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        self.transport.close()
 
 
 class _Server(uvicorn.Server):
@@ -65,6 +122,13 @@ class ApiServer:
             # but a CI server's stderr is for problems, not traffic.
             access_log=False,
             timeout_graceful_shutdown=_GRACE,
+            http=type(
+                "HeaderDeadline",
+                (_HeaderDeadline,),
+                {"header_timeout": self.settings.header_timeout},
+            ),
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            timeout_keep_alive=KEEP_ALIVE,
         )
         server = _Server(config)
         serving = asyncio.create_task(server.serve(sockets=[self.socket]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +22,8 @@ __all__ = ["Cursor", "next_cursor"]
 # DuckDB keeps microseconds: "before t + 1 µs" is "at or before t".
 _TICK = timedelta(microseconds=1)
 _NOT_OURS = "not a cursor this API handed out"
+# Positions count in the views' 64 bits.
+_MAX = 2**62
 
 
 class Cursor(BaseModel, frozen=True):
@@ -40,8 +42,16 @@ class Cursor(BaseModel, frozen=True):
             cursor = cls.model_validate_json(raw)
         except (binascii.Error, ValueError, ValidationError):
             raise InvalidCursor(_NOT_OURS) from None
-        if cursor.skip < 0 or cursor.position < 0:
+        if not (0 <= cursor.skip <= _MAX and 0 <= cursor.position <= _MAX):
             raise InvalidCursor(_NOT_OURS)
+        if cursor.submitted is not None:
+            # Only times the views hold (UTC, within datetime's range one tick either way).
+            try:
+                (cursor.submitted + _TICK).astimezone(UTC) - _TICK
+            except (OverflowError, ValueError):
+                raise InvalidCursor(_NOT_OURS) from None
+            if cursor.submitted.tzinfo is None:
+                raise InvalidCursor(_NOT_OURS)
         return cursor
 
     def until(self, until: datetime | None) -> datetime | None:

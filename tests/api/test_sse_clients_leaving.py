@@ -29,7 +29,9 @@ def test_clients_leaving_a_live_stream_cause_no_send_warnings(tmp_path: Path) ->
         url = urllib.parse.urlparse(info.url)
         for _ in range(3):  # read the start of the stream, then hang up
             with socket.create_connection((url.hostname, url.port)) as s:
-                s.sendall(f"GET /jobs/{job_id}/log/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                s.sendall(
+                    f"GET /jobs/{job_id}/log/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+                )
                 s.recv(1000)
         with httpx.stream("GET", f"{info.url}/jobs/{job_id}/log/stream") as response:
             for i, _ in enumerate(response.iter_lines()):

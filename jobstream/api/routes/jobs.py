@@ -32,6 +32,8 @@ __all__ = ["DOCUMENT_SCHEMA_NAME", "JobId", "router"]
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
 DOCUMENT_SCHEMA_NAME = "JobDocument"
+# The views count in 64 bits; no list is longer.
+MAX_OFFSET = 2**62
 _DOCUMENT_REF = {"$ref": f"#/components/schemas/{DOCUMENT_SCHEMA_NAME}"}
 
 StatusFilter = Literal[tuple(s.name for s in Status)]  # type: ignore[valid-type]
@@ -112,7 +114,9 @@ async def list_jobs(
     since: Annotated[datetime | None, Query(description="submitted at or after")] = None,
     until: Annotated[datetime | None, Query(description="submitted before")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-    offset: Annotated[int, Query(ge=0, description="skip this many (or use cursor)")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="skip this many (or use cursor)")
+    ] = 0,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> JobPage:
     if cursor is not None and offset:
