@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -35,6 +35,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -136,7 +137,8 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="API port; 0 picks a free one")
     auth: bool = Field(False, description="every API request needs a bearer token")
     max_body: int = Field(1 << 20, ge=1, description="largest accepted request body, in bytes")
-    allowed_hosts: list[str] = Field(
+    # NoDecode: the environment gives names separated by commas, not a JSON list.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"],
         description="Host header names the API answers (comma-separated; the address it "
         "listens on is added; * for any): other names are refused against DNS rebinding",

@@ -34,6 +34,15 @@ def test_a_flag_beats_the_environment_which_beats_the_file(tmp_path: Path) -> No
     assert settings.kill_grace == 5.0  # a flag left unset (None) is no value: the default
 
 
+def test_allowed_hosts_come_from_the_environment_separated_by_commas(tmp_path: Path) -> None:
+    # As docker-compose.yml gives them to the projector.
+    environ = {"JOBSTREAM_ALLOWED_HOSTS": "projector, localhost,127.0.0.1,[::1]"}
+    settings = Settings.load(None, flags={}, environ=environ)
+    assert settings.allowed_hosts == ["projector", "localhost", "127.0.0.1", "[::1]"]
+    in_file = toml(tmp_path / "s.toml", 'allowed_hosts = ["ci.example.org"]\n')
+    assert Settings.load(in_file, flags={}, environ={}).allowed_hosts == ["ci.example.org"]
+
+
 def test_the_file_is_named_by_flag_environment_or_found_in_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
