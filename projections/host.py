@@ -42,6 +42,11 @@ class ViewsProjection(Projection):
             functools.partial(self.views.apply, projection=self.name), records
         )
 
+    async def set_aside(self, record: Record, reason: str) -> Positions:
+        return await self._in_thread(
+            functools.partial(self.views.set_aside, projection=self.name), record, reason
+        )
+
     async def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
         return await self._in_thread(fn, self.views.conn, *args)
