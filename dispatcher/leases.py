@@ -5,6 +5,14 @@ FAILING after its lease ran out belongs to a runner that died (kill -9, lost mac
 keeper appends StatusChanged(FAILED) and Completed for it as writer `lease-keeper`. Two
 keepers ending the same job write the same (writer, seq) pairs, which projections drop as
 duplicates; a late event from the lost runner changes nothing once Completed is applied.
+
+A sweep judges at a time T taken as it starts. Views that have not applied every event
+appended before T would show old heartbeats of live runners, so with `settled` the sweep
+first waits until the views hold everything the log held at T (their positions reach the
+log's ends taken after T), whatever else is being appended meanwhile; only then is a lease
+that ran out before T a lost runner's. A lost job is so ended at most `lease` + `interval`
++ twice the views' lag behind the log after its last heartbeat (its end is appended, then
+applied).
 """
 
 from __future__ import annotations
@@ -42,7 +50,9 @@ class LostJob(Protocol):
 
 
 class LeaseKeeper:
-    """expired: returns the jobs whose lease ran out before the given time."""
+    """expired: returns the jobs whose lease ran out before the given time; settled, if
+    given: True once the views it reads hold every event appended before it was called
+    (False: they could not catch up in time, and the sweep judges nothing)."""
 
     def __init__(
         self,
@@ -51,11 +61,13 @@ class LeaseKeeper:
         expired: Callable[[datetime], Awaitable[list[LostJob]]],
         *,
         interval: float = 1.0,
+        settled: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.log = log
         self.topics = topics
         self.expired = expired
         self.interval = interval
+        self.settled = settled
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -66,8 +78,11 @@ class LeaseKeeper:
             await pause(stop, self.interval)
 
     async def sweep(self) -> list[str]:
-        ended = []
-        for job in await self.expired(now()):
+        ended: list[str] = []
+        at = now()
+        if self.settled is not None and not await self.settled():
+            return ended
+        for job in await self.expired(at):
             reason = (
                 f"worker {job.worker or 'unknown'} lost: no heartbeat since "
                 f"{job.heartbeat_at.isoformat() if job.heartbeat_at else 'it started'}"

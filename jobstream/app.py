@@ -201,12 +201,15 @@ async def replay_log(
 
 def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKeeper:
     async def expired(at: datetime) -> list:
-        # Heartbeats in views still catching up after a restart look old: judge none yet.
-        if not host.caught_up.is_set():
-            return []
         return await host.query(queries.expired_leases, at)
 
-    return LeaseKeeper(log, settings.topics, expired, interval=min(1.0, settings.lease / 3))
+    async def settled() -> bool:
+        # Heartbeats in views behind the log look old: judge once they hold what it held.
+        return await host.reached(await log.ends(host.runner.topics), timeout=settings.lease)
+
+    return LeaseKeeper(
+        log, settings.topics, expired, interval=min(1.0, settings.lease / 3), settled=settled
+    )
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

@@ -119,6 +119,11 @@ class ViewsHost:
         """The next offset to read per partition, as of the last batch applied."""
         return self.runner.positions()
 
+    async def reached(self, ends: Positions, timeout: float) -> bool:
+        """Wait until the views hold everything below `ends`; False if not within
+        `timeout` seconds."""
+        return await self.runner.reached(ends, timeout)
+
     async def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
         return await self.projection.query(fn, *args)

@@ -167,6 +167,16 @@ class ProjectionRunner:
         async with asyncio.timeout(timeout), self._advanced:
             await self._advanced.wait_for(lambda: self._positions.get(tp, 0) > offset)
 
+    async def reached(self, ends: Positions, timeout: float) -> bool:
+        """Wait until the positions reach `ends` (as `EventLog.ends` gives them); False if
+        they do not within `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout), self._advanced:
+                await self._advanced.wait_for(lambda: self._reached(ends))
+        except TimeoutError:
+            return False
+        return True
+
     # --- reading ---------------------------------------------------------------------------
 
     async def _ends(self) -> dict[TopicPartition, int]:
