@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 from jobstream.callbacks.base import Callback, Delivery, GiveUp, JobInfo, _current
 from jobstream.callbacks.store import CallbackStore, Outcomes
-from jobstream.events.dead_letters import DeadLetter, read_record, storable
+from jobstream.events.dead_letters import DeadLetter, storable
+from jobstream.events.documents.reading import read_record
 from jobstream.events.errors import MalformedEvent
 from jobstream.events.log.aio import pause
 from jobstream.events.log.base import EventLog, Record, Start, TopicPartition

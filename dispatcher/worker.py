@@ -30,7 +30,7 @@ from pathlib import Path
 from jobstream.dispatcher.attempt import new_writer, run_attempt
 from jobstream.dispatcher.cancels import CancelWatcher
 from jobstream.dispatcher.notifier import EventNotifier
-from jobstream.events.dead_letters import read_record
+from jobstream.events.documents.reading import read_record
 from jobstream.events.documents.stages import StageCatalog
 from jobstream.events.errors import MalformedEvent, NotAssigned
 from jobstream.events.log.aio import pause

@@ -3,8 +3,8 @@
 The views keep theirs in DuckDB, each callback in its own store; both read back as this one
 model, so a record that one consumer could not use is described the same way everywhere.
 
-`read_record` is how every consumer reads a record: whatever the record holds, it gives an
-event or the reason it is none, and never raises.
+`storable` makes a reason fit to keep (events.documents.reading.read_record, what every
+consumer reads a record with, gives the reasons).
 """
 
 from __future__ import annotations
@@ -13,13 +13,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobstream.events.documents.ingest import decode_record
-from jobstream.events.documents.stages import StageCatalog
-from jobstream.events.errors import MalformedEvent
-from jobstream.events.log.base import Record
-from jobstream.events.models import Event, now
+from jobstream.events.models import now
 
-__all__ = ["DeadLetter", "read_record", "storable"]
+__all__ = ["DeadLetter", "storable"]
 
 _REASON_CHARACTERS = 2000
 
@@ -46,19 +42,6 @@ class DeadLetter(BaseModel):
     event_type: str | None = None
     attempts: int = 0
     """Calls of a callback's hook before it gave up; 0 when no hook was called."""
-
-
-def read_record(record: Record, stages: StageCatalog | None = None) -> Event | MalformedEvent:
-    """The event `record` holds (`decode_record`), or a MalformedEvent saying why it holds
-    none. Any exception counts: a bare document's YAML or JSON can make a parser raise what
-    no list of expected errors foresees (a date like 2001-13-45, `!!int abc`, an integer
-    past Python's digit limit), and one record must never stop a consumer."""
-    try:
-        return decode_record(record, stages)
-    except MalformedEvent as exc:
-        return exc
-    except Exception as exc:
-        return MalformedEvent(storable(f"cannot be read: {type(exc).__name__}: {exc}"))
 
 
 def storable(text: str, limit: int = _REASON_CHARACTERS) -> str:

@@ -28,8 +28,9 @@ from pathlib import Path
 import duckdb
 from pydantic import ValidationError
 
-from jobstream.events.dead_letters import read_record, storable
+from jobstream.events.dead_letters import storable
 from jobstream.events.documents.ingest import is_stages_topic
+from jobstream.events.documents.reading import read_record
 from jobstream.events.documents.stages import decode_stage
 from jobstream.events.errors import MalformedEvent, ViewsBusy, ViewsOutdated
 from jobstream.events.log.base import Record, TopicPartition
