@@ -64,6 +64,11 @@ _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<p
 
 _STAGED = "jobstream_staged_lines"
 
+MEMORY_LIMIT = "512MB"
+"""DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
+temporary file). DuckDB's default, 80% of the machine's memory, lets the cache of a views
+file grow with the log: a catch-up's peak grew by about 110 MiB per GiB of backlog."""
+
 # try(): a value that is not JSON gives a NULL record (then pydantic says why), never an
 # error. `ok` says whether pydantic would accept it (projections.schema builds that check
 # and the type from the model).
@@ -168,6 +173,7 @@ class DuckDBViews:
             raise ViewsBusy(str(path), holder) from exc
         # Timestamps come back as UTC datetimes whatever the machine's zone.
         conn.execute("SET TimeZone = 'UTC'")
+        conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         conn.execute(DDL)
         if check_layout:
             _check_layout(conn, path)
