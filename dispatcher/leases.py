@@ -5,6 +5,14 @@ FAILING after its lease ran out belongs to a runner that died (kill -9, lost mac
 keeper appends StatusChanged(FAILED) and Completed for it as writer `lease-keeper`. Two
 keepers ending the same job write the same (writer, seq) pairs, which projections drop as
 duplicates; a late event from the lost runner changes nothing once Completed is applied.
+
+A sweep judges at a time T taken as it starts. Views that have not applied every event
+appended before T would show old heartbeats of live runners, so with `settled` the sweep
+first waits until the views hold everything the log held at T (their positions reach the
+log's ends taken after T), whatever else is being appended meanwhile; only then is a lease
+that ran out before T a lost runner's. A lost job is so ended at most `lease` + `interval`
++ twice the views' lag behind the log after its last heartbeat (its end is appended, then
+applied).
 """
 
 from __future__ import annotations
@@ -52,7 +60,9 @@ class LeaseKeeper:
     """expired: returns the jobs whose lease ran out before the given time; failed: the
     jobs whose automatic retry is due and not submitted yet (the views'
     `queries.failed_unretried`); secrets: the installation's keys, to seal a retry's
-    secrets to its own id."""
+    secrets to its own id; settled, if given: True once the views it reads hold every
+    event appended before it was called (False: they could not catch up in time, and the
+    sweep judges nothing)."""
 
     def __init__(
         self,
@@ -63,6 +73,7 @@ class LeaseKeeper:
         failed: Callable[[], Awaitable[list[FailedJob]]] | None = None,
         secrets: Callable[[], SecretBox] | None = None,
         interval: float = 1.0,
+        settled: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.log = log
         self.topics = topics
@@ -72,6 +83,7 @@ class LeaseKeeper:
         self.interval = interval
         # Failed jobs this keeper retried that the views may not show retried yet.
         self._retried: set[str] = set()
+        self.settled = settled
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -83,8 +95,11 @@ class LeaseKeeper:
             await pause(stop, self.interval)
 
     async def sweep(self) -> list[str]:
-        ended = []
-        for job in await self.expired(now()):
+        ended: list[str] = []
+        at = now()
+        if self.settled is not None and not await self.settled():
+            return ended
+        for job in await self.expired(at):
             reason = (
                 f"worker {job.worker or 'unknown'} lost: no heartbeat since "
                 f"{job.heartbeat_at.isoformat() if job.heartbeat_at else 'it started'}"

@@ -30,7 +30,7 @@ from pathlib import Path
 from jobstream.dispatcher.attempt import new_writer, run_attempt
 from jobstream.dispatcher.cancels import CancelWatcher
 from jobstream.dispatcher.notifier import EventNotifier
-from jobstream.events.documents.ingest import decode_record
+from jobstream.events.documents.reading import read_record
 from jobstream.events.documents.stages import StageCatalog
 from jobstream.events.errors import MalformedEvent, NotAssigned
 from jobstream.events.log.aio import pause
@@ -155,12 +155,11 @@ class Worker:
         stopping.cancel()
 
     def _start(self, record: Record) -> None:
-        try:
-            event = decode_record(record, self.stages)
-        except MalformedEvent as exc:
+        event = read_record(record, self.stages)
+        if isinstance(event, MalformedEvent):
             # Projections dead-letter it with its position; a worker just passes it by.
             log.warning(
-                "skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+                "skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, event
             )
             return
         if not isinstance(event, JobSubmitted) or event.dispatch != "queue":

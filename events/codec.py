@@ -26,6 +26,9 @@ def decode(data: bytes | str) -> Event:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"
         raise MalformedEvent(f"{where}: {first['msg']}") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # What a validator lets escape unwrapped: still a record that is not an event.
+        raise MalformedEvent(f"event: {type(exc).__name__}: {exc}") from None
 
 
 def encode_log_appended(

@@ -2,6 +2,9 @@
 
 The views keep theirs in DuckDB, each callback in its own store; both read back as this one
 model, so a record that one consumer could not use is described the same way everywhere.
+
+`storable` makes a reason fit to keep (events.documents.reading.read_record, what every
+consumer reads a record with, gives the reasons).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobstream.events.models import now
 
-__all__ = ["DeadLetter"]
+__all__ = ["DeadLetter", "storable"]
+
+_REASON_CHARACTERS = 2000
 
 
 class DeadLetter(BaseModel):
@@ -37,3 +42,11 @@ class DeadLetter(BaseModel):
     event_type: str | None = None
     attempts: int = 0
     """Calls of a callback's hook before it gave up; 0 when no hook was called."""
+
+
+def storable(text: str, limit: int = _REASON_CHARACTERS) -> str:
+    """`text` as a dead letter keeps it: at most `limit` characters (an error may quote a
+    5,000-digit number), lone surrogates escaped (neither SQLite nor DuckDB stores them)."""
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return text.encode("utf-8", "backslashreplace").decode()

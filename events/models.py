@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +31,9 @@ __all__ = [
     "DEFAULT_STAGE_VERSION",
     "DEFAULT_VERSION",
     "EVENT_ADAPTER",
+    "MAX_ATTEMPT",
+    "MAX_LEASE_SECONDS",
+    "MAX_SEQ",
     "STAGE_VERSION",
     "TERMINAL",
     "CancelRequested",
@@ -37,6 +41,7 @@ __all__ = [
     "Event",
     "EventBase",
     "Heartbeat",
+    "Instant",
     "JobSubmitted",
     "LineRun",
     "LogAppended",
@@ -105,6 +110,31 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# What the views can store, checked where an event is decoded: a record beyond it is
+# malformed (a dead letter), never a failed insert that would stop a consumer.
+MAX_SEQ = 2**63 - 1
+"""Largest `seq`, line number and count: DuckDB's BIGINT."""
+MAX_ATTEMPT = 2**31 - 1
+"""Largest `attempt` (and `retry`): the views' INTEGER."""
+MAX_LEASE_SECONDS = 366 * 86400.0
+"""Longest lease a Heartbeat may give: a year is beyond any runner's heartbeat."""
+
+
+def _storable(value: datetime) -> datetime:
+    """A time the views can store: one that has a UTC equivalent within years 1..9999
+    (`0001-01-01T00:00+01:00` does not); kept as written."""
+    if value.utcoffset():
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range once converted to UTC") from None
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_storable)]
+"""A datetime field of an event: within what Python and DuckDB can hold in UTC."""
+
+
 class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -113,8 +143,8 @@ class EventBase(BaseModel):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     job_id: str = Field(min_length=1)
     writer: str = Field(min_length=1)
-    seq: int = Field(ge=1)
-    at: datetime = Field(default_factory=now)
+    seq: int = Field(ge=1, le=MAX_SEQ)
+    at: Instant = Field(default_factory=now)
     v: int = SCHEMA_VERSION
 
 
@@ -138,11 +168,13 @@ class JobSubmitted(EventBase):
     labels: dict[str, str] = Field(default_factory=dict)
     # "local": run by the process that submitted it (jobstream run); workers leave it alone.
     dispatch: Literal["queue", "local"] = "queue"
-    retry: int = Field(0, ge=0, description="run a lost attempt again up to this many times")
+    retry: int = Field(
+        0, ge=0, le=MAX_ATTEMPT, description="run a lost attempt again up to this many times"
+    )
     # A retry (of a lost or failed attempt, or asked for by a user) is a new job that names
     # the job it retries.
     retry_of: str | None = None
-    attempt: int = Field(1, ge=1)
+    attempt: int = Field(1, ge=1, le=MAX_ATTEMPT)
 
     @model_validator(mode="before")
     @classmethod
@@ -205,7 +237,7 @@ class StatusChanged(EventBase):
 class LogLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    n: int = Field(ge=1)
+    n: int = Field(ge=1, le=MAX_SEQ)
     # Kept as the RFC 3339 text it was written as: projections hand it to DuckDB unparsed.
     at: str
     stream: Stream
@@ -298,17 +330,27 @@ class Heartbeat(EventBase):
     """The runner of a job is alive; its lease runs `lease_seconds` from `at`."""
 
     type: Literal["Heartbeat"] = "Heartbeat"
-    lease_seconds: float = Field(gt=0)
+    lease_seconds: float = Field(gt=0, le=MAX_LEASE_SECONDS, allow_inf_nan=False)
     worker: str
+
+    @model_validator(mode="after")
+    def _lease_ends(self) -> Heartbeat:
+        # The views store `at + lease_seconds`: it must be a time too.
+        start = self.at.astimezone(UTC) if self.at.utcoffset() else self.at
+        try:
+            start + timedelta(seconds=self.lease_seconds)
+        except OverflowError:
+            raise ValueError("the lease ends beyond the year 9999") from None
+        return self
 
 
 class Completed(EventBase):
     type: Literal["Completed"] = "Completed"
     success: bool
     status: StatusName
-    ended_at: datetime = Field(default_factory=now)
-    lines: int = Field(ge=0)
-    bytes: int = Field(ge=0)
+    ended_at: Instant = Field(default_factory=now)
+    lines: int = Field(ge=0, le=MAX_SEQ)
+    bytes: int = Field(ge=0, le=MAX_SEQ)
     # The exit code of the step whose failure failed the job; None when the job succeeded
     # or failed without one (a timeout, a cancel, a rejected document, a lost worker).
     exit_status: int | None = Field(None, ge=-(2**31), lt=2**31)
@@ -401,7 +443,7 @@ class StageDefined(BaseModel):
     type: Literal["StageDefined"] = "StageDefined"
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     writer: str = Field(min_length=1)
-    at: datetime = Field(default_factory=now)
+    at: Instant = Field(default_factory=now)
     v: int = SCHEMA_VERSION
     name: str = Field(min_length=1)
     version: str = DEFAULT_STAGE_VERSION

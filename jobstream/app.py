@@ -199,14 +199,15 @@ async def replay_log(
 
 def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKeeper:
     async def expired(at: datetime) -> list:
-        # Heartbeats in views still catching up after a restart look old: judge none yet.
-        if not host.caught_up.is_set():
-            return []
         return await host.query(queries.expired_leases, at)
 
+    async def settled() -> bool:
+        # Heartbeats in views behind the log look old: judge once they hold what it held.
+        return await host.reached(await log.ends(host.runner.topics), timeout=settings.lease)
+
     async def failed() -> list:
-        if not host.caught_up.is_set():
-            return []
+        # Views behind the log may not show a retry made already: its id derives from the
+        # failed job's, so submitting it again is recorded once.
         return await host.query(queries.failed_unretried)
 
     return LeaseKeeper(
@@ -216,6 +217,7 @@ def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKee
         failed=failed,
         secrets=lambda: secret_box(settings),
         interval=min(1.0, settings.lease / 3),
+        settled=settled,
     )
 
 

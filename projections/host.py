@@ -17,7 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from jobstream.events.log.base import EventLog, Record, TopicPartition
-from jobstream.projections.runner import Positions, Progress, Projection, ProjectionRunner
+from jobstream.projections.runner import (
+    BATCH_BYTES,
+    Positions,
+    Progress,
+    Projection,
+    ProjectionRunner,
+)
 from jobstream.projections.views import DuckDBViews
 
 __all__ = ["LiveFeed", "ViewsHost", "ViewsProjection"]
@@ -42,6 +48,11 @@ class ViewsProjection(Projection):
             functools.partial(self.views.apply, projection=self.name), records
         )
 
+    async def set_aside(self, record: Record, reason: str) -> Positions:
+        return await self._in_thread(
+            functools.partial(self.views.set_aside, projection=self.name), record, reason
+        )
+
     async def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
         return await self._in_thread(fn, self.views.conn, *args)
@@ -63,8 +74,9 @@ class LiveFeed(Protocol):
 class ViewsHost:
     """Keeps `views` up to date with `topics` of `log`, and answers queries on them.
 
-    `name` keys the checkpoint; `batch` caps the records applied per transaction; `live`,
-    if given, is what keeps the views current once the runner has caught up."""
+    `name` keys the checkpoint; `batch` and `batch_bytes` cap the records and the bytes of
+    values applied per transaction; `live`, if given, is what keeps the views current once
+    the runner has caught up."""
 
     def __init__(
         self,
@@ -74,11 +86,12 @@ class ViewsHost:
         *,
         name: str = "views",
         batch: int = 20_000,
+        batch_bytes: int = BATCH_BYTES,
         live: LiveFeed | None = None,
     ) -> None:
         self.views = views
         self.projection = ViewsProjection(views, topics, name=name)
-        self.runner = ProjectionRunner(log, self.projection, batch=batch)
+        self.runner = ProjectionRunner(log, self.projection, batch=batch, batch_bytes=batch_bytes)
         self.live = live
 
     @property
@@ -113,6 +126,11 @@ class ViewsHost:
     def positions(self) -> dict[TopicPartition, int]:
         """The next offset to read per partition, as of the last batch applied."""
         return self.runner.positions()
+
+    async def reached(self, ends: Positions, timeout: float) -> bool:
+        """Wait until the views hold everything below `ends`; False if not within
+        `timeout` seconds."""
+        return await self.runner.reached(ends, timeout)
 
     async def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""

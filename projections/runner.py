@@ -10,7 +10,14 @@ offsets play no part. The runner:
 3. trusts the positions `apply` returns: a projection that records less than it was given
    (a callback holding an event until its job's JobSubmitted turns up) gets those records
    again, read anew from where it stopped;
-4. is *caught up* once its positions reach `EventLog.ends`, taken when it started.
+4. is *caught up* once its positions reach `EventLog.ends`, taken when it started;
+5. never stops on a record: a batch whose `apply` raises is applied again in halves, down to
+   the one record that fails alone, which the projection sets aside (`set_aside`) with the
+   reason, so the rest of the batch is applied and the positions move past it. Only a
+   failure to set a record aside (the projection's storage is gone) stops the runner.
+
+A read is bounded in bytes (`batch_bytes`) as well as in records, and at most two reads are
+held at once (one applying, the next read ahead), so memory does not grow with a backlog.
 
 Records may also come from elsewhere (`feed`: the faust agents on Kafka). The runner drops
 what is below its positions and first reads any gap from the log itself, so the source's
@@ -21,17 +28,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from jobstream.events.log.base import Consumer, EventLog, Record, TopicPartition
 
-__all__ = ["Positions", "Progress", "Projection", "ProjectionRunner"]
+__all__ = ["BATCH_BYTES", "Positions", "Progress", "Projection", "ProjectionRunner"]
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, float], None]
 """Called after each batch with (records applied so far, seconds since the start)."""
 
 Positions = Mapping[TopicPartition, int]
+
+BATCH_BYTES = 8 << 20
+"""Bytes of values read at once by default. Decoding takes several times a batch's size
+(DuckDB's parse of log lines, pydantic's events) and two batches are held at once (one
+applied, the next read ahead): 8 MiB keeps a catch-up's peak RSS flat, a few hundred MiB
+whatever the backlog (bench/catchup.py)."""
 
 
 class Projection:
@@ -53,12 +69,18 @@ class Projection:
         never raised: only a failure of the projection's own storage raises."""
         raise NotImplementedError
 
+    async def set_aside(self, record: Record, reason: str) -> Positions:
+        """Dead-letter `record`, which `apply` failed on alone, with `reason`, together with
+        the position past it; returns the positions written. Raises only when the
+        projection's storage fails."""
+        raise NotImplementedError
+
 
 class ProjectionRunner:
     """Keeps `projection` up to date with `log`.
 
-    - `batch`: records read at once (one `apply` may merge several such reads from `feed`
-      up to `batch` records or `batch_bytes` bytes).
+    - `batch`, `batch_bytes`: records and bytes (of values) read at once; a read holds at
+      least one record, however big.
     - `poll`: seconds a read waits for new records before trying again.
     """
 
@@ -68,7 +90,7 @@ class ProjectionRunner:
         projection: Projection,
         *,
         batch: int = 20_000,
-        batch_bytes: int = 64 << 20,
+        batch_bytes: int = BATCH_BYTES,
         poll: float = 0.2,
     ) -> None:
         if batch < 1 or batch_bytes < 1 or poll <= 0:
@@ -151,6 +173,16 @@ class ProjectionRunner:
         async with asyncio.timeout(timeout), self._advanced:
             await self._advanced.wait_for(lambda: self._positions.get(tp, 0) > offset)
 
+    async def reached(self, ends: Positions, timeout: float) -> bool:
+        """Wait until the positions reach `ends` (as `EventLog.ends` gives them); False if
+        they do not within `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout), self._advanced:
+                await self._advanced.wait_for(lambda: self._reached(ends))
+        except TimeoutError:
+            return False
+        return True
+
     # --- reading ---------------------------------------------------------------------------
 
     async def _ends(self) -> dict[TopicPartition, int]:
@@ -196,7 +228,9 @@ class ProjectionRunner:
                 if until is not None and pending is not None and _read_to(consumer, until):
                     records = []  # all that is wanted is read: wait for the apply, not a poll
                 else:
-                    records = await consumer.getmany(self.batch, timeout=self.poll)
+                    records = await consumer.getmany(
+                        self.batch, timeout=self.poll, max_bytes=self.batch_bytes
+                    )
                 if until is not None:
                     records = [r for r in records if r.offset < until.get(r.tp, 0)]
                 if pending is not None:
@@ -237,7 +271,7 @@ class ProjectionRunner:
             await self._apply(records)
 
     async def _apply(self, records: list[Record]) -> None:
-        recorded = await self.projection.apply(records)
+        recorded = await self._settle(records)
         read: dict[TopicPartition, int] = {}
         for r in records:
             read[r.tp] = r.offset + 1
@@ -245,6 +279,33 @@ class ProjectionRunner:
         self._stalled = all(recorded.get(tp, 0) <= self._positions.get(tp, 0) for tp in read)
         self.applied += len(records)
         await self._advance(recorded)
+
+    async def _settle(self, records: list[Record]) -> dict[TopicPartition, int]:
+        """`projection.apply(records)`; if it raises, the halves in turn, so that only the
+        record that fails alone is set aside. A second half is applied only in partitions
+        the first half passed entirely (where it was held, the runner reads it again)."""
+        try:
+            return dict(await self.projection.apply(records))
+        except Exception as exc:
+            if len(records) > 1:
+                half = len(records) // 2
+                first = await self._settle(records[:half])
+                ends = {r.tp: r.offset + 1 for r in records[:half]}
+                rest = [r for r in records[half:] if first.get(r.tp, 0) >= ends.get(r.tp, 0)]
+                return first | (await self._settle(rest) if rest else {})
+            failure = exc
+        (record,) = records
+        try:
+            # Once more on its own: a failure of the storage that passed is no record's fault.
+            return dict(await self.projection.apply(records))
+        except Exception:
+            pass
+        reason = f"could not be applied: {type(failure).__name__}: {failure}"
+        logger.warning("%s: %s[%d]@%d: %s", self.projection.name, *record.tp, record.offset, reason)
+        try:
+            return dict(await self.projection.set_aside(record, reason))
+        except Exception as exc:
+            raise exc from failure
 
     async def _advance(self, positions: Positions) -> None:
         async with self._advanced:

@@ -40,7 +40,7 @@ import duckdb
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from jobstream.events.models import Event, LogAppended
+from jobstream.events.models import Event, Instant, LogAppended
 from jobstream.projections.records import (
     DeadLetter,
     Derived,
@@ -395,8 +395,11 @@ _FORMATS: dict[type, str] = {
     "-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}')",
     datetime: "(regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}"
     ":[0-9]{{2}}(\\.[0-9]{{1,6}})?(Z|[+-][0-9]{{2}}:[0-9]{{2}})') "
-    "AND try_cast({x} AS TIMESTAMPTZ) IS NOT NULL)",
+    "AND year(try_cast({x} AS TIMESTAMPTZ)) BETWEEN 1 AND 9999)",
 }
+
+# An `Instant`'s own check (a UTC year within 1..9999) is part of the datetime format above.
+_INSTANT = typing.get_args(Instant)[1]
 
 # What must follow `"key":` in the raw text for each JSON kind.
 _FOLLOWS: dict[str, str] = {
@@ -529,6 +532,8 @@ def _field_check(
     conditions: list[Callable[[str], str]] = []
     is_list = item_check is not None
     for m in info.metadata:
+        if m is _INSTANT:
+            continue
         if isinstance(m, annotated_types.MinLen):
             size = "len" if is_list else "length"
             conditions.append(lambda v, m=m, size=size: f"{size}({v}) >= {m.min_length}")

@@ -26,13 +26,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from jobstream.events.documents.ingest import decode_record, is_stages_topic
+from jobstream.events.dead_letters import storable
+from jobstream.events.documents.ingest import is_stages_topic
+from jobstream.events.documents.reading import read_record
 from jobstream.events.documents.stages import decode_stage
 from jobstream.events.errors import MalformedEvent, ViewsBusy, ViewsOutdated
 from jobstream.events.log.base import Record, TopicPartition
 from jobstream.events.models import (
+    EVENT_ADAPTER,
     Completed,
     Event,
     JobSubmitted,
@@ -71,15 +74,16 @@ from jobstream.projections.schema import (
 
 __all__ = ["DuckDBViews"]
 
-# A whole batch decoded by one Rust call; only a batch holding a bad record is decoded again
-# record by record to find it.
-_BATCH_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
-
 # DuckDB: 'Could not set lock on file "...": Conflicting lock is held in /usr/bin/python3
 # (PID 4552). See also ...'
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
 _STAGED = "jobstream_staged_lines"
+
+MEMORY_LIMIT = "512MB"
+"""DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
+temporary file). DuckDB's default, 80% of the machine's memory, lets the cache of a views
+file grow with the log: a catch-up's peak grew by about 110 MiB per GiB of backlog."""
 
 # try(): a value that is not JSON gives a NULL record (then pydantic says why), never an
 # error. `ok` says whether pydantic would accept it (projections.schema builds that check
@@ -199,6 +203,7 @@ class DuckDBViews:
             raise ViewsBusy(str(path), holder) from exc
         # Timestamps come back as UTC datetimes whatever the machine's zone.
         conn.execute("SET TimeZone = 'UTC'")
+        conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         if check_layout:
             _check_layout(conn, path)
         conn.execute(DDL)
@@ -260,6 +265,25 @@ class DuckDBViews:
             raise
         return ends
 
+    def set_aside(
+        self, record: Record, reason: str, *, projection: str = "views"
+    ) -> dict[TopicPartition, int]:
+        """Dead-letter `record` with `reason` (one `apply` failed on alone) and move the
+        checkpoint past it, in one transaction; returns the checkpoint written."""
+        conn = self._conn
+        conn.begin()
+        try:
+            done = self._positions(conn, projection).get(record.tp, 0)
+            ends = {record.tp: max(done, record.offset + 1)}
+            if record.offset >= done:
+                self._write_dead_letters(conn, [(record, reason)])
+            self._write_checkpoint(conn, projection, ends)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return ends
+
     @staticmethod
     def _decode(
         conn: duckdb.DuckDBPyConnection, records: list[Record]
@@ -290,10 +314,6 @@ class DuckDBViews:
         dead = {slow[k]: error for k, error in errors}
         logs: list[tuple[int, LogAppended]] = []
         for i, event in zip(slow, events, strict=True):
-            too_big = _too_big(event)
-            if too_big is not None:
-                dead[i] = too_big
-                continue
             slots[i] = event
             if isinstance(event, LogAppended):
                 logs.append((i, event))
@@ -448,7 +468,7 @@ class DuckDBViews:
                 "topic": [r.topic for r, _ in dead],
                 "partition": [r.partition for r, _ in dead],
                 "offset": [r.offset for r, _ in dead],
-                "error": [error for _, error in dead],
+                "error": [storable(error) for _, error in dead],
                 "value": [r.value for r, _ in dead],
             },
         )
@@ -477,23 +497,6 @@ def _submissions(items: list[tuple[Event | LogChunk, Record]]) -> dict[str, Plac
     return placed
 
 
-_BIGINT_MAX = 2**63 - 1
-
-
-def _too_big(event: Event | None) -> str | None:
-    """Why `event` holds a number its BIGINT column cannot (pydantic's ints have no bound;
-    the fast path's parse gives NULL for one, so only this path meets it)."""
-    if event is None:
-        return None
-    if event.seq > _BIGINT_MAX:
-        return f"seq: too big: {event.seq}"
-    if isinstance(event, LogAppended):
-        for k, line in enumerate(event.lines):
-            if line.n > _BIGINT_MAX:
-                return f"lines.{k}.n: too big: {line.n}"
-    return None
-
-
 def _bad_times(
     conn: duckdb.DuckDBPyConnection, logs: list[tuple[int, LogAppended]]
 ) -> dict[int, str]:
@@ -513,21 +516,22 @@ def _bad_times(
 
 def _decode(records: list[Record]) -> tuple[list[Event | None], list[tuple[int, str]]]:
     """Each record as an event (None for one that is not), and the positions in `records`
-    of those that are not, with why."""
-    if not records:
-        return [], []
-    try:
-        events = _BATCH_ADAPTER.validate_json(b"[" + b",".join(r.value for r in records) + b"]")
-        if len(events) == len(records):
-            return list(events), []
-    except ValidationError:
-        pass
+    of those that are not, with why. Each record is validated on its own: validating a
+    batch as one JSON array would accept three invalid records that join into valid text
+    (`{..."reason":"abc`, `def"}`, and `{...},{...}` as one record)."""
     out: list[Event | None] = []
     dead: list[tuple[int, str]] = []
+    validate = EVENT_ADAPTER.validate_json
     for k, record in enumerate(records):
         try:
-            out.append(decode_record(record))
-        except MalformedEvent as exc:
+            out.append(validate(record.value))
+            continue
+        except ValidationError:
+            pass
+        event = read_record(record)
+        if isinstance(event, MalformedEvent):
             out.append(None)
-            dead.append((k, str(exc)))
+            dead.append((k, str(event)))
+        else:
+            out.append(event)
     return out, dead

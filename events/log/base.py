@@ -107,9 +107,12 @@ class Consumer:
         """Leave the group; uncommitted positions are forgotten."""
         raise NotImplementedError
 
-    async def getmany(self, max_records: int = 1000, timeout: float = 1.0) -> list[Record]:
-        """Up to `max_records` records in offset order per partition; waits at most
-        `timeout` seconds for the first one, and returns [] if none came."""
+    async def getmany(
+        self, max_records: int = 1000, timeout: float = 1.0, max_bytes: int | None = None
+    ) -> list[Record]:
+        """Up to `max_records` records in offset order per partition, with values of at most
+        `max_bytes` in all (a bigger first record comes alone); waits at most `timeout`
+        seconds for the first one, and returns [] if none came."""
         raise NotImplementedError
 
     async def commit(self, positions: Mapping[TopicPartition, int] | None = None) -> None:

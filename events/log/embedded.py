@@ -253,26 +253,36 @@ class _Store:
         return records
 
     def fetch(
-        self, positions: Sequence[tuple[TopicPartition, int]], max_records: int
+        self,
+        positions: Sequence[tuple[TopicPartition, int]],
+        max_records: int,
+        max_bytes: int | None = None,
     ) -> tuple[list[Record], dict[TopicPartition, int]]:
-        """Records from each position in turn, `max_records` in all; and the new positions."""
+        """Records from each position in turn, `max_records` in all, and values of at most
+        `max_bytes` in all (a bigger first record comes alone); and the new positions. The
+        cursor steps row by row, so a bounded read holds no more than it returns."""
         records: list[Record] = []
         advanced: dict[TopicPartition, int] = {}
         loads = orjson.loads
+        used = 0
+        full = False
         for tp, position in positions:
             room = max_records - len(records)
-            if room <= 0:
+            if room <= 0 or full:
                 break
             topic, partition = tp
-            rows = self._db.execute(_READ_RECORDS, (topic, partition, position, room)).fetchall()
-            if rows:
-                records.extend(
-                    Record(
-                        topic, partition, offset, key, value, loads(headers) if headers else {}, ts
-                    )
-                    for offset, key, headers, value, ts in rows
-                )
-                advanced[tp] = rows[-1][0] + 1
+            cursor = self._db.execute(_READ_RECORDS, (topic, partition, position, room))
+            try:
+                for offset, key, headers, value, ts in cursor:
+                    used += len(value)
+                    if max_bytes is not None and records and used > max_bytes:
+                        full = True
+                        break
+                    headers = loads(headers) if headers else {}
+                    records.append(Record(topic, partition, offset, key, value, headers, ts))
+                    advanced[tp] = offset + 1
+            finally:
+                cursor.close()
         return records, advanced
 
     def poll(
@@ -283,6 +293,7 @@ class _Store:
         positions: Sequence[tuple[TopicPartition, int]],
         start: Start,
         max_records: int,
+        max_bytes: int | None = None,
     ) -> tuple[_Sync | None, list[Record], dict[TopicPartition, int]]:
         """One `getmany` round: catch up with the group's assignment, then read."""
         sync = None
@@ -291,7 +302,7 @@ class _Store:
             if sync is not None:
                 kept = [(tp, p) for tp, p in positions if tp in sync.owned]
                 positions = kept + list(sync.starts.items())
-        records, advanced = self.fetch(positions, max_records)
+        records, advanced = self.fetch(positions, max_records, max_bytes)
         return sync, records, advanced
 
     def start_positions(
@@ -603,7 +614,9 @@ class EmbeddedConsumer(Consumer):
         if not self._started:
             raise LogError("the consumer is not started")
 
-    async def getmany(self, max_records: int = 1000, timeout: float = 1.0) -> list[Record]:
+    async def getmany(
+        self, max_records: int = 1000, timeout: float = 1.0, max_bytes: int | None = None
+    ) -> list[Record]:
         self._check_started()
         if max_records < 1:
             raise ValueError("max_records must be at least 1")
@@ -613,7 +626,7 @@ class EmbeddedConsumer(Consumer):
         while self._started:
             # Taken before reading: an append that lands during the read still wakes us.
             appended = self._log._appended
-            records = await self._poll(max_records)
+            records = await self._poll(max_records, max_bytes)
             if records:
                 return records
             remaining = deadline - loop.time()
@@ -627,7 +640,7 @@ class EmbeddedConsumer(Consumer):
                 interval = min(interval * 2, max(_MAX_IDLE_POLL, self._log.poll_interval))
         return []
 
-    async def _poll(self, max_records: int) -> list[Record]:
+    async def _poll(self, max_records: int, max_bytes: int | None) -> list[Record]:
         order = list(self._positions.items())
         if order:
             first = self._turn % len(order)
@@ -641,6 +654,7 @@ class EmbeddedConsumer(Consumer):
             order,
             self._start,
             max_records,
+            max_bytes,
         )
         if sync is not None:
             self._apply(sync)

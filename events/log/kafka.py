@@ -467,7 +467,9 @@ class KafkaConsumer(Consumer):
         if error is not None:
             raise LogError(f"taking a new assignment: {error!r}") from error
 
-    async def getmany(self, max_records: int = 1000, timeout: float = 1.0) -> list[Record]:
+    async def getmany(
+        self, max_records: int = 1000, timeout: float = 1.0, max_bytes: int | None = None
+    ) -> list[Record]:
         kafka = self._live()
         if max_records < 1:
             raise ValueError("max_records must be at least 1")
@@ -480,11 +482,26 @@ class KafkaConsumer(Consumer):
             raise LogError(f"reading {list(self.topics)}: {exc!r}") from exc
         records: list[Record] = []
         positions = self._positions
+        used = 0
         for ktp, batch in fetched.items():
             tp = TopicPartition(ktp.topic, ktp.partition)
             # Fetched just before a rebalance took the partition away: its new owner reads it.
             if not batch or tp not in positions:
                 continue
+            if max_bytes is not None:
+                taken = 0
+                for r in batch:
+                    used += len(r.value or b"")
+                    if (records or taken) and used > max_bytes:
+                        break
+                    taken += 1
+                if taken < len(batch):
+                    # Over the bound: what was fetched past it is read again next time.
+                    kafka.seek(ktp, batch[taken].offset)
+                    batch = batch[:taken]
+                    used = max_bytes
+                if not batch:
+                    continue
             records.extend(kafka_record(r, r.timestamp) for r in batch)
             positions[tp] = batch[-1].offset + 1
         return records

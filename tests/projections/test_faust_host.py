@@ -191,10 +191,12 @@ async def test_an_apply_failure_stops_run_with_the_error(
     await append_jobs(log, topics, ["a"])
     host = faust_host(log, views, topics)
 
-    def broken(records, projection="views"):
+    def broken(*args, projection="views"):
         raise RuntimeError("disk full")
 
+    # A full disk fails every write: applying a batch, and setting a record aside.
     monkeypatch.setattr(views, "apply", broken)
+    monkeypatch.setattr(views, "set_aside", broken)
     try:
         with pytest.raises(RuntimeError, match="disk full"):
             async with asyncio.timeout(30):

@@ -256,6 +256,25 @@ async def test_getmany_respects_max_records(event_log: EventLog, topic: str) -> 
         assert 1 <= len(await consumer.getmany(max_records=7, timeout=2.0)) <= 7
 
 
+async def test_getmany_respects_max_bytes_and_reads_on_from_there(
+    event_log: EventLog, topic: str
+) -> None:
+    values = [b"%04d" % i + b"x" * 996 for i in range(20)]  # 1,000 bytes each
+    await event_log.append(topic, [Message(v, key="k") for v in values])
+    await event_log.append(topic, [Message(b"y" * 10_000, key="k")])
+
+    async with event_log.consumer([topic], start="earliest") as consumer:
+        read: list[bytes] = []
+        while len(read) < 20:
+            batch = await consumer.getmany(max_records=100, timeout=5.0, max_bytes=3_500)
+            assert 1 <= len(batch) <= 3
+            read += _values(batch)
+        assert read == values  # nothing skipped or read twice across the bounded reads
+        # A record bigger than the bound comes alone rather than never.
+        (big,) = await consumer.getmany(max_records=100, timeout=5.0, max_bytes=3_500)
+        assert big.value == b"y" * 10_000
+
+
 async def test_waiting_consumer_is_woken_by_a_batch_append(event_log: EventLog, topic: str) -> None:
     await event_log.partitions(topic)
     loop = asyncio.get_running_loop()
