@@ -24,9 +24,10 @@ from jobstream.events.log.base import EventLog, Message, Record
 from jobstream.events.log.testing import drain
 from jobstream.events.models import Completed, Status
 from jobstream.events.names import Topics
-from jobstream.projections import DuckDBViews, ViewsHost, get_job, replay
+from jobstream.projections import DuckDBViews, ViewsHost, get_job
 from jobstream.projections.queries import dead_letters
-from jobstream.projections.schema import JOB_RECORDS
+from jobstream.projections.replay import replay
+from jobstream.projections.schema import DDL, JOB_RECORDS
 from jobstream.runners import Runner
 
 from ..callbacks.callbacks_support import Recorder, job_messages
@@ -203,11 +204,10 @@ async def test_a_batch_whose_insert_fails_sets_aside_only_the_culprit(
     EXISTS`) that the culprit's row breaks."""
     path = tmp_path / "views.duckdb"
     conn = duckdb.connect(str(path))
-    conn.execute(
-        JOB_RECORDS.ddl.replace(
-            "PRIMARY KEY", "CHECK (job_id NOT LIKE 'refused%'),\n    PRIMARY KEY"
-        )
+    refusing = JOB_RECORDS.ddl.replace(
+        "PRIMARY KEY", "CHECK (job_id NOT LIKE 'refused%'),\n    PRIMARY KEY"
     )
+    conn.execute(DDL.replace(JOB_RECORDS.ddl, refusing))
     conn.close()
     good = [job_messages() for _ in range(6)]
     _, refused, _ = job_messages(f"refused-{uuid.uuid4().hex}")
