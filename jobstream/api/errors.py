@@ -5,7 +5,7 @@ JobNotFound             -> 404 job_not_found
 AmbiguousJobId          -> 409 ambiguous_job_id
 JobNotEnded             -> 409 job_not_ended (a retry of a job still running)
 UnresolvedStage         -> 422 unresolved_stage (a submitted job names a stage not stored)
-RequestValidationError  -> 422 invalid_request (bad parameters: ranges, types)
+RequestValidationError  -> 400 invalid_request (bad parameters: ranges, types)
 HTTPException           -> its status, code from the status (not_found, method_not_allowed)
 anything else           -> 500 internal_error, logged without the request's headers
 """
@@ -93,7 +93,7 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()))
         parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return _json(422, ErrorBody(code="invalid_request", message="; ".join(parts)))
+    return _json(400, ErrorBody(code="invalid_request", message="; ".join(parts)))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -125,4 +125,4 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every route can fail validation or authentication.
-ERROR_RESPONSES = responses(401, 403, 422)
+ERROR_RESPONSES = responses(400, 401, 403)

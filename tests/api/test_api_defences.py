@@ -211,7 +211,7 @@ def test_bad_list_parameters_are_client_errors(guarded: LiveServer) -> None:
         assert http.post("/jobs", content=job_yaml("true"), headers=YAML).status_code == 201
         for params in BAD_LISTS:
             response = http.get("/jobs", params=params)
-            assert response.status_code in (400, 422), (params, response.text)
+            assert response.status_code == 400, (params, response.text)
             assert response.json()["code"] in ("invalid_cursor", "invalid_request"), params
         # The largest offset that is accepted still answers.
         assert http.get("/jobs", params={"offset": str(2**62)}).json()["jobs"] == []

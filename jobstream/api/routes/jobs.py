@@ -60,7 +60,7 @@ def _aware(value: datetime | None) -> datetime | None:
     status_code=201,
     response_model=JobCreated,
     summary="Submit a job document (JSON or YAML)",
-    responses=responses(400, 413, 415),
+    responses=responses(400, 413, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
