@@ -16,6 +16,7 @@ usage: .venv/bin/python bench/cli_startup.py [RUNS]
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import statistics
@@ -63,7 +64,9 @@ def _round(
 
 
 def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 9
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="?", type=int, default=9, help="timed runs of each")
+    runs = parser.parse_args().runs
     jobstream = [sys.executable, "-m", "jobstream"]
     bare = [sys.executable, "-c", "pass"]
     results: dict[str, list[tuple[float, float]]] = {}
