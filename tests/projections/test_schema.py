@@ -27,6 +27,7 @@ from jobstream.projections.schema import (
     JOB_STEPS,
     LOG_APPENDED,
     LOG_LINES,
+    LOG_SPANS,
     JsonRecord,
     Table,
 )
@@ -34,7 +35,16 @@ from jobstream.projections.views import DuckDBViews
 
 from .projections_support import Offsets, at
 
-SPECS = [JOB_RECORDS, LOG_LINES, JOB_STAGES, JOB_STEPS, APPLIED, CHECKPOINTS, DEAD_LETTERS]
+SPECS = [
+    JOB_RECORDS,
+    LOG_LINES,
+    LOG_SPANS,
+    JOB_STAGES,
+    JOB_STEPS,
+    APPLIED,
+    CHECKPOINTS,
+    DEAD_LETTERS,
+]
 
 
 def _duckdb_type(conn: duckdb.DuckDBPyConnection, sql_type: str) -> str:
