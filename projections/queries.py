@@ -28,6 +28,7 @@ from jobstream.projections.schema import (
     JOB_STAGES,
     JOB_STEPS,
     LOG_LINES,
+    LOG_SPANS,
     STAGES,
 )
 
@@ -118,11 +119,26 @@ def log_range(
     conn: duckdb.DuckDBPyConnection, job_id: str, start: int = 1, limit: int = 1000
 ) -> list[LogLineRow]:
     """Lines `start` .. `start + limit - 1` of a job's log (fewer at its end)."""
+    where, params = _job_lines(conn, job_id)
     rows = conn.execute(
-        LOG_LINES.select("WHERE job_id = $id AND n >= $start AND n < $end ORDER BY n"),
-        {"id": job_id, "start": start, "end": start + limit},
+        LOG_LINES.select(f"WHERE {where} AND n >= $start AND n < $end ORDER BY n"),
+        {**params, "start": start, "end": start + limit},
     ).fetchall()
     return LOG_LINES.load(rows)
+
+
+def _job_lines(conn: duckdb.DuckDBPyConnection, job_id: str) -> tuple[str, dict[str, Any]]:
+    """The condition on log_lines of a job's lines, bounded by its span of `pos` so that a
+    read skips the row groups written outside the job's lifetime (see projections.schema)."""
+    span = conn.execute(
+        f"SELECT first_pos, last_pos FROM {LOG_SPANS.name} WHERE job_id = $id", {"id": job_id}
+    ).fetchone()
+    first, last = span if span else (0, -1)
+    return "pos BETWEEN $first AND $last AND job_id = $id", {
+        "id": job_id,
+        "first": first,
+        "last": last,
+    }
 
 
 def log_start(
@@ -138,8 +154,9 @@ def log_start(
     qualifies, so that following from there gives only the lines still to come."""
     if since is None and tail is None:
         return start
-    where = "job_id = $id AND n >= $start" + (' AND "at" >= $since' if since else "")
-    params: dict[str, Any] = {"id": job_id, "start": start}
+    lines, params = _job_lines(conn, job_id)
+    where = f"{lines} AND n >= $start" + (' AND "at" >= $since' if since else "")
+    params["start"] = start
     if since is not None:
         params["since"] = since
     if tail:  # the tail-th qualifying line from the end; with fewer, the first of them
@@ -153,9 +170,8 @@ def log_start(
         (first,) = conn.execute(f"SELECT min(n) FROM log_lines WHERE {where}", params).fetchone()
         if first is not None:
             return int(first)
-    (last,) = conn.execute(
-        "SELECT max(n) FROM log_lines WHERE job_id = $id", {"id": job_id}
-    ).fetchone()
+    lines, params = _job_lines(conn, job_id)
+    (last,) = conn.execute(f"SELECT max(n) FROM log_lines WHERE {lines}", params).fetchone()
     return start if last is None else max(start, int(last) + 1)
 
 

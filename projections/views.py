@@ -68,6 +68,7 @@ from jobstream.projections.schema import (
     LAYOUT,
     LOG_APPENDED,
     LOG_LINES,
+    LOG_SPANS,
     STAGES,
     quote,
 )
@@ -140,6 +141,12 @@ FROM (
 )
 WHERE x.n > threshold
 GROUP BY job_id
+"""
+
+_WRITE_SPANS = f"""
+INSERT INTO {LOG_SPANS.name}
+SELECT job_id, min(pos), max(pos) FROM {LOG_LINES.name} WHERE pos > $after GROUP BY job_id
+ON CONFLICT (job_id) DO UPDATE SET last_pos = excluded.last_pos
 """
 
 _BAD_TIMES = f"""
@@ -251,8 +258,10 @@ class DuckDBViews:
                 self._read_open_sections(conn, ending),
                 _submissions(items),
             )
+            last_pos = self._last_pos(conn)
             self._write_staged_lines(conn, result)
             self._write_rows(conn, result)
+            self._write_spans(conn, last_pos)
             self._write_dead_letters(conn, dead)
             conn.execute(f"DROP TABLE IF EXISTS {_STAGED}")
             ends: dict[TopicPartition, int] = {}
@@ -455,6 +464,19 @@ class DuckDBViews:
                 "text": lines.text,
             },
         )
+
+    @staticmethod
+    def _last_pos(conn: duckdb.DuckDBPyConnection) -> int:
+        (last,) = conn.execute(
+            f"SELECT coalesce(max(last_pos), 0) FROM {LOG_SPANS.name}"
+        ).fetchone() or (0,)
+        return int(last)
+
+    @staticmethod
+    def _write_spans(conn: duckdb.DuckDBPyConnection, after: int) -> None:
+        """Extend the spans of the jobs whose lines were written past `after`: the zone map
+        of `pos` skips every row group but the batch's."""
+        conn.execute(_WRITE_SPANS, {"after": after})
 
     @staticmethod
     def _write_dead_letters(

@@ -27,6 +27,7 @@ from jobstream.projections.schema import (
     JOB_STEPS,
     LOG_APPENDED,
     LOG_LINES,
+    LOG_SPANS,
     JsonRecord,
     Table,
 )
@@ -34,7 +35,16 @@ from jobstream.projections.views import DuckDBViews
 
 from .projections_support import Offsets, at
 
-SPECS = [JOB_RECORDS, LOG_LINES, JOB_STAGES, JOB_STEPS, APPLIED, CHECKPOINTS, DEAD_LETTERS]
+SPECS = [
+    JOB_RECORDS,
+    LOG_LINES,
+    LOG_SPANS,
+    JOB_STAGES,
+    JOB_STEPS,
+    APPLIED,
+    CHECKPOINTS,
+    DEAD_LETTERS,
+]
 
 
 def _duckdb_type(conn: duckdb.DuckDBPyConnection, sql_type: str) -> str:
@@ -48,7 +58,9 @@ def test_job_columns_are_the_record_fields_and_its_status_code() -> None:
     read = [c.name for c in JOB_RECORDS.columns if c.read]
     assert read == list(JobRecord.model_fields)
     assert [c.name for c in JOB_RECORDS.columns if not c.read] == ["status_code"]
-    assert [c.name for c in LOG_LINES.columns] == [f.name for f in dataclasses.fields(LineColumns)]
+    assert [c.name for c in LOG_LINES.written] == [f.name for f in dataclasses.fields(LineColumns)]
+    # The one column DuckDB fills: the order lines were written in.
+    assert [c.name for c in LOG_LINES.columns if c not in LOG_LINES.written] == ["pos"]
 
 
 @pytest.mark.parametrize("table", SPECS, ids=lambda t: t.name)
