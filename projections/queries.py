@@ -43,6 +43,7 @@ __all__ = [
     "job_sections",
     "list_jobs",
     "list_stages",
+    "log_matches",
     "log_range",
     "log_start",
     "resolve_job_id",
@@ -125,6 +126,21 @@ def log_range(
         {**params, "start": start, "end": start + limit},
     ).fetchall()
     return LOG_LINES.load(rows)
+
+
+def log_matches(
+    conn: duckdb.DuckDBPyConnection, job_id: str, text: str, start: int, limit: int
+) -> list[int]:
+    """The numbers of a job's lines from `start` on whose text contains `text`, ignoring
+    case, at most `limit`."""
+    where, params = _job_lines(conn, job_id)
+    # contains() on lower(): a literal match, so `%`, `_` or regex characters mean themselves.
+    rows = conn.execute(
+        f"SELECT n FROM {LOG_LINES.name} WHERE {where} AND n >= $start"
+        " AND contains(lower(text), lower($q)) ORDER BY n LIMIT $limit",
+        {**params, "start": start, "q": text, "limit": limit},
+    ).fetchall()
+    return [n for (n,) in rows]
 
 
 def _job_lines(conn: duckdb.DuckDBPyConnection, job_id: str) -> tuple[str, dict[str, Any]]:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-import duckdb
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from sse_starlette import EventSourceResponse
@@ -18,7 +17,7 @@ from jobstream.api.models import LogLine, LogMatches, LogPage
 from jobstream.api.routes.jobs import JobId
 from jobstream.api.sse import line_events, lines_events, start_line
 from jobstream.api.state import ServicesDep
-from jobstream.projections.schema import LOG_LINES
+from jobstream.projections import queries
 from jobstream.service import LocalJobs
 
 __all__ = ["router"]
@@ -155,7 +154,7 @@ async def log_search(
     """Searched in the views, so the page finds a line in a log it never fetched; at most
     `limit` matches from line `from` on: ask again from `next` for more."""
     record = await services.jobs.get(job_id)
-    found = await services.host.query(_matches, record.job_id, q, start, limit + 1)
+    found = await services.host.query(queries.log_matches, record.job_id, q, start, limit + 1)
     more = len(found) > limit
     found = found[:limit]
     return LogMatches(
@@ -164,15 +163,3 @@ async def log_search(
         lines=found,
         next=found[-1] + 1 if more else None,
     )
-
-
-def _matches(
-    conn: duckdb.DuckDBPyConnection, job_id: str, text: str, start: int, limit: int
-) -> list[int]:
-    # contains() on lower(): a literal match, so `%`, `_` or regex characters mean themselves.
-    rows = conn.execute(
-        f"SELECT n FROM {LOG_LINES.name} WHERE job_id = $id AND n >= $start"
-        " AND contains(lower(text), lower($q)) ORDER BY n LIMIT $limit",
-        {"id": job_id, "start": start, "q": text, "limit": limit},
-    ).fetchall()
-    return [n for (n,) in rows]
