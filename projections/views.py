@@ -189,6 +189,9 @@ class DuckDBViews:
     def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        # The highest `pos` committed: read once, then carried from batch to batch (this
+        # process is the file's only writer) rather than a scan of log_spans per batch.
+        self._pos: int | None = None
 
     @classmethod
     def open(cls, path: Path | str, *, check_layout: bool = True) -> DuckDBViews:
@@ -258,10 +261,10 @@ class DuckDBViews:
                 self._read_open_sections(conn, ending),
                 _submissions(items),
             )
-            last_pos = self._last_pos(conn)
+            last_pos = self._pos if self._pos is not None else self._last_pos(conn)
             self._write_staged_lines(conn, result)
             self._write_rows(conn, result)
-            self._write_spans(conn, last_pos)
+            written = self._write_spans(conn, last_pos)
             self._write_dead_letters(conn, dead)
             conn.execute(f"DROP TABLE IF EXISTS {_STAGED}")
             ends: dict[TopicPartition, int] = {}
@@ -272,6 +275,7 @@ class DuckDBViews:
         except BaseException:
             conn.rollback()
             raise
+        self._pos = written
         return ends
 
     def set_aside(
@@ -473,10 +477,16 @@ class DuckDBViews:
         return int(last)
 
     @staticmethod
-    def _write_spans(conn: duckdb.DuckDBPyConnection, after: int) -> None:
-        """Extend the spans of the jobs whose lines were written past `after`: the zone map
-        of `pos` skips every row group but the batch's."""
+    def _write_spans(conn: duckdb.DuckDBPyConnection, after: int) -> int:
+        """Extend the spans of the jobs whose lines were written past `after`, and return
+        the highest `pos` now written: the zone map of `pos` skips every row group but the
+        batch's."""
         conn.execute(_WRITE_SPANS, {"after": after})
+        (last,) = conn.execute(
+            f"SELECT coalesce(max(pos), $after) FROM {LOG_LINES.name} WHERE pos > $after",
+            {"after": after},
+        ).fetchone() or (after,)
+        return int(last)
 
     @staticmethod
     def _write_dead_letters(

@@ -43,6 +43,12 @@ Labels = Annotated[
     Query(alias="label", description="KEY=VALUE (repeatable)"),
 ]
 
+Statuses = Annotated[list[StatusFilter] | None, Query(description="any of these (repeatable)")]
+Name = Annotated[str | None, Query(description="a glob (`build-*`) or a substring")]
+Since = Annotated[datetime | None, Query(description="submitted at or after")]
+Until = Annotated[datetime | None, Query(description="submitted before")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+
 
 def _labels(pairs: list[str] | None) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in pairs or [])
@@ -106,18 +112,16 @@ async def create_job(
 async def list_jobs(
     services: ServicesDep,
     _: Reader,
-    status: Annotated[
-        list[StatusFilter] | None, Query(description="any of these (repeatable)")
-    ] = None,
-    name: Annotated[str | None, Query(description="a glob (`build-*`) or a substring")] = None,
+    status: Statuses = None,
+    name: Name = None,
     label: Labels = None,
-    since: Annotated[datetime | None, Query(description="submitted at or after")] = None,
-    until: Annotated[datetime | None, Query(description="submitted before")] = None,
+    since: Since = None,
+    until: Until = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="skip this many (or use cursor)")
     ] = 0,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Cursor = None,
 ) -> JobPage:
     if cursor is not None and offset:
         raise ApiError(400, "bad_request", "page with either offset or cursor, not both")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,7 +18,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from jobstream.api.auth import Reader
 from jobstream.api.errors import ERROR_RESPONSES, responses
 from jobstream.api.models import JobPage
-from jobstream.api.routes.jobs import Labels, StatusFilter, list_jobs
+from jobstream.api.routes.jobs import Cursor, Labels, Name, Since, Statuses, Until, list_jobs
 from jobstream.api.state import Services, ServicesDep
 
 __all__ = ["POLL", "router"]
@@ -46,15 +45,13 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 async def jobs_stream(
     services: ServicesDep,
     who: Reader,
-    status: Annotated[
-        list[StatusFilter] | None, Query(description="any of these (repeatable)")
-    ] = None,
-    name: Annotated[str | None, Query(description="a glob (`build-*`) or a substring")] = None,
+    status: Statuses = None,
+    name: Name = None,
     label: Labels = None,
-    since: Annotated[datetime | None, Query(description="submitted at or after")] = None,
-    until: Annotated[datetime | None, Query(description="submitted before")] = None,
+    since: Since = None,
+    until: Until = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of a previous page")] = None,
+    cursor: Cursor = None,
 ) -> EventSourceResponse:
     async def page() -> JobPage:
         return await list_jobs(
