@@ -39,19 +39,36 @@ class ViewsProjection(Projection):
         self.topics = tuple(topics)
         self.name = name
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"duckdb-{name}")
+        self._applied = asyncio.Event()
 
     async def positions(self) -> dict[TopicPartition, int]:
         return await self._in_thread(self.views.positions, self.name)
 
     async def apply(self, records: Sequence[Record]) -> Positions:
-        return await self._in_thread(
-            functools.partial(self.views.apply, projection=self.name), records
-        )
+        try:
+            return await self._in_thread(
+                functools.partial(self.views.apply, projection=self.name), records
+            )
+        finally:
+            self._wake()
+
+    def next_apply(self) -> asyncio.Event:
+        """An event set once the next batch from now on is applied (or set aside)."""
+        return self._applied
+
+    def _wake(self) -> None:
+        # A new event per batch: whoever took the old one wakes, later callers wait for
+        # the batch after.
+        self._applied.set()
+        self._applied = asyncio.Event()
 
     async def set_aside(self, record: Record, reason: str) -> Positions:
-        return await self._in_thread(
-            functools.partial(self.views.set_aside, projection=self.name), record, reason
-        )
+        try:
+            return await self._in_thread(
+                functools.partial(self.views.set_aside, projection=self.name), record, reason
+            )
+        finally:
+            self._wake()
 
     async def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
@@ -135,6 +152,12 @@ class ViewsHost:
     async def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on the views' connection, in the thread that applies."""
         return await self.projection.query(fn, *args)
+
+    def next_apply(self) -> asyncio.Event:
+        """An event set once the views apply their next batch: taken before a query, it
+        says when the query's answer may have changed, so a follower of the views waits
+        on it instead of polling them."""
+        return self.projection.next_apply()
 
     async def close(self) -> None:
         await self.projection.close()

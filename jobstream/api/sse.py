@@ -1,11 +1,11 @@
 """A job's log as Server-Sent Events: `line` events with id = line number, then one `end`;
 or, asked for in batches, `lines` events (a list of lines, id = the last one's number).
 
-The lines are the jobs service's `follow`, which polls the views from the next line
-number: nothing is held per client but that number. A client that reconnects with
-`Last-Event-ID: N` continues at line N + 1, without gaps or repeats. `end` is sent once
-the job has ended and every line was sent; a stream cut short by the server stopping
-ends without it, so the client knows to reconnect.
+The lines are read from the views from the next line number, again each time the views
+apply a batch (the projection's wake-up, not a poll): nothing is held per client but
+that number. A client that reconnects with `Last-Event-ID: N` continues at line N + 1,
+without gaps or repeats. `end` is sent once the job has ended and every line was sent; a
+stream cut short by the server stopping ends without it, so the client knows to reconnect.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from pydantic import TypeAdapter
 from sse_starlette import ServerSentEvent
 
-from jobstream.api.models import LogLine, StreamEnd
-from jobstream.projections.records import LogLineRow
-from jobstream.service import LocalJobs
+from jobstream.api.models import StreamEnd
+from jobstream.api.state import Services
+from jobstream.projections import queries
 
-__all__ = ["line_events", "lines_events", "start_line"]
+__all__ = ["PAGE", "line_events", "lines_events", "start_line"]
 
 # A page of lines comes without a pause, and uvicorn only learns that the client left
 # when asyncio runs its connection_lost callback, in a later turn of the loop: until then
@@ -29,8 +28,17 @@ __all__ = ["line_events", "lines_events", "start_line"]
 # turn every few lines stops the writes before that.
 _YIELD_EVERY = 4
 
-_ROWS = TypeAdapter(list[LogLineRow])
-_NOT_IN_LINE = {"__all__": set(LogLineRow.model_fields) - set(LogLine.model_fields)}
+# How long a follower waits for the views' next batch before it looks anyway: a batch
+# wakes it at once, so this only bounds the wait should a wake-up be missed.
+_LOOK_AGAIN = 1.0
+
+# The most lines read per wake-up. A query waits in the views' thread behind the batch
+# being applied, so a follower gets one page per batch: when the views apply bigger
+# batches to keep up with a fast log, the follower has to read as much per page.
+PAGE = 10_000
+
+_Lines = list[tuple[int, str]]
+"""(n, the line's JSON as a LogLine), as `queries.log_tail` gives them."""
 
 
 def start_line(from_line: int, last_event_id: str | None) -> int:
@@ -40,33 +48,62 @@ def start_line(from_line: int, last_event_id: str | None) -> int:
     return from_line
 
 
-async def line_events(jobs: LocalJobs, job_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
+async def line_events(
+    services: Services, job_id: str, start: int
+) -> AsyncIterator[ServerSentEvent]:
     sent = 0
-    async for row in jobs.follow(job_id, start):
-        data = LogLine.of(row).model_dump_json()
-        yield ServerSentEvent(data=data, id=str(row.n), event="line")
-        sent += 1
-        if sent % _YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-    if not jobs.stop.is_set():
-        yield await _end(jobs, job_id)
+    async for rows in _pages(services, job_id, start):
+        for n, line in rows:
+            yield ServerSentEvent(data=line, id=str(n), event="line")
+            sent += 1
+            if sent % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+    if not services.stop.is_set():
+        yield await _end(services, job_id)
 
 
-async def lines_events(jobs: LocalJobs, job_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
-    """One event per page the views answer (up to FOLLOW_PAGE lines): an event costs the
+async def lines_events(
+    services: Services, job_id: str, start: int
+) -> AsyncIterator[ServerSentEvent]:
+    """One event per page the views answer (up to PAGE lines): an event costs the
     server a write and the client a parse, so a fast log is sent in far fewer of them."""
-    async for rows in jobs.follow_pages(job_id, start):
-        # The rows as they are, less the job id: the JSON of LogLine, at a quarter of the
-        # cost of making a LogLine of each first.
-        data = _ROWS.dump_json(rows, exclude=_NOT_IN_LINE).decode()
-        yield ServerSentEvent(data=data, id=str(rows[-1].n), event="lines")
+    async for rows in _pages(services, job_id, start):
+        data = f"[{','.join(line for _, line in rows)}]"
+        yield ServerSentEvent(data=data, id=str(rows[-1][0]), event="lines")
         await asyncio.sleep(0)
-    if not jobs.stop.is_set():
-        yield await _end(jobs, job_id)
+    if not services.stop.is_set():
+        yield await _end(services, job_id)
 
 
-async def _end(jobs: LocalJobs, job_id: str) -> ServerSentEvent:
+async def _pages(services: Services, job_id: str, start: int) -> AsyncIterator[_Lines]:
+    """The job's lines from `start` on, a page (never empty) at a time, until the job has
+    ended and all were given or the server stops."""
+    host, stop = services.host, services.stop
+    while not stop.is_set():
+        # Taken before the query: a batch applied while it runs wakes the wait below.
+        applied = host.next_apply()
+        completed, rows = await host.query(queries.log_tail, job_id, start, PAGE)
+        if rows:
+            yield rows
+            start = rows[-1][0] + 1
+        elif completed:
+            return
+        else:
+            await _either(applied, stop, _LOOK_AGAIN)
+
+
+async def _either(applied: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
+    """Wait until a batch is applied, the server stops or `timeout` seconds pass."""
+    waits = [asyncio.ensure_future(applied.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+async def _end(services: Services, job_id: str) -> ServerSentEvent:
     # Sent only when the job ended, not when the server stopping cut the stream short.
-    record = await jobs.get(job_id)  # completed: it changes no more
+    record = await services.jobs.get(job_id)  # completed: it changes no more
     end = StreamEnd(job_id=job_id, status=record.status, lines=record.last_line)
     return ServerSentEvent(data=end.model_dump_json(), event="end")

@@ -99,7 +99,7 @@ async def log_stream(
 ) -> EventSourceResponse:
     record = await services.jobs.get(job_id)
     events = (lines_events if batch else line_events)(
-        services.jobs, record.job_id, start_line(start, last_event_id)
+        services, record.job_id, start_line(start, last_event_id)
     )
     return EventSourceResponse(events, ping=15)
 
