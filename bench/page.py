@@ -9,9 +9,10 @@ would use).
    then from pressing "end" to the last line drawn on screen, then from moving the
    scrollbar to the middle to the lines there drawn; with the rows in the DOM.
 2. Live follow: a running job gets `--rate` lines a second for `--seconds`, 1/10 s at a
-   time, while the page follows it; the rate the page drew them at, and how long after the
-   last write the last line was on screen. The same stream read by a bare HTTP client
-   (no browser) says what the server delivers.
+   time, while the page follows it; the rate the page drew them at, and how long after
+   each write its last line was on screen (median, max, the last write). The same stream
+   read by a bare HTTP client (no browser) says what the server delivers. `--sizes` with
+   no size runs only this.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,13 +119,37 @@ def finished(browser, url: str, settings: Settings, http: httpx.Client, size: in
         page.close()
 
 
+# Per animation frame, the highest line number drawn inside the log's visible box, with
+# the wall clock (Date.now(), the same clock as the writer's time.time()) when it changed.
+TRACK_DRAWN = """() => {
+  window.benchDrawn = [];
+  const box = document.getElementById('log');
+  const frame = () => {
+    const rows = box.querySelectorAll('.line.stdout, .line.stderr');
+    const bottom = box.getBoundingClientRect().bottom + 1;
+    let last = 0;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      if (rows[i].getBoundingClientRect().bottom <= bottom) {
+        last = Number(rows[i].dataset.n);
+        break;
+      }
+    }
+    const seen = window.benchDrawn;
+    if (!seen.length || seen[seen.length - 1][1] !== last) seen.push([Date.now() / 1000, last]);
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}"""
+
+
 class Writer(threading.Thread):
-    """Appends `rate` lines a second to a running job, a tenth of a second at a time."""
+    """Appends `rate` lines a second to a running job, a tenth of a second at a time;
+    `written` holds (time.time(), last line number) of each append."""
 
     def __init__(self, job: BigJob, rate: int, seconds: float) -> None:
         super().__init__(daemon=True)
         self.job, self.rate, self.seconds = job, rate, seconds
-        self.done_at = 0.0
+        self.written: list[tuple[float, int]] = []
 
     def run(self) -> None:
         asyncio.run(self._run())
@@ -134,9 +160,37 @@ class Writer(threading.Thread):
             tick = time.perf_counter()
             for _ in range(round(self.seconds * 10)):
                 await log.append(settings.topics.events, self.job.appended(self.rate // 10))
+                self.written.append((time.time(), self.job.lines))
                 tick += 0.1
                 await asyncio.sleep(max(0.0, tick - time.perf_counter()))
-        self.done_at = time.perf_counter()
+
+
+class ViewsWatch(threading.Thread):
+    """Asks the API for the job's line count every 0.1 s: when the views held each write,
+    the floor under the page's figure (the page cannot draw a line before the views hold
+    it)."""
+
+    def __init__(self, url: str, job_id: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.job_id = url, job_id
+        self.seen: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=60) as http:
+            while not self.stop.wait(0.1):
+                lines = http.get(f"/jobs/{self.job_id}").json()["lines"]
+                self.seen.append((time.time(), lines))
+
+
+def delays(written: list[tuple[float, int]], drawn: list[tuple[float, int]]) -> list[float]:
+    """For each append, the seconds until its last line was on screen."""
+    out, i = [], 0
+    for at, n in written:
+        while drawn[i][1] < n:
+            i += 1
+        out.append(drawn[i][0] - at)
+    return out
 
 
 def live(browser, url: str, settings: Settings, http: httpx.Client, rate: int, secs: float):
@@ -147,19 +201,37 @@ def live(browser, url: str, settings: Settings, http: httpx.Client, rate: int, s
     try:
         page.goto(f"{url}/?job={job.job_id}")
         page.get_by_text("following…").wait_for(timeout=60_000)
+        page.evaluate(TRACK_DRAWN)
         writer = Writer(job, rate, secs)
-        started = time.perf_counter()
+        views = ViewsWatch(url, job.job_id)
+        views.start()
         writer.start()
-        page.wait_for_function(ON_SCREEN, arg=total, timeout=600_000, polling="raf")
-        drawn = time.perf_counter()
-        writer.join()
-        print(
-            f"live follow at {rate:,} lines/s for {secs:g}s: {total:,} lines drawn at "
-            f"{total / (drawn - started):,.0f} lines/s; the last on screen "
-            f"{drawn - writer.done_at:.2f}s after it was written"
+        page.wait_for_function(
+            "(n) => window.benchDrawn.some((d) => d[1] >= n)", arg=total, timeout=600_000
         )
+        writer.join()
+        drawn = [(at, n) for at, n in page.evaluate("window.benchDrawn") if n]
+        wait_lines(http, job.job_id, total)
+        views.stop.set()
+        views.join()
     finally:
         page.close()
+    waits = delays(writer.written, drawn)
+    held = delays(writer.written, views.seen)
+    (first_at, first), (last_at, _) = writer.written[0], writer.written[-1]
+    first_drawn = next(at for at, n in drawn if n >= first)
+    print(
+        f"live follow at {rate:,} lines/s for {secs:g}s ({total:,} lines): drawn at "
+        f"{(total - first) / (drawn[-1][0] - first_drawn):,.0f} lines/s from the first "
+        f"write's lines on screen to the last's ({total / (drawn[-1][0] - first_at):,.0f} "
+        f"from the first write); written to on screen: median {statistics.median(waits):.2f}s, "
+        f"max {max(waits):.2f}s, the last {drawn[-1][0] - last_at:.2f}s"
+    )
+    print(
+        f"  written to held by the views (the floor, asked every 0.1 s): median "
+        f"{statistics.median(held):.2f}s, max {max(held):.2f}s; the page's median delay "
+        f"over the views' {statistics.median(waits) - statistics.median(held):+.2f}s"
+    )
     # The same lines again through a bare client: what the server delivers.
     for batch in (False, True):
         took = sse_read(http, job.job_id, total, batch)
@@ -182,7 +254,7 @@ def sse_read(http: httpx.Client, job_id: str, total: int, batch: bool) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--rate", type=int, default=10_000, help="live lines per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="of live lines")
     args = parser.parse_args()

@@ -81,9 +81,15 @@ async function readEvents(response, onEvent) {
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    buffer += value;
-    const parts = buffer.split("\n");
-    buffer = parts.pop();
+    // A batch of lines is one long data line over many chunks: only the text up to the
+    // chunk's last newline is split, not the whole buffer again at every chunk.
+    const cut = value.lastIndexOf("\n");
+    if (cut < 0) {
+      buffer += value;
+      continue;
+    }
+    const parts = (buffer + value.slice(0, cut)).split("\n");
+    buffer = value.slice(cut + 1);
     for (let text of parts) {
       if (text.endsWith("\r")) text = text.slice(0, -1);
       if (text === "") {
