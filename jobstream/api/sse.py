@@ -86,9 +86,9 @@ async def _pages(services: Services, job_id: str, start: int) -> AsyncIterator[_
         if rows:
             yield rows
             start = rows[-1][0] + 1
-        elif completed:
-            return
-        else:
+        if len(rows) < PAGE:  # all the views held: only a batch applied since adds lines
+            if completed:
+                return
             await _either(applied, stop, _LOOK_AGAIN)
 
 

@@ -7,6 +7,8 @@ import json
 
 import httpx
 
+from jobstream.api.models import LogLine
+
 from .api_support import LiveServer, sse_events
 
 COUNT = "for i in $(seq 1 {n}); do echo line $i; sleep {pause}; done"
@@ -134,3 +136,25 @@ def test_a_range_can_start_at_the_tail_or_at_a_time(server: LiveServer) -> None:
         for params in ({"tail": -1}, {"since": "yesterday"}):
             bad = http.get(f"/jobs/{job_id}/log", params=params)
             assert bad.status_code == 400, params
+
+
+def test_streamed_lines_are_the_lines_a_range_returns(server: LiveServer) -> None:
+    # Colours, quotes, backslashes, tabs and non-ASCII text come through a stream as they
+    # were written, in both of its forms, just as a range returns them.
+    # (é and 😀 as printf's octal escapes: the job's YAML takes no escaped surrogates)
+    job_id = server.submit(
+        r"""printf '\033[31mred\033[0m "quoted" back\\slash\ttab \303\251 \360\237\230\200\n'"""
+        "; echo plain"
+    )
+    server.wait_done(job_id)
+    with server.client() as http:
+        ranged = http.get(f"/jobs/{job_id}/log").json()["lines"]
+        one_by_one = [
+            json.loads(e["data"]) for e in stream(http, job_id) if e.get("event") == "line"
+        ]
+        batches = stream(http, job_id, params={"batch": "true"})
+    batched = [line for e in batches if e.get("event") == "lines" for line in json.loads(e["data"])]
+    wanted = [LogLine.model_validate(line) for line in ranged]
+    assert any("\x1b[31mred\x1b[0m" in line.text and "😀" in line.text for line in wanted)
+    assert [LogLine.model_validate(line) for line in one_by_one] == wanted
+    assert [LogLine.model_validate(line) for line in batched] == wanted
