@@ -130,12 +130,17 @@ def log_range(
 
 
 def log_tail(
-    conn: duckdb.DuckDBPyConnection, job_id: str, start: int, limit: int
-) -> tuple[bool, list[tuple[int, str]]]:
+    conn: duckdb.DuckDBPyConnection, job_id: str, start: int, limit: int, after: int = -1
+) -> tuple[bool, list[tuple[int, str]], int]:
     """Whether the job has ended, then lines `start` .. `start + limit - 1` of its log as
     (n, the line's JSON: n, at, stream, text): what a follower of the log reads at every
     wake-up. The flag is read first: lines read after an ended job's flag are all its
-    lines (Completed is applied after its last line)."""
+    lines (Completed is applied after its last line).
+
+    Last, the `after` to pass to the next read: no line from `start` on has a `pos` at or
+    below it. Lines come in batches that each take higher positions than any before, so
+    once a read got every line there was, the next one skips every row group written by
+    then; without it, each read of a live log would scan all its lines so far."""
     row = conn.execute(
         f"SELECT completed FROM {JOB_RECORDS.name} WHERE job_id = $id", {"id": job_id}
     ).fetchone()
@@ -143,10 +148,12 @@ def log_tail(
     # The JSON made here: a Python datetime per line cost 4x the rest of the query.
     rows = conn.execute(
         f"SELECT n, {_LINE_JSON} FROM {LOG_LINES.name}"
-        f" WHERE {where} AND n >= $start AND n < $end ORDER BY n",
-        {**params, "start": start, "end": start + limit},
+        f" WHERE {where} AND pos > $after AND n >= $start AND n < $end ORDER BY n",
+        {**params, "after": after, "start": start, "end": start + limit},
     ).fetchall()
-    return bool(row and row[0]), rows
+    if len(rows) < limit:  # all the lines there are: later ones come in later batches
+        after = max(after, params["last"])
+    return bool(row and row[0]), rows, after
 
 
 # A log line as the API's LogLine, `at` in UTC ("Z"), to the microsecond.

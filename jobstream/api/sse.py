@@ -79,10 +79,11 @@ async def _pages(services: Services, job_id: str, start: int) -> AsyncIterator[_
     """The job's lines from `start` on, a page (never empty) at a time, until the job has
     ended and all were given or the server stops."""
     host, stop = services.host, services.stop
+    after = -1
     while not stop.is_set():
         # Taken before the query: a batch applied while it runs wakes the wait below.
         applied = host.next_apply()
-        completed, rows = await host.query(queries.log_tail, job_id, start, PAGE)
+        completed, rows, after = await host.query(queries.log_tail, job_id, start, PAGE, after)
         if rows:
             yield rows
             start = rows[-1][0] + 1
