@@ -1,10 +1,11 @@
 """Benchmarks of the embedded pipeline (issue: run Cyclid-format jobs end to end).
 
-    python bench/pipeline.py [--lines 1000000] [--jobs 2000] [--latency-jobs 100]
+    python bench/pipeline.py [--lines 1000000] [--rounds 3] [--only-lines] [--jobs 2000]
+                             [--latency-jobs 100]
 
 1. a job printing N lines of ~80 bytes: `jobstream run` until every line is in log_lines,
-   as a ratio to ../shared/bench/reference_pipeline.py (chunked read + DuckDB bulk insert,
-   no events) measured in the same run;
+   wall time, CPU time and peak RSS as ratios to bench/reference_pipeline.py (chunked read
+   + DuckDB bulk insert, no events), the two run in turn `--rounds` times;
 2. `replay` of the 2,000-job workload (55 events a job): events/s;
 3. submit-to-Completed latency of echo jobs on a running `jobstream serve`: p50 and p99.
 """
@@ -14,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -26,6 +29,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.reference_pipeline import generator_argv  # noqa: E402
 from bench.workload import EVENTS_PER_JOB, workload  # noqa: E402
 from jobstream.dispatcher.submit import submission, submit  # noqa: E402
 from jobstream.events.codec import decode  # noqa: E402
@@ -36,47 +40,104 @@ from jobstream.events.models import Completed  # noqa: E402
 from jobstream.events.names import Topics  # noqa: E402
 from jobstream.projections.replay import replay  # noqa: E402
 
-REFERENCE = ROOT.parent / "shared" / "bench" / "reference_pipeline.py"
-GEN = "import sys; w=sys.stdout.write; [w('line %07d ' % i + 'x'*68 + chr(10)) for i in range({n})]"
+REFERENCE = ROOT / "bench" / "reference_pipeline.py"
 
 
-def jobstream(data_dir: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "JOBSTREAM_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "jobstream", *args], env=env, cwd=ROOT, check=True, **kwargs
-    )
+@dataclass(frozen=True)
+class Usage:
+    """What one benchmarked process took: wall and CPU seconds (its own and its waited-for
+    children's, the generator's included) and peak RSS in bytes. The peak is what
+    `/usr/bin/time -v` reports as "Maximum resident set size": Linux's wait4 gives the
+    largest peak among the process and the children it waited for, not their sum. Either
+    side is one Python process doing all its own work (jobstream's runner, log and
+    projector share the `jobstream run` process) beside a generator of a few MiB, so the
+    figure is that process's peak."""
+
+    wall: float
+    cpu: float
+    peak: int
 
 
-def million_lines(n: int) -> None:
+def measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[Usage, bytes]:
+    """Run `argv` to its end; what it took, and its stdout."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise subprocess.CalledProcessError(child.returncode, argv)
+        out.seek(0)
+        text = out.read()
+    return Usage(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024), text
+
+
+def _run_reference(tmp: Path, n: int) -> tuple[Usage, int]:
+    target = tmp / "ref.duckdb"
+    target.unlink(missing_ok=True)
+    usage, out = measured([sys.executable, str(REFERENCE), str(target), str(n)])
+    return usage, int(out.split()[0])
+
+
+def _run_jobstream(tmp: Path, doc: Path, index: int) -> tuple[Usage, int]:
+    data = tmp / f"data{index}"
+    env = {**os.environ, "JOBSTREAM_DATA_DIR": str(data)}
+    usage, _ = measured([sys.executable, "-m", "jobstream", "run", str(doc)], env)
+    con = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    lines = con.execute("select count(*) from log_lines").fetchone()[0]
+    con.close()
+    shutil.rmtree(data)
+    return usage, lines
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.0f} MiB"
+
+
+def million_lines(n: int, rounds: int) -> None:
+    """The reference and `jobstream run` in turn, `rounds` times each, so that both see the
+    same load; each round's ratios, then their medians."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        started = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, str(REFERENCE), str(tmp_path / "ref.duckdb"), str(n)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        reference = time.perf_counter() - started
         doc = tmp_path / "million.yml"
-        script = GEN.format(n=n)
+        # The same program as the reference's, as the job's one step; %% is Cyclid's %.
+        script = " ".join(generator_argv(n)[2:]).replace("%", "%%")
         doc.write_text(
             "name: million\nsequence: [{stage: print}]\nstages:\n  - name: print\n    steps:\n"
             "      - action: command\n"
             f'        cmd: {sys.executable} -c "{script}"\n'
         )
-        data = tmp_path / "data"
-        started = time.perf_counter()
-        jobstream(data, "run", str(doc), stdout=subprocess.DEVNULL)
-        ours = time.perf_counter() - started
-        con = duckdb.connect(str(data / "views.duckdb"), read_only=True)
-        lines = con.execute("select count(*) from log_lines").fetchone()[0]
-        con.close()
+        ratios: list[tuple[float, float, float]] = []
+        for k in range(rounds):
+            # Which side goes first alternates: neither always meets a warmer page cache.
+            order = ["reference", "jobstream"] if k % 2 == 0 else ["jobstream", "reference"]
+            got: dict[str, tuple[Usage, int]] = {}
+            for side in order:
+                if side == "reference":
+                    got[side] = _run_reference(tmp_path, n)
+                else:
+                    got[side] = _run_jobstream(tmp_path, doc, k)
+            (ref, ref_rows), (ours, rows) = got["reference"], got["jobstream"]
+            ratio = (ours.wall / ref.wall, ours.cpu / ref.cpu, ours.peak / ref.peak)
+            ratios.append(ratio)
+            print(
+                f"[1] {n:,} lines, round {k + 1}: reference {ref.wall:.2f}s wall, "
+                f"{ref.cpu:.2f}s CPU, peak {_mib(ref.peak)} ({ref_rows:,} rows); "
+                f"jobstream run {ours.wall:.2f}s, {ours.cpu:.2f}s CPU, peak {_mib(ours.peak)} "
+                f"({rows:,} rows in log_lines): wall {ratio[0]:.2f}x, CPU {ratio[1]:.2f}x, "
+                f"memory {ratio[2]:.2f}x",
+                flush=True,
+            )
+        wall, cpu, memory = (statistics.median(r[i] for r in ratios) for i in range(3))
         print(
-            f"[1] {n:,} lines: reference {reference:.2f}s ({out[0]} rows), "
-            f"jobstream run {ours:.2f}s ({lines:,} rows in log_lines), "
-            f"ratio {ours / reference:.2f}x (target <= 2x)"
+            f"[1] median of {rounds}: wall {wall:.2f}x (target <= 1.2x), CPU {cpu:.2f}x, "
+            f"memory {memory:.2f}x (target <= 1.5x); load average {_load()}"
         )
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def _fill(log_path: Path, jobs: int) -> int:
@@ -168,10 +229,18 @@ def latency(jobs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="reference and jobstream runs of [1], each"
+    )
+    parser.add_argument(
+        "--only-lines", action="store_true", help="run [1] alone, not the replay and latency"
+    )
     parser.add_argument("--jobs", type=int, default=2_000)
     parser.add_argument("--latency-jobs", type=int, default=100)
     args = parser.parse_args()
-    million_lines(args.lines)
+    million_lines(args.lines, args.rounds)
+    if args.only_lines:
+        return
     replay_rate(args.jobs)
     latency(args.latency_jobs)
 

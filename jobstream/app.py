@@ -19,7 +19,6 @@ from jobstream.events.documents.secrets import Keyring, SecretBox, load_keyring
 from jobstream.events.errors import BuilderUnavailable, ViewsBusy
 from jobstream.events.log.base import EventLog
 from jobstream.events.log.embedded import EmbeddedLog
-from jobstream.events.log.kafka import KafkaLog, parse_broker_url
 from jobstream.projections import DuckDBViews, ViewsHost, queries
 from jobstream.projections.replay import ReplayResult, replay
 from jobstream.projections.runner import Progress
@@ -66,6 +65,10 @@ def data_dir(settings: Settings) -> Path:
 
 def open_log(settings: Settings) -> EventLog:
     if settings.broker:
+        # aiokafka (and the client's compression codecs) only for a broker: the embedded
+        # log's commands, `run` among them, never load it.
+        from jobstream.events.log.kafka import KafkaLog, parse_broker_url
+
         # aiokafka logs each failed connection; with no logging set up (a query command)
         # that would print beside the one error line the command line gives.
         logging.getLogger("aiokafka").addHandler(logging.NullHandler())
@@ -161,7 +164,9 @@ async def projection_host(
     data_dir(settings)  # on Kafka, nothing else has made it yet
     views = await _open_views(settings.views_path, wait)
     live = None
-    if isinstance(log, KafkaLog):
+    # A KafkaLog's module is loaded once one exists: the embedded log's never load it.
+    kafka = sys.modules.get("jobstream.events.log.kafka")
+    if kafka is not None and isinstance(log, kafka.KafkaLog):
         # faust takes a third of a second to import: only Kafka commands import it.
         from jobstream.projections.faust_host import FaustFeed, default_app_id
 

@@ -43,11 +43,13 @@ Progress = Callable[[int, float], None]
 
 Positions = Mapping[TopicPartition, int]
 
-BATCH_BYTES = 8 << 20
+BATCH_BYTES = 3 << 20
 """Bytes of values read at once by default. Decoding takes several times a batch's size
 (DuckDB's parse of log lines, pydantic's events) and two batches are held at once (one
-applied, the next read ahead): 8 MiB keeps a catch-up's peak RSS flat, a few hundred MiB
-whatever the backlog (bench/catchup.py)."""
+applied, the next read ahead): the peak RSS stays flat whatever the backlog
+(bench/catchup.py). 8 MiB made that peak a million-line `jobstream run`'s 300 MiB; 3 MiB
+takes about 90 MiB off it for about 10% more CPU in more commits (docs/benchmarks.md, "The
+million-line job")."""
 
 
 class Projection:
