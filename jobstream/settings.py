@@ -136,6 +136,9 @@ class Settings(BaseSettings):
         "none",
         description="finished jobs' workspaces kept: none, last:N (the N newest), or a "
         "duration such as 90s, 30m, 1h, 7d",
+        # The default is valid: parsing it would import the workspaces' module (and the
+        # builders) into every command.
+        validate_default=False,
     )
     # The HTTP API (jobstream.api), served by `project` and `serve`.
     host: str = Field("127.0.0.1", description="address the API listens on")

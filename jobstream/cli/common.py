@@ -107,7 +107,8 @@ def ask(settings: Settings, question: Callable[[JobsService], Coroutine[Any, Any
 
     A server's API is asked with blocking requests (RemoteJobs(blocking=True)), so the
     coroutine runs to its end at its first step, with no event loop: a query command then
-    loads neither asyncio nor the asynchronous HTTP stack, a tenth of its start-up."""
+    neither starts one nor loads the asynchronous HTTP stack (anyio's backend, its sockets
+    and TLS streams), which cost it more than the request itself."""
     remote = remote_jobs(settings, blocking=True)
     if remote is None:
 
@@ -129,7 +130,7 @@ def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
     try:
         coro.send(None)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
     coro.close()
     raise RuntimeError("a question to a blocking RemoteJobs waited for an event loop")
 
