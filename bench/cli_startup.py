@@ -11,7 +11,11 @@ themselves after it stops.
 Python writes its bytecode cache as it would for a user (PYTHONDONTWRITEBYTECODE is
 dropped), and every command runs once before timing starts.
 
-usage: .venv/bin/python bench/cli_startup.py [RUNS]
+`--peer PYTHON` also runs `--help` and the server's queries with another installation's
+interpreter (another checkout's venv, say), interleaved with these: a before/after
+comparison that the machine's load does not skew, since both see the same load.
+
+usage: .venv/bin/python bench/cli_startup.py [RUNS] [--peer PYTHON]
 """
 
 from __future__ import annotations
@@ -66,7 +70,9 @@ def _round(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="?", type=int, default=9, help="timed runs of each")
-    runs = parser.parse_args().runs
+    parser.add_argument("--peer", type=Path, help="another installation's python to compare")
+    given = parser.parse_args()
+    runs = given.runs
     jobstream = [sys.executable, "-m", "jobstream"]
     bare = [sys.executable, "-c", "pass"]
     results: dict[str, list[tuple[float, float]]] = {}
@@ -84,9 +90,9 @@ def main() -> int:
         )
         job = listed.stdout.split('"job_id": "')[1][:8]
 
-        def queries(suffix: str) -> dict[str, list[str]]:
+        def queries(suffix: str, command: list[str] = jobstream) -> dict[str, list[str]]:
             return {
-                f"{name} ({suffix})": [*jobstream, *(a.format(job=job) for a in args)]
+                f"{name} ({suffix})": [*command, *(a.format(job=job) for a in args)]
                 for name, args in QUERIES.items()
             }
 
@@ -99,6 +105,9 @@ def main() -> int:
                     raise SystemExit("jobstream project did not start")
                 time.sleep(0.1)
             remote = {BARE: bare, "--help": [*jobstream, "--help"], **queries("server")}
+            if given.peer is not None:
+                peer = [str(given.peer), "-m", "jobstream"]
+                remote |= {"--help (peer)": [*peer, "--help"], **queries("server, peer", peer)}
             _round(remote, env, cwd, runs, results)
         finally:
             server.terminate()
@@ -107,12 +116,12 @@ def main() -> int:
 
     base_wall = statistics.median(w for w, _ in results[BARE])
     base_cpu = statistics.median(c for _, c in results[BARE])
-    print(f"{'command':<18} {'median s':>9} {'added ms':>9} {'ratio':>6} {'CPU added ms':>13}")
+    print(f"{'command':<24} {'median s':>9} {'added ms':>9} {'ratio':>6} {'CPU added ms':>13}")
     for name, samples in results.items():
         wall = statistics.median(w for w, _ in samples)
         cpu = statistics.median(c for _, c in samples)
         print(
-            f"{name:<18} {wall:>9.3f} {(wall - base_wall) * 1000:>9.0f} "
+            f"{name:<24} {wall:>9.3f} {(wall - base_wall) * 1000:>9.0f} "
             f"{wall / base_wall:>6.1f} {(cpu - base_cpu) * 1000:>13.0f}"
         )
     print(f"({runs} runs each, interleaved; bare Python measured in both rounds)")

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -44,8 +44,13 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from jobstream.events.errors import JobstreamError
 from jobstream.events.names import Topics
-from jobstream.runners.actions.base import FLAT_NAMES, ActionSettings
-from jobstream.runners.workspace import Retention
+from jobstream.runners.legacy_names import FLAT_NAMES
+
+if TYPE_CHECKING:
+    # Imported where used: every command reads the settings, and these load the actions
+    # with the document language, and the builders (a query command needs neither).
+    from jobstream.runners.actions.base import ActionSettings
+    from jobstream.runners.workspace import Retention
 
 __all__ = ["ENV_PREFIX", "LEGACY_KEYS", "Settings", "SettingsError", "default_key_file"]
 
@@ -131,6 +136,9 @@ class Settings(BaseSettings):
         "none",
         description="finished jobs' workspaces kept: none, last:N (the N newest), or a "
         "duration such as 90s, 30m, 1h, 7d",
+        # The default is valid: parsing it would import the workspaces' module (and the
+        # builders) into every command.
+        validate_default=False,
     )
     # The HTTP API (jobstream.api), served by `project` and `serve`.
     host: str = Field("127.0.0.1", description="address the API listens on")
@@ -244,6 +252,7 @@ class Settings(BaseSettings):
         """What the runner hands actions: each installed action's section, validated by its
         settings_model, so a bad key stops a worker at start rather than fail a job."""
         from jobstream.events.documents.actions import registered_actions
+        from jobstream.runners.actions.base import ActionSettings
 
         installed = registered_actions()
         if unknown := sorted(self.actions.keys() - installed.keys()):
@@ -274,11 +283,15 @@ class Settings(BaseSettings):
     @field_validator("workspace_retention")
     @classmethod
     def _retention(cls, value: str) -> str:
+        from jobstream.runners.workspace import Retention
+
         Retention.parse(value)
         return value
 
     @property
     def retention(self) -> Retention:
+        from jobstream.runners.workspace import Retention
+
         return Retention.parse(self.workspace_retention)
 
     @classmethod

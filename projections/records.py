@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from jobstream.events.dead_letters import DeadLetter
 from jobstream.events.models import DEFAULT_ORGANIZATION, Status, StatusName
@@ -52,80 +52,99 @@ class Derived:
     value: Callable[[Any], Any]
 
 
+# Fields are described by Field(description=...), not attribute docstrings: pydantic reads
+# those from this file's source at import (before Python 3.13), which cost every command
+# line query about 0.02 s.
 class JobRecord(BaseModel):
     """One row of `job_records`: one job."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-    job_id: str
-    """The job's id (the log key)."""
-    name: str | None = None
-    """The document's `name` (None until JobSubmitted is read)."""
-    version: str | None = None
-    """The document's `version`."""
-    status: Annotated[StatusName, Derived("status_code", "INTEGER", int)] = Status.NEW
-    """Current status (stored by name: NEW, WAITING, STARTED, FAILING, SUCCEEDED, ...; its
-    Cyclid code, 0, 1, 2, 3, 10, 11, 12, is the column `status_code`)."""
-    submitted: datetime | None = None
-    """When JobSubmitted was written."""
-    started: datetime | None = None
-    """The `at` of the first StatusChanged to STARTED."""
-    ended: datetime | None = None
-    """Completed's `ended_at`."""
-    success: bool | None = None
-    """Completed's `success` (None while running)."""
-    stage: str | None = None
-    """The stage named by the last StatusChanged that named one."""
-    reason: str | None = None
-    """The reason given by the last StatusChanged (why it failed or ended)."""
-    submitter: str | None = None
-    """Who submitted the job."""
-    organization: str = DEFAULT_ORGANIZATION
-    """Cyclid's organisation of the job (`%{organization}`), from JobSubmitted."""
-    labels: dict[str, str] = Field(default_factory=dict)
-    """The job's labels."""
-    dispatch: str | None = None
-    """`queue` (a worker runs it) or `local` (the submitting process runs it)."""
-    lines: int = 0
-    """Log lines stored in `log_lines` for the job."""
-    bytes: int = 0
-    """UTF-8 bytes of the text of those lines."""
-    last_line: int = 0
-    """Highest line number stored; a line at or below it is not stored again."""
-    writer: str | None = None
-    """The writer (runner attempt or lease keeper) whose events set the status."""
-    worker: str | None = None
-    """The worker that last sent a Heartbeat."""
-    heartbeat_at: datetime | None = None
-    """The `at` of the last Heartbeat."""
-    lease_expires: datetime | None = None
-    """`heartbeat_at` plus its `lease_seconds`."""
-    completed: bool = False
-    """A Completed was applied: later events change nothing."""
-    last_seq: int = 0
-    """Highest `seq` applied from `writer`."""
-    retry_of: str | None = None
-    """The job this one retries (a lost or failed attempt run again), if any."""
-    retried_by: str | None = None
-    """The newest job that retries this one (the latest submitted), if any."""
-    retried_at: datetime | None = None
-    """When `retried_by` was submitted: a later retry replaces it, whatever order the
-    jobs topic's partitions are read in."""
-    attempt: Annotated[int, Stored("INTEGER")] = 1
-    """1 for a submitted job, 2.. for its retries."""
-    exit_status: Annotated[int | None, Stored("INTEGER")] = None
-    """Completed's `exit_status`: the exit code of the step whose failure failed the job
-    (None when it succeeded, or failed without one: a timeout, a cancel, a lost worker)."""
-    retry_due: bool = False
-    """It ended FAILED with an exit status its document's `retry.automatic` rules retry,
-    with attempts left: the lease keeper submits its retry (unless `retried_by` is set)."""
-    submitted_partition: Annotated[int | None, Stored("INTEGER")] = None
-    """Where the job's JobSubmitted sits in the jobs topic (with `submitted_offset`): a
-    retry reads the document from there, as it was written."""
+    job_id: str = Field(description="The job's id (the log key).")
+    name: str | None = Field(
+        None, description="The document's `name` (None until JobSubmitted is read)."
+    )
+    version: str | None = Field(None, description="The document's `version`.")
+    status: Annotated[StatusName, Derived("status_code", "INTEGER", int)] = Field(
+        Status.NEW,
+        description="Current status (stored by name: NEW, WAITING, STARTED, FAILING, SUCCEEDED,"
+        " ...; its Cyclid code, 0, 1, 2, 3, 10, 11, 12, is the column "
+        "`status_code`).",
+    )
+    submitted: datetime | None = Field(None, description="When JobSubmitted was written.")
+    started: datetime | None = Field(
+        None, description="The `at` of the first StatusChanged to STARTED."
+    )
+    ended: datetime | None = Field(None, description="Completed's `ended_at`.")
+    success: bool | None = Field(None, description="Completed's `success` (None while running).")
+    stage: str | None = Field(
+        None, description="The stage named by the last StatusChanged that named one."
+    )
+    reason: str | None = Field(
+        None, description="The reason given by the last StatusChanged (why it failed or ended)."
+    )
+    submitter: str | None = Field(None, description="Who submitted the job.")
+    organization: str = Field(
+        DEFAULT_ORGANIZATION,
+        description="Cyclid's organisation of the job (`%{organization}`), from JobSubmitted.",
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="The job's labels.")
+    dispatch: str | None = Field(
+        None, description="`queue` (a worker runs it) or `local` (the submitting process runs it)."
+    )
+    lines: int = Field(0, description="Log lines stored in `log_lines` for the job.")
+    bytes: int = Field(0, description="UTF-8 bytes of the text of those lines.")
+    last_line: int = Field(
+        0, description="Highest line number stored; a line at or below it is not stored again."
+    )
+    writer: str | None = Field(
+        None, description="The writer (runner attempt or lease keeper) whose events set the status."
+    )
+    worker: str | None = Field(None, description="The worker that last sent a Heartbeat.")
+    heartbeat_at: datetime | None = Field(None, description="The `at` of the last Heartbeat.")
+    lease_expires: datetime | None = Field(
+        None, description="`heartbeat_at` plus its `lease_seconds`."
+    )
+    completed: bool = Field(
+        False, description="A Completed was applied: later events change nothing."
+    )
+    last_seq: int = Field(0, description="Highest `seq` applied from `writer`.")
+    retry_of: str | None = Field(
+        None, description="The job this one retries (a lost or failed attempt run again), if any."
+    )
+    retried_by: str | None = Field(
+        None, description="The newest job that retries this one (the latest submitted), if any."
+    )
+    retried_at: datetime | None = Field(
+        None,
+        description="When `retried_by` was submitted: a later retry replaces it, whatever order"
+        " the jobs topic's partitions are read in.",
+    )
+    attempt: Annotated[int, Stored("INTEGER")] = Field(
+        1, description="1 for a submitted job, 2.. for its retries."
+    )
+    exit_status: Annotated[int | None, Stored("INTEGER")] = Field(
+        None,
+        description="Completed's `exit_status`: the exit code of the step whose failure failed "
+        "the job (None when it succeeded, or failed without one: a timeout, a "
+        "cancel, a lost worker).",
+    )
+    retry_due: bool = Field(
+        False,
+        description="It ended FAILED with an exit status its document's `retry.automatic` rules"
+        " retry, with attempts left: the lease keeper submits its retry (unless "
+        "`retried_by` is set).",
+    )
+    submitted_partition: Annotated[int | None, Stored("INTEGER")] = Field(
+        None,
+        description="Where the job's JobSubmitted sits in the jobs topic (with "
+        "`submitted_offset`): a retry reads the document from there, as it was "
+        "written.",
+    )
     submitted_offset: int | None = None
-    document: dict[str, Any] | None = None
-    """The submitted document with its secrets redacted, names and `***` (a JSON column):
-    the sealed values stay on the log only."""
+    document: dict[str, Any] | None = Field(
+        None,
+        description="The submitted document with its secrets redacted, names and `***` (a JSON "
+        "column): the sealed values stay on the log only.",
+    )
 
     @property
     def status_code(self) -> int:
@@ -155,71 +174,70 @@ class LogLineRow(BaseModel):
 class JobStageRow(BaseModel):
     """One row of `job_stages`: one stage run of a job (StageStarted, StageFinished)."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
     job_id: str
-    stage: Annotated[int, Stored("INTEGER")]
-    """The run's ordinal in the job, from 0: a stage run twice (a handler) has two rows."""
-    name: str
-    """The stage's name."""
-    status: str
-    """RUNNING, then SUCCEEDED, FAILED or SKIPPED; FAILED too when the job ended while it
-    ran (a lost worker)."""
-    started_at: datetime
-    """The StageStarted's `at`."""
-    finished_at: datetime | None = None
-    """The StageFinished's `at` (the job's end, when it ended first)."""
-    duration_s: float | None = None
-    """Seconds it ran, by the runner's clock."""
-    first_line: int
-    """The number its first log line gets."""
-    last_line: int | None = None
-    """The last line written when it finished; below `first_line` when it wrote none."""
+    stage: Annotated[int, Stored("INTEGER")] = Field(
+        description="The run's ordinal in the job, from 0: a stage run twice (a handler) has "
+        "two rows."
+    )
+    name: str = Field(description="The stage's name.")
+    status: str = Field(
+        description="RUNNING, then SUCCEEDED, FAILED or SKIPPED; FAILED too when the job ended "
+        "while it ran (a lost worker)."
+    )
+    started_at: datetime = Field(description="The StageStarted's `at`.")
+    finished_at: datetime | None = Field(
+        None, description="The StageFinished's `at` (the job's end, when it ended first)."
+    )
+    duration_s: float | None = Field(None, description="Seconds it ran, by the runner's clock.")
+    first_line: int = Field(description="The number its first log line gets.")
+    last_line: int | None = Field(
+        None,
+        description="The last line written when it finished; below `first_line` when it wrote "
+        "none.",
+    )
 
 
 class JobStepRow(BaseModel):
     """One row of `job_steps`: one step of a stage run (StepStarted, StepFinished)."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
     job_id: str
-    stage: Annotated[int, Stored("INTEGER")]
-    """The stage run it belongs to (`job_stages.stage`)."""
-    step: Annotated[int, Stored("INTEGER")]
-    """Its position in the stage, from 0."""
-    action: str
-    """The action that ran it (command, script, log, ...)."""
-    title: str
-    """Short text naming it (the command, masked; a script's first line; the action)."""
-    status: str
-    """RUNNING, then SUCCEEDED or FAILED."""
-    exit_code: Annotated[int | None, Stored("INTEGER")] = None
-    """Its last process's exit status (NULL: none, a timeout or a signal)."""
+    stage: Annotated[int, Stored("INTEGER")] = Field(
+        description="The stage run it belongs to (`job_stages.stage`)."
+    )
+    step: Annotated[int, Stored("INTEGER")] = Field(
+        description="Its position in the stage, from 0."
+    )
+    action: str = Field(description="The action that ran it (command, script, log, ...).")
+    title: str = Field(
+        description="Short text naming it (the command, masked; a script's first line; the action)."
+    )
+    status: str = Field(description="RUNNING, then SUCCEEDED or FAILED.")
+    exit_code: Annotated[int | None, Stored("INTEGER")] = Field(
+        None, description="Its last process's exit status (NULL: none, a timeout or a signal)."
+    )
     started_at: datetime
     finished_at: datetime | None = None
     duration_s: float | None = None
     first_line: int
-    last_line: int | None = None
-    """As in `job_stages`."""
+    last_line: int | None = Field(None, description="As in `job_stages`.")
 
 
 class StageRecord(BaseModel):
     """One row of `stages`: one version of a stored stage (StageDefined)."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
     name: str
     version: str
-    steps: list[dict[str, Any]]
-    """The stage's steps, as a job document's stage holds them (a JSON column)."""
-    defined: datetime
-    """The StageDefined's `at`."""
-    writer: str
-    """Who defined it."""
-    offset: int
-    """Its position in the stages topic. Every version of one name is in one partition
-    (the topic is keyed by name), so of one name's versions the highest offset is the one
-    defined most recently, which a sequence entry without a version resolves to."""
+    steps: list[dict[str, Any]] = Field(
+        description="The stage's steps, as a job document's stage holds them (a JSON column)."
+    )
+    defined: datetime = Field(description="The StageDefined's `at`.")
+    writer: str = Field(description="Who defined it.")
+    offset: int = Field(
+        description="Its position in the stages topic. Every version of one name is in one "
+        "partition (the topic is keyed by name), so of one name's versions the "
+        "highest offset is the one defined most recently, which a sequence entry "
+        "without a version resolves to."
+    )
 
 
 class Stats(BaseModel):

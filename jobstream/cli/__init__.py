@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from pathlib import Path
 
@@ -10,6 +12,13 @@ import click
 from jobstream.cli.group import JobstreamGroup
 
 __all__ = ["COMMANDS", "main"]
+
+# At exit the interpreter's last collections walk every object the imports made (pydantic's
+# schemas above all): about 0.1 s of a query command (docs/benchmarks.md). The process is
+# ending, so those objects are frozen instead (atexit runs this after the callbacks
+# registered later, and before the modules are torn down); files and connections are
+# closed by their code.
+atexit.register(gc.freeze)
 
 # Every subcommand: its name, and where it is (imported only when used; jobstream.cli.group).
 # Adding a command is one line here.

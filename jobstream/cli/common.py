@@ -3,7 +3,6 @@ service (the server's API, or the views this process opens)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import sys
@@ -15,16 +14,20 @@ import click
 from jobstream.console import OutputFormat, Terminal
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jobstream.events.log.base import EventLog, Record, TopicPartition
     from jobstream.projections import ViewsHost
     from jobstream.service import JobsService, LocalJobs, RemoteJobs
     from jobstream.settings import Settings
 
 # Heavy modules (duckdb, aiokafka, httpx, the runner) are imported inside the functions
-# that use them, so `--help` and `lint` start fast (jobstream.cli.group).
+# that use them, so `--help` and `lint` start fast (jobstream.cli.group); asyncio too, so
+# that a question a server answers (`ask`) never loads it.
 
 __all__ = [
     "LocalViews",
+    "ask",
     "jobs_service",
     "local_jobs",
     "output_option",
@@ -94,7 +97,42 @@ def pass_settings(fn: Callable[..., T]) -> Callable[..., T]:
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; its errors become messages and exit codes in the group
     (jobstream.cli.group)."""
+    import asyncio
+
     return asyncio.run(coro)
+
+
+def ask(settings: Settings, question: Callable[[JobsService], Coroutine[Any, Any, T]]) -> T:
+    """`question` put to the jobs service (as `jobs_service` chooses it) and answered.
+
+    A server's API is asked with blocking requests (RemoteJobs(blocking=True)), so the
+    coroutine runs to its end at its first step, with no event loop: a query command then
+    neither starts one nor loads the asynchronous HTTP stack (anyio's backend, its sockets
+    and TLS streams), which cost it more than the request itself."""
+    remote = remote_jobs(settings, blocking=True)
+    if remote is None:
+
+        async def locally() -> T:
+            async with _local_jobs_service(settings) as jobs:
+                return await question(jobs)
+
+        return run_async(locally())
+
+    async def remotely() -> T:
+        async with remote:
+            return await question(remote)
+
+    return _run_to_end(remotely())
+
+
+def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
+    """The result of `coro`, which never waits (every await in it ends in a blocking call)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("a question to a blocking RemoteJobs waited for an event loop")
 
 
 def existing_data_dir(settings: Settings) -> None:
@@ -128,6 +166,8 @@ class LocalViews:
         catch_up: bool = True,
         live: bool = False,
     ) -> None:
+        import asyncio
+
         self.settings = settings
         self.log = log
         self.catch_up = catch_up
@@ -148,6 +188,8 @@ class LocalViews:
                 if self.catch_up:
                     await host.run_until_caught_up()
                 if self.live:
+                    import asyncio
+
                     stop = asyncio.Event()
                     projecting = asyncio.create_task(host.run(stop))
                     self._stack.push_async_callback(_stop_projecting, stop, projecting)
@@ -182,10 +224,12 @@ def local_jobs(settings: Settings, log: EventLog, views: LocalViews) -> LocalJob
     )
 
 
-def remote_jobs(settings: Settings, *, timeout: float = 30.0) -> RemoteJobs | None:
+def remote_jobs(
+    settings: Settings, *, timeout: float = 30.0, blocking: bool = False
+) -> RemoteJobs | None:
     """The jobs service of the API to ask instead of opening the views: the configured
     server, else the one a `serve` or `project` on this data directory announced; None
-    when neither. `timeout`: seconds any one request may take."""
+    when neither. `timeout`: seconds any one request may take; `blocking`: see `ask`."""
     from jobstream import runtime
 
     # httpx imports its own command line, and rich and pygments with it, whenever those are
@@ -197,7 +241,9 @@ def remote_jobs(settings: Settings, *, timeout: float = 30.0) -> RemoteJobs | No
     if url is None:
         info = runtime.discover(settings.data_dir)
         url = info.url if info is not None else None
-    return RemoteJobs(url, settings.token, timeout=timeout) if url is not None else None
+    if url is None:
+        return None
+    return RemoteJobs(url, settings.token, timeout=timeout, blocking=blocking)
 
 
 @contextlib.asynccontextmanager
@@ -212,6 +258,15 @@ async def jobs_service(
         async with remote:
             yield remote
         return
+    async with _local_jobs_service(settings, live=live, create=create) as jobs:
+        yield jobs
+
+
+@contextlib.asynccontextmanager
+async def _local_jobs_service(
+    settings: Settings, *, live: bool = False, create: bool = False
+) -> AsyncIterator[JobsService]:
+    """The log and the views of this data directory, for a command no server answers."""
     if not create:
         existing_data_dir(settings)
     from jobstream.app import open_log

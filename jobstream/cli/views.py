@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from jobstream.cli.common import jobs_service, output_option, pass_settings, run_async, terminal
+from jobstream.cli.common import (
+    ask,
+    jobs_service,
+    output_option,
+    pass_settings,
+    run_async,
+    terminal,
+)
 from jobstream.cli.completion import job_argument
 from jobstream.cli.exit_codes import ExitCode
 from jobstream.console import (
@@ -24,7 +32,7 @@ from jobstream.console import (
 
 if TYPE_CHECKING:
     from jobstream.projections.records import JobRecord, LogLineRow, Stats
-    from jobstream.service.base import JobSteps
+    from jobstream.service.base import JobList, JobsService, JobSteps
     from jobstream.settings import Settings
 
 __all__ = ["SinceType", "list_command", "log", "show", "stats", "status"]
@@ -98,19 +106,17 @@ def list_command(
     """List jobs, newest first (times in UTC; JSON and YAML: an array of job records)."""
     from jobstream.events.models import Status
 
-    async def go() -> list[JobRecord]:
-        async with jobs_service(settings) as jobs:
-            page = await jobs.list(
-                status=[Status[x.upper()] for x in statuses] or None,
-                name=name,
-                since=_utc(since),
-                until=_utc(until),
-                limit=limit,
-                offset=offset,
-            )
-        return page.jobs
+    def page(jobs: JobsService) -> Coroutine[Any, Any, JobList]:
+        return jobs.list(
+            status=[Status[x.upper()] for x in statuses] or None,
+            name=name,
+            since=_utc(since),
+            until=_utc(until),
+            limit=limit,
+            offset=offset,
+        )
 
-    records = run_async(go())
+    records = ask(settings, page).jobs
     if output != "table":
         click.echo(render([_record_json(r) for r in records], output))
     elif records:
@@ -126,9 +132,8 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-async def _job(settings: Settings, job: str) -> JobRecord:
-    async with jobs_service(settings) as jobs:
-        return await jobs.get(job)
+def _job(settings: Settings, job: str) -> JobRecord:
+    return ask(settings, lambda jobs: jobs.get(job))
 
 
 @click.command()
@@ -139,16 +144,15 @@ def show(settings: Settings, job: str, output: OutputFormat) -> None:
     """Show the record of JOB (an id or a unique prefix), and its stages (JSON and YAML:
     the record with its document, secrets shown as `***`)."""
     if output != "table":
-        record = run_async(_job(settings, job))
+        record = _job(settings, job)
         click.echo(render(_record_json(record, document=True), output))
         return
 
-    async def go() -> tuple[JobRecord, JobSteps]:
-        async with jobs_service(settings) as jobs:
-            record = await jobs.get(job)
-            return record, await jobs.steps(record.job_id)
+    async def with_steps(jobs: JobsService) -> tuple[JobRecord, JobSteps]:
+        record = await jobs.get(job)
+        return record, await jobs.steps(record.job_id)
 
-    record, steps = run_async(go())
+    record, steps = ask(settings, with_steps)
     screen = terminal()
     click.echo(format_record(record, screen))
     stages = format_stages(steps, screen)
@@ -163,7 +167,7 @@ def show(settings: Settings, job: str, output: OutputFormat) -> None:
 def status(settings: Settings, job: str, output: OutputFormat) -> None:
     """Print the status of JOB; exit 0 if it SUCCEEDED or is still running, 1 otherwise.
     (JSON and YAML: the job id, status, stage and reason.)"""
-    record = run_async(_job(settings, job))
+    record = _job(settings, job)
     if output != "table":
         fields = {"job_id", "status", "stage", "reason", "completed"}
         click.echo(render(record.model_dump(mode="json", include=fields), output))
@@ -212,20 +216,26 @@ def log(
         sys.stdout.write(format_lines(lines, screen, timestamps=timestamps))
         sys.stdout.flush()
 
-    async def go() -> None:
-        async with jobs_service(settings, live=follow) as jobs:
-            # `--since` and `--tail` choose the first line; the rest reads on from there.
-            page = await jobs.log(job, start, LOG_PAGE, since=since, tail=tail)
-            if follow:
-                show(page.lines)
-                async for line in jobs.follow(page.job_id, page.next):
-                    show([line])
-                return
-            while page.lines:
-                show(page.lines)
-                page = await jobs.log(page.job_id, page.next, LOG_PAGE)
+    async def read(jobs: JobsService) -> None:
+        # `--since` and `--tail` choose the first line; the rest reads on from there.
+        page = await jobs.log(job, start, LOG_PAGE, since=since, tail=tail)
+        while page.lines:
+            show(page.lines)
+            page = await jobs.log(page.job_id, page.next, LOG_PAGE)
 
-    run_async(go())
+    async def follow_log() -> None:
+        # Streamed, so asynchronous: the views are kept up to date meanwhile if no server
+        # holds them.
+        async with jobs_service(settings, live=True) as jobs:
+            page = await jobs.log(job, start, LOG_PAGE, since=since, tail=tail)
+            show(page.lines)
+            async for line in jobs.follow(page.job_id, page.next):
+                show([line])
+
+    if follow:
+        run_async(follow_log())
+    else:
+        ask(settings, read)
 
 
 @click.command()
@@ -234,11 +244,7 @@ def log(
 def stats(settings: Settings, output: OutputFormat) -> None:
     """Jobs by status and how long finished jobs took (JSON and YAML: seconds, unrounded)."""
 
-    async def go() -> Stats:
-        async with jobs_service(settings) as jobs:
-            return await jobs.stats()
-
-    result = run_async(go())
+    result: Stats = ask(settings, lambda jobs: jobs.stats())
     if output != "table":
         click.echo(render(result.model_dump(mode="json"), output))
         return

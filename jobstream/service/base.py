@@ -10,7 +10,6 @@ DocumentError, InvalidCursor), so a caller cannot tell which one it has.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
@@ -244,6 +243,8 @@ class JobsService:
         `after` is the last record the caller appended for the job itself (`run` knows
         its Completed): a service that holds the views waits for exactly that one to be
         applied; the base asks for the record until it says completed."""
+        import asyncio  # here: a query through the API runs without an event loop
+
         try:
             async with asyncio.timeout(timeout):
                 while True:

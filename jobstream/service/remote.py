@@ -5,11 +5,15 @@ The command line uses it when a server runs (`--server`, or the runtime file a `
 (JobRecord, LogLineRow, Stats, ...), and failures as the same exceptions (JobNotFound,
 DocumentError, ...), so a command prints the same thing and exits with the same code
 whichever way it asked.
+
+`blocking=True` makes its requests with httpx's synchronous client: every coroutine of
+it then runs to its end without waiting, so a command asking one question needs no event
+loop (jobstream.cli.common.ask), and neither asyncio nor the asynchronous HTTP stack is
+imported. A follower (`follow`) streams, and takes the asynchronous client.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
@@ -80,12 +84,20 @@ def _record(data: dict[str, Any]) -> JobRecord:
 class RemoteJobs(JobsService):
     """The service at `url`, sending `token` (if any) as a bearer token."""
 
-    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        blocking: bool = False,
+    ) -> None:
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.Client if blocking else httpx.AsyncClient
         # Certificates only for https: loading the CA bundle costs a query command about
         # 0.05 s, and a plain http URL never uses it.
-        self._http = httpx.AsyncClient(
+        self._http: httpx.Client | httpx.AsyncClient = client(
             base_url=self.url,
             headers=headers,
             timeout=timeout,
@@ -93,7 +105,10 @@ class RemoteJobs(JobsService):
         )
 
     async def close(self) -> None:
-        await self._http.aclose()
+        if isinstance(self._http, httpx.AsyncClient):
+            await self._http.aclose()
+        else:
+            self._http.close()
 
     async def submit(
         self,
@@ -176,6 +191,10 @@ class RemoteJobs(JobsService):
     async def follow(self, job: str, start: int = 1) -> AsyncIterator[LogLineRow]:
         """The API's Server-Sent Events; a dropped connection resumes after the last line
         received (of the job the prefix named at the start)."""
+        import asyncio
+
+        if not isinstance(self._http, httpx.AsyncClient):
+            raise TypeError("following a log takes RemoteJobs(blocking=False)")
         job_id = (await self.get(job)).job_id
         last: int | None = None
         for attempt in range(_RECONNECTS + 1):
@@ -224,7 +243,10 @@ class RemoteJobs(JobsService):
 
     async def _call(self, method: str, path: str, *, prefix: str = "", **kwargs: Any) -> Any:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            if isinstance(self._http, httpx.AsyncClient):
+                response = await self._http.request(method, path, **kwargs)
+            else:
+                response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ApiRequestError(f"cannot reach the jobstream API at {self.url}: {exc}") from None
         if response.is_error:

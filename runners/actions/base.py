@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from jobstream.events.documents.actions import registered_actions
 from jobstream.events.documents.models import ActionStep, CommandStep, ScriptStep
 from jobstream.events.errors import JobstreamError
+from jobstream.runners.legacy_names import FLAT_NAMES
 
 __all__ = [
     "FLAT_NAMES",
@@ -22,18 +23,6 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
-
-# The built-in actions' settings from before each action had its section:
-# flat name -> (action, key in its section).
-FLAT_NAMES: Mapping[str, tuple[str, str]] = {
-    "slack_webhook_url": ("slack", "webhook_url"),
-    "smtp_host": ("email", "host"),
-    "smtp_port": ("email", "port"),
-    "smtp_from": ("email", "sender"),
-    "smtp_user": ("email", "user"),
-    "smtp_password": ("email", "password"),
-    "smtp_starttls": ("email", "starttls"),
-}
 
 
 class ActionSettings(BaseModel):

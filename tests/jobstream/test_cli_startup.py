@@ -24,6 +24,14 @@ from .cli_support import EXAMPLES, Cli
 HEAVY = ("fastapi", "faust", "aiokafka", "duckdb", "uvicorn")
 # What only the process holding the views needs (and the document language's cryptography).
 SERVER_SIDE = {*HEAVY, "cryptography", "yaml", "sse_starlette", "starlette"}
+# Modules a query a server answers has no use for: the document language and the actions
+# (the settings name their keys without them), and the asynchronous HTTP stack (one
+# question is asked with blocking requests).
+NOT_FOR_A_QUERY = (
+    "jobstream.events.documents",
+    "jobstream.runners.actions",
+    "anyio._backends._asyncio",
+)
 
 _PROBE = """
 import json, sys
@@ -32,7 +40,7 @@ try:
     main(sys.argv[1:], prog_name="jobstream")
 except SystemExit:
     pass
-print(json.dumps(sorted({name.partition(".")[0] for name in sys.modules})), file=sys.stderr)
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
 
 
@@ -40,13 +48,14 @@ def imported_by(
     *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> set[str]:
     """The top-level packages a fresh interpreter has imported after running the CLI."""
-    return run_probe(*args, env=env, cwd=cwd)[0]
+    return {name.partition(".")[0] for name in run_probe(*args, env=env, cwd=cwd)[0]}
 
 
 def run_probe(
     *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> tuple[set[str], str]:
-    """`imported_by`, and what the command printed."""
+    """Every module a fresh interpreter has imported after running the CLI, and what the
+    command printed."""
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         capture_output=True,
@@ -88,7 +97,10 @@ def test_queries_a_running_server_answers_import_only_the_client(cli: Cli) -> No
         (("log", job[:8]), "hello"),
         (("stats",), "SUCCEEDED"),
     ]:
-        modules, out = run_probe(*args, env=cli.env, cwd=cli.data_dir.parent)
+        loaded, out = run_probe(*args, env=cli.env, cwd=cli.data_dir.parent)
+        modules = {name.partition(".")[0] for name in loaded}
         assert printed in out, (args, out)
         assert "httpx" in modules, args  # it did ask the server
         assert not modules & SERVER_SIDE, (args, sorted(modules & SERVER_SIDE))
+        unneeded = sorted(m for m in loaded if m.startswith(NOT_FOR_A_QUERY))
+        assert unneeded == [], (args, unneeded)
