@@ -16,8 +16,9 @@ messages, into an embedded log; then it prints events/s for:
    wall and CPU seconds of the process and the events/s it prints.
 
 4 and 5 run in turn, `--faust-rounds` of each, and count from the first event applied to
-the last; the start (app start, group join, first batch) is printed separately. Every reader starts from offset 0 of the same topics.
-The ratios at the end compare figures of this run: the machine's load moves both alike.
+the last; the start (app start, group join, first batch) is printed separately. Every
+reader starts from offset 0 of the same topics. The ratios at the end compare figures of
+this run: the machine's load moves both alike.
 
 usage: .venv/bin/python bench/kafka_pipeline.py [--jobs 2000] [--rounds 3]
        [--faust-rounds 2] [--broker kafka://HOST:PORT]
@@ -178,7 +179,7 @@ class _TimedProjection(ViewsProjection):
 
 
 async def _host(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> float:
-    views = DuckDBViews.open(tmp / "host.duckdb")
+    views = DuckDBViews.open(tmp / f"host-{uuid.uuid4().hex[:8]}.duckdb")
     projection = _TimedProjection(views, topics.all)
     runner = ProjectionRunner(log, projection)
     feed = FaustFeed(
