@@ -136,7 +136,8 @@ async def _raw(log: KafkaLog, topics: Topics, total: int) -> None:
         await kafka.stop()
 
 
-async def _bare_agent(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> float:
+async def _bare_agent(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> tuple[float, float]:
+    """events/s, and CPU seconds of this process from the app's start to its stop."""
     app = faust_app(f"bench-bare-{uuid.uuid4().hex[:8]}", log, batch=BATCH, data_dir=tmp)
     seen = 0
     first = last = 0.0
@@ -154,15 +155,17 @@ async def _bare_agent(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> f
 
     for name in topics.all:
         app.agent(app.topic(name, key_type=bytes, value_type=bytes), name=f"count-{name}")(count)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await app.start()
     try:
         await asyncio.wait_for(done.wait(), timeout=600)
     finally:
         await app.stop()
+    cpu = time.process_time() - cpu
     rate = seen / (last - first)
-    _line(4, "bare faust agent", seen, last - first, f"; start {first - began:.2f} s")
-    return rate
+    extra = f"; start {first - began:.2f} s; CPU {cpu:.1f} s"
+    _line(4, "bare faust agent", seen, last - first, extra)
+    return rate, cpu
 
 
 class _TimedProjection(ViewsProjection):
@@ -178,7 +181,8 @@ class _TimedProjection(ViewsProjection):
         return positions
 
 
-async def _host(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> float:
+async def _host(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> tuple[float, float]:
+    """events/s, and CPU seconds of this process (every thread) from start to stop."""
     views = DuckDBViews.open(tmp / f"host-{uuid.uuid4().hex[:8]}.duckdb")
     projection = _TimedProjection(views, topics.all)
     runner = ProjectionRunner(log, projection)
@@ -186,7 +190,7 @@ async def _host(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> float:
         log, app_id=f"bench-host-{uuid.uuid4().hex[:8]}", data_dir=tmp, batch=BATCH, within=WITHIN
     )
     stop = asyncio.Event()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     task = asyncio.create_task(feed.run(runner, stop))
     try:
         async with asyncio.timeout(600):
@@ -199,10 +203,12 @@ async def _host(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> float:
         await task
         await projection.close()
         views.close()
+    cpu = time.process_time() - cpu
     assert projection.first is not None and projection.last is not None
     seconds = projection.last - projection.first
-    _line(5, "faust host", runner.applied, seconds, f"; start {projection.first - began:.2f} s")
-    return runner.applied / seconds
+    extra = f"; start {projection.first - began:.2f} s; CPU {cpu:.1f} s"
+    _line(5, "faust host", runner.applied, seconds, extra)
+    return runner.applied / seconds, cpu
 
 
 _REPLAYED = re.compile(r"replayed ([\d,]+) events in [\d.]+s \(([\d,]+) events/s\)")
@@ -265,12 +271,11 @@ async def main(bootstrap: str, jobs: int, rounds: int, faust_rounds: int) -> Non
                 names = Topics().all
                 embedded_read = await _reader(3, "embedded getmany", embedded, names, total)
             # Each in turn, the order swapped every round: the ratio sees one load.
-            rates: dict[str, list[float]] = {"bare": [], "host": []}
+            rates: dict[str, list[tuple[float, float]]] = {"bare": [], "host": []}
             for i in range(faust_rounds):
                 for name in ("bare", "host") if i % 2 == 0 else ("host", "bare"):
                     run = _bare_agent if name == "bare" else _host
                     rates[name].append(await run(log, topics, total, Path(tmp)))
-            bare, hosted = statistics.median(rates["bare"]), statistics.median(rates["host"])
         replays = _replays(
             {
                 "embedded": {"JOBSTREAM_DATA_DIR": str(embedded_dir)},
@@ -284,13 +289,28 @@ async def main(bootstrap: str, jobs: int, rounds: int, faust_rounds: int) -> Non
         )
     print(f"load average now {os.getloadavg()[0]:.2f}")
     print(
-        f"faust host / bare agent (median of {faust_rounds}): {bare / hosted:.2f}x slower"
-        " (limit 1.5x)"
-    )
-    print(
         f"readers: Kafka getmany + decode {kafka_read:,.0f} events/s, embedded"
         f" {embedded_read:,.0f}: embedded / Kafka {embedded_read / kafka_read:.2f}x"
     )
+    if faust_rounds:
+        _faust_summary(rates)
+    if rounds:
+        _replay_summary(replays)
+
+
+def _faust_summary(rates: dict[str, list[tuple[float, float]]]) -> None:
+    bare, hosted = (statistics.median(r for r, _ in rates[n]) for n in ("bare", "host"))
+    bare_cpu, host_cpu = (statistics.median(c for _, c in rates[n]) for n in ("bare", "host"))
+    runs = len(rates["bare"])
+    print(f"faust host / bare agent (median of {runs}): {bare / hosted:.2f}x slower (limit 1.5x)")
+    print(
+        f"faust CPU (median): host {host_cpu:.1f} s, bare agent {bare_cpu:.1f} s:"
+        f" host / bare {host_cpu / bare_cpu:.2f}x"
+    )
+
+
+def _replay_summary(replays: dict[str, list[tuple]]) -> None:
+    rounds = len(replays["Kafka"])
     for what, i in (("wall", 0), ("CPU", 1)):
         kafka, embedded = (
             statistics.median(r[i] for r in replays[n]) for n in ("Kafka", "embedded")
