@@ -169,13 +169,19 @@ async def _bare_agent(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> t
 
 
 class _TimedProjection(ViewsProjection):
-    """The views projection, noting when it applied its first and last batch."""
+    """The views projection, noting when it applied its first and last batch, and the
+    size of each."""
 
     first: float | None = None
     last: float | None = None
 
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.sizes: list[int] = []
+
     async def apply(self, records):  # type: ignore[no-untyped-def]
         positions = await super().apply(records)
+        self.sizes.append(len(records))
         self.last = time.perf_counter()
         self.first = self.first or self.last
         return positions
@@ -206,7 +212,10 @@ async def _host(log: KafkaLog, topics: Topics, total: int, tmp: Path) -> tuple[f
     cpu = time.process_time() - cpu
     assert projection.first is not None and projection.last is not None
     seconds = projection.last - projection.first
-    extra = f"; start {projection.first - began:.2f} s; CPU {cpu:.1f} s"
+    extra = (
+        f"; start {projection.first - began:.2f} s; CPU {cpu:.1f} s; {len(projection.sizes)}"
+        f" batches, median {statistics.median(projection.sizes):,.0f} records"
+    )
     _line(5, "faust host", runner.applied, seconds, extra)
     return runner.applied / seconds, cpu
 
