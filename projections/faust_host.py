@@ -3,7 +3,8 @@
 A thin adapter around the projection runner: one faust App, one agent per topic, each agent
 taking batches of events (`stream.take_events(batch, within=...)`) and queueing them, as
 `Record`s, for one applier task that hands them to `ProjectionRunner.feed`. faust's
-per-event work and the database work overlap through that short queue.
+per-event work and the database work overlap through that buffer, which the applier
+empties in batches as large as the runner's, whatever size the agents' batches are.
 
 The projection's own positions are the truth, not faust's: on every assignment faust's
 consumer is moved to the runner's positions (through faust's `on_partitions_assigned`
@@ -79,6 +80,41 @@ def default_app_id(views_path: Path, topics: Iterable[str]) -> str:
     return f"jobstream-projector-{hashlib.sha1(where.encode()).hexdigest()[:10]}"
 
 
+class _Pending:
+    """Records between the agents and the applier: `take` returns what is there (waiting
+    for some), up to `records` and `max_bytes` of values (at least one record); `put`
+    waits while twice `max_bytes` are held."""
+
+    def __init__(self, records: int, max_bytes: int) -> None:
+        self.records = records
+        self.max_bytes = max_bytes
+        self._held: list[Record] = []
+        self._bytes = 0
+        self._changed = asyncio.Condition()
+
+    async def put(self, records: list[Record]) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._bytes < 2 * self.max_bytes)
+            self._held += records
+            self._bytes += sum(len(r.value) for r in records)
+            self._changed.notify_all()
+
+    async def take(self) -> list[Record]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._held))
+            taken, size = 0, 0
+            for r in self._held[: self.records]:
+                size += len(r.value)
+                if taken and size > self.max_bytes:
+                    size -= len(r.value)
+                    break
+                taken += 1
+            records, self._held = self._held[:taken], self._held[taken:]
+            self._bytes -= size
+            self._changed.notify_all()
+            return records
+
+
 class FaustFeed:
     """Feeds a runner from a faust app on the Kafka `log` until stopped.
 
@@ -105,9 +141,12 @@ class FaustFeed:
         """Run the app until `stop` is set; an apply that fails stops it and is raised."""
         for topic in runner.topics:
             await self.log.partitions(topic)  # KafkaLog creates them; faust never declares
-        # A few batches in flight between the agents and the projection: enough to overlap
-        # them, few enough that a slow database holds faust back instead of filling memory.
-        pending: asyncio.Queue[list[Record]] = asyncio.Queue(maxsize=4)
+        # What the agents read and the projection has not taken yet. The applier takes all
+        # of it at once, up to the runner's batch: an agent's batch holds what arrived
+        # `within` its wait (a few hundred events when faust is slow), and a projection
+        # pays per batch. Bounded in bytes, so a slow database holds faust back instead of
+        # filling memory.
+        pending = _Pending(runner.batch, runner.batch_bytes)
 
         async def agent(stream: Any) -> None:
             async for events in stream.take_events(self.batch, within=self.within):
@@ -117,10 +156,7 @@ class FaustFeed:
 
         async def applier() -> None:
             while True:
-                records = await pending.get()
-                while not pending.empty() and len(records) < runner.batch:
-                    records += pending.get_nowait()
-                await runner.feed(records)
+                await runner.feed(await pending.take())
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         app = faust_app(self.app_id, self.log, batch=self.batch, data_dir=self.data_dir)

@@ -350,6 +350,9 @@ class KafkaConsumer(Consumer):
         self._start = start
         self._kafka: AIOKafkaConsumer | None = None
         self._positions: dict[TopicPartition, int] = {}
+        # Fetched past the last batch's budget, from each partition's position on: handed
+        # out first by the next `getmany`, dropped by anything that moves a position.
+        self._ahead: dict[KafkaPartition, list[Any]] = {}
         # Set, then replaced, by every assignment the group hands this member.
         self._reassigned = asyncio.Event()
         # What went wrong while taking an assignment: aiokafka only logs a listener's errors.
@@ -397,6 +400,7 @@ class KafkaConsumer(Consumer):
             return
         self._kafka = None
         self._positions = {}
+        self._ahead = {}
         self._log._consumers.discard(self)
         # Leaves the group at once, so the others need not wait for the session to expire.
         await kafka.stop()
@@ -437,6 +441,9 @@ class KafkaConsumer(Consumer):
     async def _assigned(self, assigned: set[KafkaPartition]) -> None:
         """The group's new assignment: kept partitions keep their positions."""
         kafka = self._live()
+        # Kept partitions are sought back to their positions below: what was read ahead in
+        # them is fetched again from there.
+        self._ahead = {}
         try:
             positions: dict[TopicPartition, int] = {}
             fresh = []
@@ -470,41 +477,70 @@ class KafkaConsumer(Consumer):
     async def getmany(
         self, max_records: int = 1000, timeout: float = 1.0, max_bytes: int | None = None
     ) -> list[Record]:
+        """Up to `max_records` records and `max_bytes` of values, as soon as that much is
+        read, or as soon as what was read reaches the ends the broker last gave
+        (`_more_to_come`), or after `timeout`.
+
+        One aiokafka fetch holds what the broker put in one response (tansu: about 4 MiB
+        across partitions), so a batch takes as many as its budget holds: a projection
+        pays per batch, and a catch-up made of small ones spends its time on that."""
         kafka = self._live()
         if max_records < 1:
             raise ValueError("max_records must be at least 1")
         self._raise_listener_error()
-        try:
-            fetched = await kafka.getmany(
-                timeout_ms=max(0, int(timeout * 1000)), max_records=max_records
-            )
-        except KafkaError as exc:
-            raise LogError(f"reading {list(self.topics)}: {exc!r}") from exc
         records: list[Record] = []
+        room = _Room(max_records, max_bytes)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._ahead:
+                fetched, self._ahead = self._ahead, {}
+            else:
+                wait = deadline - time.monotonic()
+                try:
+                    fetched = await kafka.getmany(
+                        timeout_ms=max(0, int(wait * 1000)), max_records=room.records
+                    )
+                except KafkaError as exc:
+                    raise LogError(f"reading {list(self.topics)}: {exc!r}") from exc
+            self._hand_over(fetched, records, room)
+            if room.full or time.monotonic() >= deadline:
+                return records
+            if records and not self._more_to_come(kafka):
+                return records
+
+    def _hand_over(
+        self, fetched: Mapping[KafkaPartition, list[Any]], records: list[Record], room: _Room
+    ) -> None:
+        """Add what `room` holds of `fetched` to `records`; what it cannot hold waits in
+        `_ahead` for the next call, so it need not be fetched again."""
         positions = self._positions
-        used = 0
         for ktp, batch in fetched.items():
             tp = TopicPartition(ktp.topic, ktp.partition)
             # Fetched just before a rebalance took the partition away: its new owner reads it.
             if not batch or tp not in positions:
                 continue
-            if max_bytes is not None:
-                taken = 0
-                for r in batch:
-                    used += len(r.value or b"")
-                    if (records or taken) and used > max_bytes:
-                        break
-                    taken += 1
-                if taken < len(batch):
-                    # Over the bound: what was fetched past it is read again next time.
-                    kafka.seek(ktp, batch[taken].offset)
-                    batch = batch[:taken]
-                    used = max_bytes
-                if not batch:
-                    continue
-            records.extend(kafka_record(r, r.timestamp) for r in batch)
-            positions[tp] = batch[-1].offset + 1
-        return records
+            if room.full:
+                self._ahead[ktp] = batch
+                continue
+            taken = room.take(batch, first=not records)
+            if taken < len(batch):
+                self._ahead[ktp] = batch[taken:]
+            if taken:
+                records.extend(_records(ktp.topic, ktp.partition, batch[:taken]))
+                positions[tp] = batch[taken - 1].offset + 1
+
+    def _more_to_come(self, kafka: AIOKafkaConsumer) -> bool:
+        """Is any partition behind the end its last fetch response gave (its high
+        watermark)? Then more is on its way; an idle topic's fetches are answered only
+        when the broker's wait runs out, so they are not waited for."""
+        assigned = kafka.assignment()
+        for tp, at in self._positions.items():
+            ktp = KafkaPartition(*tp)
+            if ktp in assigned:
+                end = kafka.highwater(ktp)
+                if end is not None and at < end:
+                    return True
+        return False
 
     async def commit(self, positions: Mapping[TopicPartition, int] | None = None) -> None:
         kafka = self._live()
@@ -540,12 +576,80 @@ class KafkaConsumer(Consumer):
             raise ValueError("offsets start at 0")
         kafka = self._live()
         self._check_assigned(tp)
-        kafka.seek(KafkaPartition(*tp), offset)
+        ktp = KafkaPartition(*tp)
+        kafka.seek(ktp, offset)
+        self._ahead.pop(ktp, None)
         self._positions[tp] = offset
 
     async def __aenter__(self) -> KafkaConsumer:
         await self.start()
         return self
+
+
+class _Room:
+    """What is left of one `getmany`'s budget: records, and bytes of values."""
+
+    __slots__ = ("bytes", "records")
+
+    def __init__(self, records: int, max_bytes: int | None) -> None:
+        self.records = records
+        self.bytes = max_bytes
+
+    @property
+    def full(self) -> bool:
+        return self.records <= 0 or (self.bytes is not None and self.bytes <= 0)
+
+    def take(self, batch: list[Any], *, first: bool) -> int:
+        """How many of `batch` fit, and take them. The first record of a read always fits,
+        however big; once one does not, the read is full."""
+        taken = min(len(batch), self.records)
+        if self.bytes is not None:
+            left = self.bytes
+            for i in range(taken):
+                size = len(batch[i].value or b"")
+                if size > left and (i or not first):
+                    taken, left = i, 0
+                    break
+                left -= size
+            self.bytes = left
+        self.records -= taken
+        return taken
+
+
+def _records(topic: str, partition: int, batch: list[Any]) -> list[Record]:
+    """`kafka_record` of each aiokafka record of one partition. A partition's records
+    share a few keys (a job's events) and header sets (an event type): each is decoded
+    once per batch, which halves the cost of turning a catch-up into Records."""
+    keys: dict[bytes, str] = {}
+    header_sets: dict[tuple[tuple[str, bytes | None], ...], dict[str, str]] = {}
+    records = []
+    append = records.append
+    for m in batch:
+        key = m.key
+        if key is not None:
+            text = keys.get(key)
+            if text is None:
+                text = keys[key] = key.decode(errors="replace")
+            key = text
+        headers = header_sets.get(m.headers)
+        if headers is None:
+            # Other clients may write headers we never would: read them, never fail.
+            headers = header_sets[m.headers] = {
+                k: (v or b"").decode(errors="replace") for k, v in m.headers
+            }
+        value = m.value
+        append(
+            Record(
+                topic,
+                partition,
+                m.offset,
+                key,
+                b"" if value is None else value,
+                headers,
+                m.timestamp or 0,
+            )
+        )
+    return records
 
 
 class _Rebalance(ConsumerRebalanceListener):

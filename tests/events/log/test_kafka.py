@@ -193,6 +193,51 @@ async def test_group_start_latest_skips_what_was_there(
         assert await drain(consumer) == []
 
 
+async def test_one_read_holds_its_whole_budget_not_one_fetch(log: KafkaLog, topic: str) -> None:
+    # 12 MiB in one partition: more than one fetch response of the broker holds (tansu
+    # answers with about 4 MiB), less than the read's budget.
+    values = [b"%05d" % i + b"x" * 4_091 for i in range(3_000)]
+    for i in range(0, len(values), 500):
+        await log.append(topic, [Message(v, key="job-1") for v in values[i : i + 500]])
+
+    async with log.consumer([topic], start="earliest") as consumer:
+        records = await consumer.getmany(max_records=10_000, timeout=30.0, max_bytes=64 << 20)
+        assert [r.value for r in records] == values
+
+
+async def test_a_read_returns_what_there_is_without_waiting_out_its_timeout(
+    log: KafkaLog, topic: str
+) -> None:
+    written = await log.append(topic, [Message(b"%d" % i, key=f"job-{i}") for i in range(12)])
+
+    async with log.consumer([topic], start="earliest") as consumer:
+        read = []
+        # A budget of 1,000 records and a minute: what there is comes long before either.
+        async with asyncio.timeout(20):
+            while len(read) < len(written):
+                read += await consumer.getmany(max_records=1_000, timeout=60.0)
+        assert sorted((r.partition, r.offset) for r in read) == sorted(
+            (r.partition, r.offset) for r in written
+        )
+
+
+async def test_seek_drops_what_a_bounded_read_left_over(log: KafkaLog, topic: str) -> None:
+    values = [b"%04d" % i + b"x" * 996 for i in range(20)]  # 1,000 bytes each
+    await log.append(topic, [Message(v, key="job-1") for v in values])
+
+    async with log.consumer([topic], start="earliest") as consumer:
+        first = await read_exactly(consumer, 1)
+        tp = first[0].tp
+        await consumer.seek(tp, 0)
+        # The rest of this fetch is held for the next read; the seek must move past it.
+        assert await consumer.getmany(max_records=100, timeout=5.0, max_bytes=3_500)
+        await consumer.seek(tp, 12)
+        assert consumer.position(tp) == 12
+        assert [r.value for r in await read_exactly(consumer, 8)] == values[12:]
+        await consumer.seek(tp, 2)
+        assert [r.value for r in await read_exactly(consumer, 18)] == values[2:]
+
+
 # kcat: the outside client. Debian's kcat is built on librdkafka 2.0, which cannot read
 # tansu's ApiVersions answer, so these tests use `librdkafka_broker` (see LibrdkafkaShim).
 
