@@ -100,8 +100,9 @@ def floor(log: Path, target: Path) -> int:
     return int(lines)
 
 
-def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run `argv` to the end: (wall seconds, CPU seconds of the process, its stdout)."""
+def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
+    """Run `argv` to the end: wall seconds, CPU seconds and peak RSS (MiB) of the process,
+    and its stdout."""
     started = time.perf_counter()
     child = subprocess.Popen(
         argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -110,10 +111,10 @@ def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, f
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise SystemExit(f"{argv} failed ({child.returncode}):\n{out}")
-    return wall, usage.ru_utime + usage.ru_stime, out
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        raise SystemExit(f"{argv} failed ({code}):\n{out}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, out
 
 
 async def _fill(log_path: Path, jobs: int) -> tuple[int, int]:
@@ -140,34 +141,37 @@ def main(jobs: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
-        events, lines = asyncio.run(_fill(data / "log.sqlite", jobs))
+        log = data / "log.sqlite"
+        events, lines = asyncio.run(_fill(log, jobs))
         print(f"workload: {jobs:,} jobs, {events:,} events, {lines:,} lines; {_load()}")
         env = {**os.environ, "JOBSTREAM_DATA_DIR": str(data)}
-        cli = [sys.executable, "-m", "jobstream"]
-        rows = []
+        cli = [sys.executable, "-m", "jobstream", "replay"]
+        ratios: list[tuple[float, float]] = []
         for k in range(rounds):
             target = Path(tmp) / f"floor{k}.duckdb"
-            floor_argv = [sys.executable, __file__, "--floor", str(data / "log.sqlite"), str(target)]
-            f_wall, f_cpu, out = _timed(floor_argv)
-            assert int(out.split()[0]) == lines, out
-            target.unlink()
-            r_wall, r_cpu, out = _timed([*cli, "replay"], env)
-            rows.append((f_wall, f_cpu, r_wall, r_cpu))
-            print(
-                f"round {k + 1}: floor {f_wall:.2f}s wall / {f_cpu:.2f}s CPU; replay "
-                f"{r_wall:.2f}s wall / {r_cpu:.2f}s CPU; ratio {r_wall / f_wall:.2f}x wall, "
-                f"{r_cpu / f_cpu:.2f}x CPU; {_load()}"
+            f_wall, f_cpu, f_rss, out = _timed(
+                [sys.executable, __file__, "--floor", str(log), str(target)]
             )
-        v_wall, v_cpu, out = _timed([*cli, "replay", "--verify"], env)
-        print(f"replay --verify: {out.strip().splitlines()[-1]} ({v_wall:.2f}s)")
-        best = min(rows, key=lambda r: r[3] / r[1])
-        worst = max(rows, key=lambda r: r[3] / r[1])
+            assert int(out) == lines, out
+            target.unlink()
+            r_wall, r_cpu, r_rss, out = _timed(cli, env)
+            assert f"replayed {events:,} events" in out, out
+            ratios.append((r_wall / f_wall, r_cpu / f_cpu))
+            print(
+                f"round {k + 1}: floor {f_wall:.2f} s wall, {f_cpu:.2f} s CPU, {f_rss} MiB; "
+                f"replay {r_wall:.2f} s wall, {r_cpu:.2f} s CPU, {r_rss} MiB; "
+                f"ratio {r_wall / f_wall:.2f}x wall, {r_cpu / f_cpu:.2f}x CPU; {_load()}"
+            )
+        wall, _, _, out = _timed([*cli, "--verify"], env)
+        verdict = out.strip().splitlines()[-1]
+        print(f"replay --verify: {verdict} ({wall:.2f} s)")
+        walls, cpus = sorted(w for w, _ in ratios), sorted(c for _, c in ratios)
         print(
-            f"ratio over {rounds} rounds: CPU {best[3] / best[1]:.2f}-{worst[3] / worst[1]:.2f}x, "
-            "wall "
-            f"{min(r[2] / r[0] for r in rows):.2f}-{max(r[2] / r[0] for r in rows):.2f}x "
-            "(target <= 1.3x)"
+            f"over {rounds} rounds: replay/floor {cpus[0]:.2f}-{cpus[-1]:.2f}x CPU, "
+            f"{walls[0]:.2f}-{walls[-1]:.2f}x wall (target <= 1.3x)"
         )
+        if verdict != "views match the log":
+            raise SystemExit("the rebuilt views differ")
 
 
 if __name__ == "__main__":

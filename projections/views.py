@@ -86,15 +86,11 @@ MEMORY_LIMIT = "512MB"
 temporary file). DuckDB's default, 80% of the machine's memory, lets the cache of a views
 file grow with the log: a catch-up's peak grew by about 110 MiB per GiB of backlog."""
 
-# The raw values travel as ONE string, joined by newlines, and are split by DuckDB: a list
-# parameter of 16,000 strings costs DuckDB's client a conversion per string, 2.2 s of CPU
-# for the workload's 100,000 LogAppended against 1.0 s for the split (JSON text holds no raw
-# newline; a record that does is left to pydantic). try(): a value that is not JSON gives a
-# NULL record (then pydantic says why), never an error. `ok` says whether pydantic would
-# accept it (projections.schema builds that check and the type from the model) and its line
-# numbers are strictly increasing (what LogChunk promises the fold): each above the one
-# before, one pass rather than a sort. The facts the fold reads are computed in the same
-# pass, while the parsed record is at hand.
+# try(): a value that is not JSON gives a NULL record (then pydantic says why), never an
+# error. `ok` says whether pydantic would accept it (projections.schema builds that check
+# and the type from the model) and its line numbers are strictly increasing (what LogChunk
+# promises the fold): each above the one before, one pass rather than a sort. The facts
+# the fold reads are computed in the same pass, while the parsed record is at hand.
 _STAGE = f"""
 CREATE OR REPLACE TEMP TABLE {_STAGED} AS
 SELECT
@@ -107,7 +103,7 @@ SELECT
     ) AS ok
 FROM (
     SELECT i, raw, try(from_json(raw, {LOG_APPENDED.sql_type})) AS e
-    FROM (SELECT unnest($i::INTEGER[]) AS i, unnest(string_split($v, chr(10))) AS raw)
+    FROM (SELECT unnest($i::INTEGER[]) AS i, unnest($v::VARCHAR[]) AS raw)
 )
 """
 
@@ -312,15 +308,12 @@ class DuckDBViews:
             kind = r.headers.get("type")
             if kind == "LogAppended" or (kind is None and b'"LogAppended"' in r.value):
                 try:
-                    text = r.value.decode()
+                    fast_v.append(r.value.decode())
                 except UnicodeDecodeError:
                     continue
-                if "\n" in text:  # the separator of the staged values
-                    continue
-                fast_v.append(text)
                 fast_i.append(i)
         if fast_v:
-            conn.execute(_STAGE, {"i": fast_i, "v": "\n".join(fast_v)})
+            conn.execute(_STAGE, {"i": fast_i, "v": fast_v})
             for i, job_id, writer, seq, count, first, last, size in conn.execute(
                 _FACTS
             ).fetchall():
