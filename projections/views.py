@@ -87,28 +87,31 @@ temporary file). DuckDB's default, 80% of the machine's memory, lets the cache o
 file grow with the log: a catch-up's peak grew by about 110 MiB per GiB of backlog."""
 
 # try(): a value that is not JSON gives a NULL record (then pydantic says why), never an
-# error. `ok` says whether pydantic would accept it (projections.schema builds that check
-# and the type from the model) and its line numbers are strictly increasing (what LogChunk
-# promises the fold): each above the one before, one pass rather than a sort. The facts
-# the fold reads are computed in the same pass, while the parsed record is at hand.
+# error. Only the records pydantic would accept are kept (projections.schema builds that
+# check and the type from the model) whose line numbers are strictly increasing (what
+# LogChunk promises the fold): each above the one before, one pass rather than a sort. Of
+# each, only what the fold and the insert read is kept, and the facts are computed while
+# the parsed record is at hand.
 _STAGE = f"""
 CREATE OR REPLACE TEMP TABLE {_STAGED} AS
-SELECT
-    i, {", ".join(f"e.{quote(f)}" for f in LOG_APPENDED.fields)},
-    len(e.lines) AS count, e.lines[1].n AS first, e.lines[-1].n AS last,
-    list_sum(list_transform(e.lines, lambda x: strlen(x.text))) AS size,
-    {LOG_APPENDED.valid("raw", "e")} AND coalesce(
-        list_bool_and(list_transform(e.lines, lambda x, k: k = 1 OR x.n > e.lines[k - 1].n)),
-        false
-    ) AS ok
-FROM (
-    SELECT i, raw, try(from_json(raw, {LOG_APPENDED.sql_type})) AS e
-    FROM (SELECT unnest($i::INTEGER[]) AS i, unnest($v::VARCHAR[]) AS raw)
+SELECT i, job_id, writer, seq, lines, count, first, last, size FROM (
+    SELECT
+        i, e.job_id, e.writer, e.seq, e.lines,
+        len(e.lines) AS count, e.lines[1].n AS first, e.lines[-1].n AS last,
+        list_sum(list_transform(e.lines, lambda x: strlen(x.text))) AS size,
+        {LOG_APPENDED.valid("raw", "e")} AND coalesce(
+            list_bool_and(list_transform(e.lines, lambda x, k: k = 1 OR x.n > e.lines[k - 1].n)),
+            false
+        ) AS ok
+    FROM (
+        SELECT i, raw, try(from_json(raw, {LOG_APPENDED.sql_type})) AS e
+        FROM (SELECT unnest($i::INTEGER[]) AS i, unnest($v::VARCHAR[]) AS raw)
+    )
 )
+WHERE ok
 """
 
-# One row per staged record pydantic would accept, lines in order.
-_FACTS = f"SELECT i, job_id, writer, seq, count, first, last, size FROM {_STAGED} WHERE ok"
+_FACTS = f"SELECT i, job_id, writer, seq, count, first, last, size FROM {_STAGED}"
 
 # A log_lines column is the line's field of that name, or else the event's (job_id).
 _LINE_FIELDS = set(LOG_APPENDED.type["lines"][0])
@@ -126,6 +129,14 @@ FROM (
     JOIN (SELECT unnest($i::INTEGER[]) AS i, unnest($t::BIGINT[]) AS threshold) t USING (i)
 )
 WHERE x.n > threshold
+"""
+
+# Every staged chunk applies, each from its first line (a replay's usual batch): all their
+# lines, with no join against the thresholds.
+_INSERT_ALL_STAGED = f"""
+INSERT INTO {LOG_LINES.name} BY NAME
+SELECT {_STAGED_LINE}
+FROM (SELECT s.job_id, unnest(s.lines) AS x FROM {_STAGED} s)
 """
 
 # New lines and bytes of the chunks whose threshold falls inside their lines.
@@ -259,7 +270,8 @@ class DuckDBViews:
                 _submissions(items),
             )
             last_pos = self._pos if self._pos is not None else self._last_pos(conn)
-            self._write_staged_lines(conn, result)
+            staged = sum(isinstance(e, LogChunk) for e in events)
+            self._write_staged_lines(conn, result, staged)
             self._write_rows(conn, result)
             written = self._write_spans(conn, last_pos)
             self._write_dead_letters(conn, dead)
@@ -314,9 +326,7 @@ class DuckDBViews:
                 fast_i.append(i)
         if fast_v:
             conn.execute(_STAGE, {"i": fast_i, "v": fast_v})
-            for i, job_id, writer, seq, count, first, last, size in conn.execute(
-                _FACTS
-            ).fetchall():
+            for i, job_id, writer, seq, count, first, last, size in conn.execute(_FACTS).fetchall():
                 slots[i] = LogChunk(i, job_id, writer, seq, count, first, last, size)
         slow = [i for i, item in enumerate(slots) if item is None]
         events, errors = _decode([records[i] for i in slow])
@@ -361,9 +371,16 @@ class DuckDBViews:
         return dead
 
     @staticmethod
-    def _write_staged_lines(conn: duckdb.DuckDBPyConnection, result: FoldResult) -> None:
-        """Copy the applied chunks' new lines from the staging table; count the partial ones."""
+    def _write_staged_lines(
+        conn: duckdb.DuckDBPyConnection, result: FoldResult, staged: int
+    ) -> None:
+        """Copy the applied chunks' new lines from the staging table (which holds `staged`
+        chunks); count the partial ones."""
         if not result.chunks:
+            return
+        if not result.partial and len(result.chunks) == staged:
+            # No chunk is partial, so each applies from its first line.
+            conn.execute(_INSERT_ALL_STAGED)
             return
         params = {"i": list(result.chunks), "t": list(result.chunks.values())}
         if result.partial:
