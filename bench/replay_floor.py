@@ -138,6 +138,10 @@ def _load() -> str:
 
 
 def main(jobs: int, rounds: int) -> None:
+    try:
+        import pyarrow  # noqa: F401 (the floor's, checked before the log is filled)
+    except ImportError:
+        raise SystemExit("the floor needs pyarrow: pip install pyarrow") from None
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
