@@ -15,8 +15,6 @@ rusage (`os.wait4`). Then `jobstream replay --verify` must say the views match t
 
 usage: python bench/replay_floor.py [--jobs 2000] [--rounds 3]
        python bench/replay_floor.py --floor LOG DUCKDB   (the floor process itself)
-
-The floor needs pyarrow (`pip install pyarrow`), which jobstream itself does not use.
 """
 
 from __future__ import annotations
@@ -138,10 +136,6 @@ def _load() -> str:
 
 
 def main(jobs: int, rounds: int) -> None:
-    try:
-        import pyarrow  # noqa: F401 (the floor's, checked before the log is filled)
-    except ImportError:
-        raise SystemExit("the floor needs pyarrow: pip install pyarrow") from None
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()

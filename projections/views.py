@@ -7,8 +7,8 @@ below it are skipped, and events below the applied seq of their writer are skipp
 a restart or a producer's retry never applies anything twice.
 
 LogAppended records (nearly all of them, and nearly all the bytes) take a fast path: their
-raw JSON goes to DuckDB in one statement that parses it (`from_json`) into a TEMP table for
-the batch; Python reads back only one small row of facts per event (`LogChunk`), the fold
+raw JSON goes to DuckDB as an Arrow column, and one statement parses it (`from_json`) into
+a TEMP table for the batch; Python reads back only one small row of facts per event (`LogChunk`), the fold
 decides which chunks apply and from which line, and one `INSERT ... SELECT` copies those
 lines into `log_lines`. A record the fast path is not sure of (bad JSON, a missing or
 mistyped field, lines out of order) is decoded by pydantic like every other event, so it is
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from pydantic import ValidationError
 
 from jobstream.events.dead_letters import storable
@@ -80,13 +81,17 @@ __all__ = ["DuckDBViews"]
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
 _STAGED = "jobstream_staged_lines"
+_RAW = "jobstream_raw_values"
+"""The Arrow table of a batch's raw LogAppended values (index `i`, bytes `v`), registered
+for the staging statement: DuckDB scans it in place, where a list parameter would convert
+every value first."""
 
 MEMORY_LIMIT = "512MB"
 """DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
 temporary file). DuckDB's default, 80% of the machine's memory, lets the cache of a views
 file grow with the log: a catch-up's peak grew by about 110 MiB per GiB of backlog."""
 
-# try(): a value that is not JSON gives a NULL record (then pydantic says why), never an
+# try(): a value that is not UTF-8 or not JSON gives a NULL record (then pydantic says why), never an
 # error. Only the records pydantic would accept are kept (projections.schema builds that
 # check and the type from the model) whose line numbers are strictly increasing (what
 # LogChunk promises the fold): each above the one before, one pass rather than a sort. Of
@@ -105,7 +110,7 @@ SELECT i, job_id, writer, seq, lines, count, first, last, size FROM (
         ) AS ok
     FROM (
         SELECT i, raw, try(from_json(raw, {LOG_APPENDED.sql_type})) AS e
-        FROM (SELECT unnest($i::INTEGER[]) AS i, unnest($v::VARCHAR[]) AS raw)
+        FROM (SELECT i, try(decode(v)) AS raw FROM {_RAW})
     )
 )
 WHERE ok
@@ -315,17 +320,19 @@ class DuckDBViews:
         dead letters, with why."""
         slots: list[Event | LogChunk | None] = [None] * len(records)
         fast_i: list[int] = []
-        fast_v: list[str] = []
+        fast_v: list[bytes] = []
         for i, r in enumerate(records):
             kind = r.headers.get("type")
             if kind == "LogAppended" or (kind is None and b'"LogAppended"' in r.value):
-                try:
-                    fast_v.append(r.value.decode())
-                except UnicodeDecodeError:
-                    continue
+                fast_v.append(r.value)
                 fast_i.append(i)
         if fast_v:
-            conn.execute(_STAGE, {"i": fast_i, "v": fast_v})
+            raw = pa.table({"i": pa.array(fast_i, pa.int32()), "v": pa.array(fast_v, pa.binary())})
+            conn.register(_RAW, raw)
+            try:
+                conn.execute(_STAGE)
+            finally:
+                conn.unregister(_RAW)
             for i, job_id, writer, seq, count, first, last, size in conn.execute(_FACTS).fetchall():
                 slots[i] = LogChunk(i, job_id, writer, seq, count, first, last, size)
         slow = [i for i, item in enumerate(slots) if item is None]
