@@ -7,13 +7,15 @@ below it are skipped, and events below the applied seq of their writer are skipp
 a restart or a producer's retry never applies anything twice.
 
 LogAppended records (nearly all of them, and nearly all the bytes) take a fast path: their
-raw JSON goes to DuckDB as an Arrow column, and one statement parses it (`from_json`) into
-a TEMP table for the batch; Python reads back only one small row of facts per event (`LogChunk`), the fold
-decides which chunks apply and from which line, and one `INSERT ... SELECT` copies those
-lines into `log_lines`. A record the fast path is not sure of (bad JSON, a missing or
-mistyped field, lines out of order) is decoded by pydantic like every other event, so it is
-folded whole or dead-lettered with pydantic's error. The parse and the checks of "sure" are
-generated from the event models (projections.schema.LOG_APPENDED), as is every table's SQL.
+raw JSON goes to DuckDB as an Arrow column (read in place, not converted value by value),
+and one statement parses it (`from_json`) into a TEMP table for the batch; Python reads
+back only one small row of facts per event (`LogChunk`), the fold decides which chunks
+apply and from which line, and one `INSERT ... SELECT` copies those lines into
+`log_lines`. A record the fast path is not sure of (not UTF-8, bad JSON, a missing or
+mistyped field, lines out of order) is decoded by pydantic like every other event, so it
+is folded whole or dead-lettered with pydantic's error. The parse and the checks of "sure"
+are generated from the event models (projections.schema.LOG_APPENDED), as is every
+table's SQL.
 
 A DuckDB connection is not thread-safe: ViewsHost calls `apply` and every query from
 one worker thread. Only one process may hold the file (DuckDB allows one writer per file).
@@ -91,12 +93,12 @@ MEMORY_LIMIT = "512MB"
 temporary file). DuckDB's default, 80% of the machine's memory, lets the cache of a views
 file grow with the log: a catch-up's peak grew by about 110 MiB per GiB of backlog."""
 
-# try(): a value that is not UTF-8 or not JSON gives a NULL record (then pydantic says why), never an
-# error. Only the records pydantic would accept are kept (projections.schema builds that
-# check and the type from the model) whose line numbers are strictly increasing (what
-# LogChunk promises the fold): each above the one before, one pass rather than a sort. Of
-# each, only what the fold and the insert read is kept, and the facts are computed while
-# the parsed record is at hand.
+# try(): a value that is not UTF-8 or not JSON gives a NULL record (then pydantic says
+# why), never an error. Only the records pydantic would accept are kept
+# (projections.schema builds that check and the type from the model) whose line numbers
+# are strictly increasing (what LogChunk promises the fold): each above the one before,
+# one pass rather than a sort. Of each, only what the fold and the insert read is kept,
+# and the facts are computed while the parsed record is at hand.
 _STAGE = f"""
 CREATE OR REPLACE TEMP TABLE {_STAGED} AS
 SELECT i, job_id, writer, seq, lines, count, first, last, size FROM (
