@@ -7,13 +7,15 @@ below it are skipped, and events below the applied seq of their writer are skipp
 a restart or a producer's retry never applies anything twice.
 
 LogAppended records (nearly all of them, and nearly all the bytes) take a fast path: their
-raw JSON goes to DuckDB in one statement that parses it (`from_json`) into a TEMP table for
-the batch; Python reads back only one small row of facts per event (`LogChunk`), the fold
-decides which chunks apply and from which line, and one `INSERT ... SELECT` copies those
-lines into `log_lines`. A record the fast path is not sure of (bad JSON, a missing or
-mistyped field, lines out of order) is decoded by pydantic like every other event, so it is
-folded whole or dead-lettered with pydantic's error. The parse and the checks of "sure" are
-generated from the event models (projections.schema.LOG_APPENDED), as is every table's SQL.
+raw JSON goes to DuckDB as an Arrow column (read in place, not converted value by value),
+and one statement parses it (`from_json`) into a TEMP table for the batch; Python reads
+back only one small row of facts per event (`LogChunk`), the fold decides which chunks
+apply and from which line, and one `INSERT ... SELECT` copies those lines into
+`log_lines`. A record the fast path is not sure of (not UTF-8, bad JSON, a missing or
+mistyped field, lines out of order) is decoded by pydantic like every other event, so it
+is folded whole or dead-lettered with pydantic's error. The parse and the checks of "sure"
+are generated from the event models (projections.schema.LOG_APPENDED), as is every
+table's SQL.
 
 A DuckDB connection is not thread-safe: ViewsHost calls `apply` and every query from
 one worker thread. Only one process may hold the file (DuckDB allows one writer per file).
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from pydantic import ValidationError
 
 from jobstream.events.dead_letters import storable
@@ -80,38 +83,42 @@ __all__ = ["DuckDBViews"]
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
 _STAGED = "jobstream_staged_lines"
+_RAW = "jobstream_raw_values"
+"""The Arrow table of a batch's raw LogAppended values (index `i`, bytes `v`), registered
+for the staging statement: DuckDB scans it in place, where a list parameter would convert
+every value first."""
 
 MEMORY_LIMIT = "512MB"
 """DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
 temporary file). DuckDB's default, 80% of the machine's memory, lets the cache of a views
 file grow with the log: a catch-up's peak grew by about 110 MiB per GiB of backlog."""
 
-# try(): a value that is not JSON gives a NULL record (then pydantic says why), never an
-# error. `ok` says whether pydantic would accept it (projections.schema builds that check
-# and the type from the model).
+# try(): a value that is not UTF-8 or not JSON gives a NULL record (then pydantic says
+# why), never an error. Only the records pydantic would accept are kept
+# (projections.schema builds that check and the type from the model) whose line numbers
+# are strictly increasing (what LogChunk promises the fold): each above the one before,
+# one pass rather than a sort. Of each, only what the fold and the insert read is kept,
+# and the facts are computed while the parsed record is at hand.
 _STAGE = f"""
 CREATE OR REPLACE TEMP TABLE {_STAGED} AS
-SELECT i, {", ".join(f"e.{quote(f)}" for f in LOG_APPENDED.fields)},
-    {LOG_APPENDED.valid("raw", "e")} AS ok
-FROM (
-    SELECT i, raw, try(from_json(raw, {LOG_APPENDED.sql_type})) AS e
-    FROM (SELECT unnest($i::INTEGER[]) AS i, unnest($v::VARCHAR[]) AS raw)
+SELECT i, job_id, writer, seq, lines, count, first, last, size FROM (
+    SELECT
+        i, e.job_id, e.writer, e.seq, e.lines,
+        len(e.lines) AS count, e.lines[1].n AS first, e.lines[-1].n AS last,
+        list_sum(list_transform(e.lines, lambda x: strlen(x.text))) AS size,
+        {LOG_APPENDED.valid("raw", "e")} AND coalesce(
+            list_bool_and(list_transform(e.lines, lambda x, k: k = 1 OR x.n > e.lines[k - 1].n)),
+            false
+        ) AS ok
+    FROM (
+        SELECT i, raw, try(from_json(raw, {LOG_APPENDED.sql_type})) AS e
+        FROM (SELECT i, try(decode(v)) AS raw FROM {_RAW})
+    )
 )
+WHERE ok
 """
 
-# One row per staged record: `ok` when pydantic would accept it and its line numbers are
-# strictly increasing (what LogChunk promises the fold).
-_FACTS = f"""
-SELECT
-    i, job_id, writer, seq, len(lines), lines[1].n, lines[-1].n,
-    list_sum(list_transform(lines, lambda x: strlen(x.text))),
-    ok AND coalesce(
-        list_sort(list_distinct(list_transform(lines, lambda x: x.n)))
-            = list_transform(lines, lambda x: x.n),
-        false
-    )
-FROM {_STAGED}
-"""
+_FACTS = f"SELECT i, job_id, writer, seq, count, first, last, size FROM {_STAGED}"
 
 # A log_lines column is the line's field of that name, or else the event's (job_id).
 _LINE_FIELDS = set(LOG_APPENDED.type["lines"][0])
@@ -129,6 +136,14 @@ FROM (
     JOIN (SELECT unnest($i::INTEGER[]) AS i, unnest($t::BIGINT[]) AS threshold) t USING (i)
 )
 WHERE x.n > threshold
+"""
+
+# Every staged chunk applies, each from its first line (a replay's usual batch): all their
+# lines, with no join against the thresholds.
+_INSERT_ALL_STAGED = f"""
+INSERT INTO {LOG_LINES.name} BY NAME
+SELECT {_STAGED_LINE}
+FROM (SELECT s.job_id, unnest(s.lines) AS x FROM {_STAGED} s)
 """
 
 # New lines and bytes of the chunks whose threshold falls inside their lines.
@@ -262,7 +277,8 @@ class DuckDBViews:
                 _submissions(items),
             )
             last_pos = self._pos if self._pos is not None else self._last_pos(conn)
-            self._write_staged_lines(conn, result)
+            staged = sum(isinstance(e, LogChunk) for e in events)
+            self._write_staged_lines(conn, result, staged)
             self._write_rows(conn, result)
             written = self._write_spans(conn, last_pos)
             self._write_dead_letters(conn, dead)
@@ -306,22 +322,21 @@ class DuckDBViews:
         dead letters, with why."""
         slots: list[Event | LogChunk | None] = [None] * len(records)
         fast_i: list[int] = []
-        fast_v: list[str] = []
+        fast_v: list[bytes] = []
         for i, r in enumerate(records):
             kind = r.headers.get("type")
             if kind == "LogAppended" or (kind is None and b'"LogAppended"' in r.value):
-                try:
-                    fast_v.append(r.value.decode())
-                except UnicodeDecodeError:
-                    continue
+                fast_v.append(r.value)
                 fast_i.append(i)
         if fast_v:
-            conn.execute(_STAGE, {"i": fast_i, "v": fast_v})
-            for i, job_id, writer, seq, count, first, last, size, ok in conn.execute(
-                _FACTS
-            ).fetchall():
-                if ok:
-                    slots[i] = LogChunk(i, job_id, writer, seq, count, first, last, size)
+            raw = pa.table({"i": pa.array(fast_i, pa.int32()), "v": pa.array(fast_v, pa.binary())})
+            conn.register(_RAW, raw)
+            try:
+                conn.execute(_STAGE)
+            finally:
+                conn.unregister(_RAW)
+            for i, job_id, writer, seq, count, first, last, size in conn.execute(_FACTS).fetchall():
+                slots[i] = LogChunk(i, job_id, writer, seq, count, first, last, size)
         slow = [i for i, item in enumerate(slots) if item is None]
         events, errors = _decode([records[i] for i in slow])
         dead = {slow[k]: error for k, error in errors}
@@ -365,9 +380,16 @@ class DuckDBViews:
         return dead
 
     @staticmethod
-    def _write_staged_lines(conn: duckdb.DuckDBPyConnection, result: FoldResult) -> None:
-        """Copy the applied chunks' new lines from the staging table; count the partial ones."""
+    def _write_staged_lines(
+        conn: duckdb.DuckDBPyConnection, result: FoldResult, staged: int
+    ) -> None:
+        """Copy the applied chunks' new lines from the staging table (which holds `staged`
+        chunks); count the partial ones."""
         if not result.chunks:
+            return
+        if not result.partial and len(result.chunks) == staged:
+            # No chunk is partial, so each applies from its first line.
+            conn.execute(_INSERT_ALL_STAGED)
             return
         params = {"i": list(result.chunks), "t": list(result.chunks.values())}
         if result.partial:

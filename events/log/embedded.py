@@ -263,7 +263,9 @@ class _Store:
         cursor steps row by row, so a bounded read holds no more than it returns."""
         records: list[Record] = []
         advanced: dict[TopicPartition, int] = {}
-        loads = orjson.loads
+        # Most records of a read share a few header texts (their event type): each is
+        # parsed once, and each record gets its own copy.
+        parsed: dict[str, dict[str, str]] = {}
         used = 0
         full = False
         for tp, position in positions:
@@ -278,7 +280,13 @@ class _Store:
                     if max_bytes is not None and records and used > max_bytes:
                         full = True
                         break
-                    headers = loads(headers) if headers else {}
+                    if headers:
+                        known = parsed.get(headers)
+                        if known is None:
+                            known = parsed[headers] = orjson.loads(headers)
+                        headers = known.copy()
+                    else:
+                        headers = {}
                     records.append(Record(topic, partition, offset, key, value, headers, ts))
                     advanced[tp] = offset + 1
             finally:

@@ -88,6 +88,25 @@ def test_out_of_order_lines_take_the_pydantic_path(views: DuckDBViews, offsets: 
     assert (job.lines, job.bytes) == (expected.jobs["j1"].lines, expected.jobs["j1"].bytes)
 
 
+@pytest.mark.parametrize(
+    "numbers",
+    [[7, 9, 8], [7, 8, 8], [9, 7, 8], [7, 8, 9, 3, 10]],
+    ids=["last not highest", "repeated last", "first not lowest", "drop inside"],
+)
+def test_every_pair_of_lines_is_checked_for_order(
+    views: DuckDBViews, offsets: Offsets, numbers: list[int]
+) -> None:
+    """The fast path checks each line against the one before it: a chunk out of order
+    anywhere is folded line by line, as pydantic's path does."""
+    events = [_chunk(1, [1, 2, 3]), _chunk(2, numbers), _chunk(3, [20, 30, 31])]
+    views.apply(_typed(offsets, "job-events", events))
+    expected = fold({}, {}, events)
+    assert [row[1] for row in _lines(views)] == sorted(expected.lines.n)
+    job = queries.get_job(views.conn, "j1")
+    want = expected.jobs["j1"]
+    assert (job.lines, job.bytes, job.last_line) == (want.lines, want.bytes, want.last_line)
+
+
 def _raw(**changes: object) -> bytes:
     event = json.loads(encode(_chunk(2, [3, 4])))
     for key, value in changes.items():

@@ -185,6 +185,17 @@ async def test_records_and_commits_survive_close_and_reopen(tmp_path: Path) -> N
         assert more[0].offset == 1 + max(r.offset for r in written if r.tp == more[0].tp)
 
 
+async def test_records_read_together_each_own_their_headers(log: EmbeddedLog) -> None:
+    """One read parses each header text once; a consumer changing one record's headers
+    must not change another's."""
+    await log.append("t", [Message(b"%d" % i, key="k", headers={"type": "T"}) for i in range(3)])
+    async with log.consumer(["t"], start="earliest") as consumer:
+        records = await read_exactly(consumer, 3)
+    first, *rest = records
+    first.headers["type"] = "changed"  # type: ignore[index]
+    assert [dict(r.headers) for r in rest] == [{"type": "T"}] * 2
+
+
 async def test_a_topic_keeps_the_partition_count_it_was_created_with(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     async with EmbeddedLog(path, partitions=3) as log:
