@@ -13,7 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobstream.events.models import now
+from jobstream.events.values import now
 
 __all__ = ["DeadLetter", "storable"]
 

@@ -12,7 +12,6 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from enum import IntEnum
 from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
@@ -20,10 +19,18 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     TypeAdapter,
     field_validator,
     model_validator,
+)
+
+from jobstream.events.values import (
+    DEFAULT_ORGANIZATION,
+    TERMINAL,
+    Status,
+    StatusName,
+    now,
+    status_from_name,
 )
 
 __all__ = [
@@ -65,9 +72,6 @@ SCHEMA_VERSION = 1
 DEFAULT_VERSION = "1.0.0"
 """The version of a job document that names none (`JobDocument.version`'s default)."""
 
-# The organisation of a job submitted without one (Cyclid's jobs always had one).
-DEFAULT_ORGANIZATION = "default"
-
 DEFAULT_STAGE_VERSION = "0.0.1"
 """The version of a stored stage defined without one (Cyclid's `stages` controller)."""
 
@@ -76,38 +80,7 @@ STAGE_VERSION = re.compile(r"\d+.\d+.\d+.?\d*")
 its dots are not escaped, so `1.0.0-1` and `12345` pass and `1.0` does not. Use fullmatch."""
 
 
-class Status(IntEnum):
-    """Job statuses with Cyclid's codes; CANCELLED is jobstream's own terminal state."""
-
-    NEW = 0
-    WAITING = 1
-    STARTED = 2
-    FAILING = 3
-    SUCCEEDED = 10
-    FAILED = 11
-    CANCELLED = 12
-
-
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
-
-
-def _status_from_name(value: Any) -> Any:
-    if isinstance(value, str) and not value.isdigit():
-        try:
-            return Status[value.upper()]
-        except KeyError:
-            raise ValueError(f"unknown status {value!r}") from None
-    return value
-
-
-# On the wire a status is its name ("STARTED"): readable for any client, stable across codes.
-StatusName = Annotated[Status, PlainSerializer(lambda s: s.name, return_type=str)]
-
 Stream = Literal["stdout", "stderr", "system"]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # What the views can store, checked where an event is decoded: a record beyond it is
@@ -231,7 +204,7 @@ class StatusChanged(EventBase):
     stage: str | None = None
     reason: str | None = None
 
-    _names = field_validator("status", "previous", mode="before")(_status_from_name)
+    _names = field_validator("status", "previous", mode="before")(status_from_name)
 
 
 class LogLine(BaseModel):
@@ -355,7 +328,7 @@ class Completed(EventBase):
     # or failed without one (a timeout, a cancel, a rejected document, a lost worker).
     exit_status: int | None = Field(None, ge=-(2**31), lt=2**31)
 
-    _names = field_validator("status", mode="before")(_status_from_name)
+    _names = field_validator("status", mode="before")(status_from_name)
 
 
 Outcome = Literal["SUCCEEDED", "FAILED", "SKIPPED"]

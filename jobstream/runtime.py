@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from jobstream.events.models import now
+from jobstream.events.values import now
 
 __all__ = ["RUNTIME_FILE", "RuntimeInfo", "discover", "remove", "write"]
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from jobstream.events.dead_letters import DeadLetter
-from jobstream.events.models import DEFAULT_ORGANIZATION, Status, StatusName
+from jobstream.events.values import DEFAULT_ORGANIZATION, Status, StatusName
 
 __all__ = [
     "DeadLetter",

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from jobstream.events.errors import JobstreamError
-from jobstream.events.models import now
+from jobstream.events.values import now
 
 __all__ = ["Scope", "TokenError", "TokenInfo", "TokenStore", "allows", "hash_token"]
 

@@ -24,7 +24,7 @@ from jobstream.cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from jobstream.events.documents.validation import ValidatedDocument
-    from jobstream.events.models import Status
+    from jobstream.events.values import Status
     from jobstream.service import JobsService
     from jobstream.settings import Settings
 
@@ -96,7 +96,7 @@ def run(
     `serve`/`project` holding them, asked through its API (with neither, once the job has
     ended). Ctrl-C cancels the job, and exits 130 once it has ended CANCELLED."""
     from jobstream.cli.jobfile import default_job_file
-    from jobstream.events.models import Status
+    from jobstream.events.values import Status
 
     validated = _read_document(file or default_job_file())
     organization = _organization(settings, validated, organization_flag)

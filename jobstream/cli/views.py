@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SinceType", "list_command", "log", "show", "stats", "status"]
 
-# The names of jobstream.events.models.Status (tests/jobstream/test_cli_startup.py checks),
+# The names of jobstream.events.values.Status (tests/jobstream/test_cli_startup.py checks),
 # written out so that building the command line imports no model.
 STATUSES = ["NEW", "WAITING", "STARTED", "FAILING", "SUCCEEDED", "FAILED", "CANCELLED"]
 LOG_PAGE = 5000  # lines `log` asks for at a time
@@ -104,7 +104,7 @@ def list_command(
     output: OutputFormat,
 ) -> None:
     """List jobs, newest first (times in UTC; JSON and YAML: an array of job records)."""
-    from jobstream.events.models import Status
+    from jobstream.events.values import Status
 
     def page(jobs: JobsService) -> Coroutine[Any, Any, JobList]:
         return jobs.list(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from jobstream.events.errors import JobNotFound, JobstreamError
-from jobstream.events.models import Status, StatusName
+from jobstream.events.values import Status, StatusName
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from jobstream.events.errors import (
     JobNotFound,
     JobstreamError,
 )
-from jobstream.events.models import Status
+from jobstream.events.values import Status
 from jobstream.projections.records import JobRecord, LogLineRow, Stats
 from jobstream.service.base import (
     CancelOutcome,
