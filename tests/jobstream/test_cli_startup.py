@@ -25,10 +25,11 @@ HEAVY = ("fastapi", "faust", "aiokafka", "duckdb", "uvicorn")
 # What only the process holding the views needs (and the document language's cryptography).
 SERVER_SIDE = {*HEAVY, "cryptography", "yaml", "sse_starlette", "starlette"}
 # Modules a query a server answers has no use for: the document language and the actions
-# (the settings name their keys without them), and the asynchronous HTTP stack (one
-# question is asked with blocking requests).
+# (the settings name their keys without them), the event models (records need only the
+# statuses), and the asynchronous HTTP stack (one question is asked with blocking requests).
 NOT_FOR_A_QUERY = (
     "jobstream.events.documents",
+    "jobstream.events.models",
     "jobstream.runners.actions",
     "anyio._backends._asyncio",
 )
