@@ -45,6 +45,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+LIVE_REST = 4.0
+"""A live projection's pace (ProjectionRunner `rest`): it applies at most a fifth of the
+time, so in `serve` it leaves the worker the core it shares with it (bench/serve.py)."""
+
 
 def data_dir(settings: Settings) -> Path:
     """The data directory, created owner-only (0700), with this process's umask made 077 so
@@ -167,7 +171,7 @@ async def projection_host(
 
         app_id = default_app_id(settings.views_path, settings.topics.views)
         live = FaustFeed(log, app_id=app_id, data_dir=settings.data_dir / "faust")
-    host = ViewsHost(log, views, settings.topics.views, live=live)
+    host = ViewsHost(log, views, settings.topics.views, rest=LIVE_REST, live=live)
     try:
         yield host
     finally:

@@ -75,8 +75,8 @@ class ViewsHost:
     """Keeps `views` up to date with `topics` of `log`, and answers queries on them.
 
     `name` keys the checkpoint; `batch` and `batch_bytes` cap the records and the bytes of
-    values applied per transaction; `live`, if given, is what keeps the views current once
-    the runner has caught up."""
+    values applied per transaction; `rest` paces live applies (ProjectionRunner); `live`, if
+    given, is what keeps the views current once the runner has caught up."""
 
     def __init__(
         self,
@@ -87,11 +87,14 @@ class ViewsHost:
         name: str = "views",
         batch: int = 20_000,
         batch_bytes: int = BATCH_BYTES,
+        rest: float = 0.0,
         live: LiveFeed | None = None,
     ) -> None:
         self.views = views
         self.projection = ViewsProjection(views, topics, name=name)
-        self.runner = ProjectionRunner(log, self.projection, batch=batch, batch_bytes=batch_bytes)
+        self.runner = ProjectionRunner(
+            log, self.projection, batch=batch, batch_bytes=batch_bytes, rest=rest
+        )
         self.live = live
 
     @property

@@ -19,6 +19,13 @@ offsets play no part. The runner:
 A read is bounded in bytes (`batch_bytes`) as well as in records, and at most two reads are
 held at once (one applying, the next read ahead), so memory does not grow with a backlog.
 
+Live, a batch that is not full may wait (`rest`): an apply costs about the same for three
+records as for three hundred, so a runner that applies whatever trickled in since the last
+one keeps a core busy at any event rate. After an apply of d seconds, the next one not
+started by a full batch waits until `rest` x d seconds have passed (at most `poll`),
+reading what arrives meanwhile into the same batch: the projection applies at most
+1 / (1 + rest) of the time (bench/serve.py). A catch-up (`run_until_caught_up`, `feed`) never rests.
+
 Records may also come from elsewhere (`feed`: the faust agents on Kafka). The runner drops
 what is below its positions and first reads any gap from the log itself, so the source's
 own idea of where it is never matters for correctness.
@@ -32,6 +39,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
+from jobstream.events.log.aio import pause
 from jobstream.events.log.base import Consumer, EventLog, Record, TopicPartition
 
 __all__ = ["BATCH_BYTES", "Positions", "Progress", "Projection", "ProjectionRunner"]
@@ -82,6 +90,8 @@ class ProjectionRunner:
     - `batch`, `batch_bytes`: records and bytes (of values) read at once; a read holds at
       least one record, however big.
     - `poll`: seconds a read waits for new records before trying again.
+    - `rest`: how long a live batch that is not full waits after an apply, as a multiple
+      of that apply's duration (0: never).
     """
 
     def __init__(
@@ -92,14 +102,18 @@ class ProjectionRunner:
         batch: int = 20_000,
         batch_bytes: int = BATCH_BYTES,
         poll: float = 0.2,
+        rest: float = 0.0,
     ) -> None:
-        if batch < 1 or batch_bytes < 1 or poll <= 0:
-            raise ValueError("batch, batch_bytes and poll must be positive")
+        if batch < 1 or batch_bytes < 1 or poll <= 0 or rest < 0:
+            raise ValueError("batch, batch_bytes and poll must be positive, rest not negative")
         self.log = log
         self.projection = projection
         self.batch = batch
         self.batch_bytes = batch_bytes
         self.poll = poll
+        self.rest = rest
+        # When the last apply's rest ends (time.monotonic()).
+        self._rested_at = 0.0
         self.applied = 0
         """Records applied by this runner since it was made."""
         self.caught_up = asyncio.Event()
@@ -241,6 +255,8 @@ class ProjectionRunner:
                         report()
                 if ends and not self.caught_up.is_set() and self._reached(ends):
                     self.caught_up.set()
+                if records and stop is not None and until is None:
+                    records = await self._rest(consumer, records, stop)
                 if records:
                     apply = self._apply(records) if locked else self._apply_locked(records)
                     pending = asyncio.ensure_future(apply)
@@ -251,6 +267,22 @@ class ProjectionRunner:
                         await pending
                 else:
                     await pending
+
+    async def _rest(
+        self, consumer: Consumer, records: list[Record], stop: asyncio.Event
+    ) -> list[Record]:
+        """`records`, and what arrives until the last apply's rest is over (nothing when
+        it is over, or `records` fill a batch)."""
+        # Never longer than a poll: a slow apply (a loaded machine) must not hold the next.
+        wait = min(self._rested_at - time.monotonic(), self.poll)
+        if wait <= 0 or len(records) >= self.batch or await pause(stop, wait):
+            return records
+        room = self.batch_bytes - sum(len(r.value) for r in records)
+        if room <= 0:
+            return records
+        return records + await consumer.getmany(
+            self.batch - len(records), timeout=0, max_bytes=room
+        )
 
     async def _reread_held(self, consumer: Consumer, records: list[Record]) -> list[Record]:
         """Partitions where the projection recorded less than it was given are read again
@@ -271,7 +303,10 @@ class ProjectionRunner:
             await self._apply(records)
 
     async def _apply(self, records: list[Record]) -> None:
+        started = time.monotonic()
         recorded = await self._settle(records)
+        ended = time.monotonic()
+        self._rested_at = ended + self.rest * (ended - started)
         read: dict[TopicPartition, int] = {}
         for r in records:
             read[r.tp] = r.offset + 1

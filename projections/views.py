@@ -21,9 +21,12 @@ one worker thread. Only one process may hold the file (DuckDB allows one writer 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from pydantic import ValidationError
@@ -36,13 +39,10 @@ from jobstream.events.errors import MalformedEvent, ViewsBusy, ViewsOutdated
 from jobstream.events.log.base import Record, TopicPartition
 from jobstream.events.models import (
     EVENT_ADAPTER,
-    Completed,
     Event,
     JobSubmitted,
     LogAppended,
     StageDefined,
-    StageFinished,
-    StepFinished,
 )
 from jobstream.projections.fold import (
     RUNNING,
@@ -56,7 +56,7 @@ from jobstream.projections.fold import (
     fold_stages,
     jobs_touched,
 )
-from jobstream.projections.records import JobRecord
+from jobstream.projections.records import JobRecord, JobStageRow, JobStepRow
 from jobstream.projections.schema import (
     APPLIED,
     CHECKPOINTS,
@@ -80,6 +80,11 @@ __all__ = ["DuckDBViews"]
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
 _STAGED = "jobstream_staged_lines"
+
+KNOWN_JOBS = 50_000
+"""Jobs not yet completed whose rows the views keep in memory (`_Known`); past it they
+are all let go and read again as their events come: a bound on memory, not on what is
+right."""
 
 MEMORY_LIMIT = "512MB"
 """DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
@@ -155,10 +160,6 @@ WHERE try_cast(a AS {LOG_LINES["at"].type}) IS NULL
 """
 
 
-# The events that end stage and step rows: the open rows of their jobs are read first.
-_ENDS_SECTIONS = (StageFinished, StepFinished, Completed)
-
-
 def _check_layout(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
     """ViewsOutdated when a file that holds views lacks a table or a column of LAYOUT (a
     new file has none yet: DDL creates them). A table added later counts too: an older
@@ -192,6 +193,9 @@ class DuckDBViews:
         # The highest `pos` committed: read once, then carried from batch to batch (this
         # process is the file's only writer) rather than a scan of log_spans per batch.
         self._pos: int | None = None
+        # Likewise the checkpoints, by projection, and the rows of the jobs still running.
+        self._checkpoints: dict[str, dict[TopicPartition, int]] = {}
+        self._known = _Known()
 
     @classmethod
     def open(cls, path: Path | str, *, check_layout: bool = True) -> DuckDBViews:
@@ -229,7 +233,7 @@ class DuckDBViews:
 
     def positions(self, projection: str = "views") -> dict[TopicPartition, int]:
         """The next offset to read, per partition this projection has checkpointed."""
-        return self._positions(self._conn, projection)
+        return dict(self._checkpoint(projection))
 
     def apply(
         self, records: Sequence[Record], *, projection: str = "views"
@@ -244,7 +248,7 @@ class DuckDBViews:
         conn = self._conn
         conn.begin()
         try:
-            done = self._positions(conn, projection)
+            done = self._checkpoint(projection)
             fresh = [r for r in records if r.offset >= done.get(r.tp, 0)]
             stage_records = [r for r in fresh if is_stages_topic(r.topic)]
             if stage_records:
@@ -253,18 +257,15 @@ class DuckDBViews:
             dead += self._apply_stages(conn, stage_records)
             events = [item for item, _ in items]
             touched = jobs_touched(events)
-            ending = list({e.job_id for e in events if isinstance(e, _ENDS_SECTIONS)})
-            result = fold(
-                self._read_jobs(conn, touched),
-                self._read_applied(conn, touched),
-                events,
-                self._read_open_sections(conn, ending),
-                _submissions(items),
-            )
+            self._read_missing(conn, touched)
+            rows, applied, sections = self._known.of(touched)
+            result = fold(rows, applied, events, sections, _submissions(items))
             last_pos = self._pos if self._pos is not None else self._last_pos(conn)
             self._write_staged_lines(conn, result)
-            self._write_rows(conn, result)
-            written = self._write_spans(conn, last_pos)
+            self._write_rows(conn, result, self._known.jobs)
+            written = last_pos
+            if result.chunks or len(result.lines):
+                written = self._write_spans(conn, last_pos)
             self._write_dead_letters(conn, dead)
             conn.execute(f"DROP TABLE IF EXISTS {_STAGED}")
             ends: dict[TopicPartition, int] = {}
@@ -274,8 +275,11 @@ class DuckDBViews:
             conn.commit()
         except BaseException:
             conn.rollback()
+            self._forget()
             raise
         self._pos = written
+        self._checkpoints[projection] = done | ends
+        self._known.update(result)
         return ends
 
     def set_aside(
@@ -286,7 +290,8 @@ class DuckDBViews:
         conn = self._conn
         conn.begin()
         try:
-            done = self._positions(conn, projection).get(record.tp, 0)
+            checkpoint = self._checkpoint(projection)
+            done = checkpoint.get(record.tp, 0)
             ends = {record.tp: max(done, record.offset + 1)}
             if record.offset >= done:
                 self._write_dead_letters(conn, [(record, reason)])
@@ -294,8 +299,40 @@ class DuckDBViews:
             conn.commit()
         except BaseException:
             conn.rollback()
+            self._forget()
             raise
+        self._checkpoints[projection] = checkpoint | ends
         return ends
+
+    def _checkpoint(self, projection: str) -> dict[TopicPartition, int]:
+        """The projection's checkpoint: read once, then kept as each commit moves it."""
+        if projection not in self._checkpoints:
+            self._checkpoints[projection] = self._positions(self._conn, projection)
+        return self._checkpoints[projection]
+
+    def _forget(self) -> None:
+        """After a rollback: what was kept in memory may be ahead of the file."""
+        self._checkpoints.clear()
+        self._known = _Known()
+        self._pos = None
+
+    def _read_missing(self, conn: duckdb.DuckDBPyConnection, job_ids: list[str]) -> None:
+        """Keep the committed rows, applied seqs and RUNNING sections of the jobs among
+        `job_ids` not kept yet (a rollback forgets them all again)."""
+        missing = self._known.missing(job_ids)
+        if not missing:
+            return
+        known = self._known
+        rows = self._read_jobs(conn, missing)
+        for job_id in missing:
+            known.jobs[job_id] = rows.get(job_id)
+        for (job_id, writer), seq in self._read_applied(conn, missing).items():
+            known.applied.setdefault(job_id, {})[writer] = seq
+        sections = self._read_open_sections(conn, missing)
+        for key, stage in sections.stages.items():
+            known.stages.setdefault(key[0], {})[key] = stage
+        for key, step in sections.steps.items():
+            known.steps.setdefault(key[0], {})[key] = step
 
     @staticmethod
     def _decode(
@@ -426,8 +463,13 @@ class DuckDBViews:
         return sections
 
     @classmethod
-    def _write_rows(cls, conn: duckdb.DuckDBPyConnection, result: FoldResult) -> None:
-        cls._write_jobs(conn, list(result.jobs.values()))
+    def _write_rows(
+        cls,
+        conn: duckdb.DuckDBPyConnection,
+        result: FoldResult,
+        before: Mapping[str, JobRecord | None],
+    ) -> None:
+        cls._write_jobs(conn, list(result.jobs.values()), before)
         cls._write_applied(conn, result.applied)
         cls._write_lines(conn, result.lines)
         if result.sections.stages:
@@ -436,9 +478,39 @@ class DuckDBViews:
             JOB_STEPS.write_rows(conn, list(result.sections.steps.values()))
 
     @staticmethod
-    def _write_jobs(conn: duckdb.DuckDBPyConnection, jobs: list[JobRecord]) -> None:
-        if jobs:
-            JOB_RECORDS.write_rows(conn, jobs)
+    def _write_jobs(
+        conn: duckdb.DuckDBPyConnection,
+        jobs: list[JobRecord],
+        before: Mapping[str, JobRecord | None],
+    ) -> None:
+        """Upsert the rows new to the views; of the others, whose row as committed is in
+        `before`, set only the columns that changed in any of them, in one UPDATE: most
+        events change a few of the 33 columns, and a statement costs about per column."""
+        whole: list[JobRecord] = []
+        changed: list[JobRecord] = []
+        fields: set[str] = set()
+        for job in jobs:
+            old = before.get(job.job_id)
+            if old is None:
+                whole.append(job)
+                continue
+            differ = {f for f in _JOB_FIELDS if getattr(job, f) != getattr(old, f)}
+            if differ:
+                fields |= differ
+                changed.append(job)
+        if whole:
+            JOB_RECORDS.write_rows(conn, whole)
+        if changed:
+            columns = tuple(
+                c for c in JOB_RECORDS.written if c.field in fields or c.name == "job_id"
+            )
+            params: dict[str, list[Any]] = {}
+            for c in columns:
+                values = [getattr(job, str(c.field)) for job in changed]
+                if c.store is not None:
+                    values = [None if v is None else c.store(v) for v in values]
+                params |= c.parameters(values)
+            conn.execute(_update_jobs(tuple(c.name for c in columns)), params)
 
     @staticmethod
     def _write_applied(conn: duckdb.DuckDBPyConnection, applied: dict[AppliedKey, int]) -> None:
@@ -518,6 +590,86 @@ class DuckDBViews:
                 "position": list(positions.values()),
             },
         )
+
+
+_JOB_FIELDS = tuple(dict.fromkeys(c.field for c in JOB_RECORDS.written if c.field))
+
+
+@functools.cache
+def _update_jobs(names: tuple[str, ...]) -> str:
+    """UPDATE of `names` (job_id among them) of job rows, from list parameters."""
+    columns = [JOB_RECORDS[name] for name in names]
+    values = ", ".join(f"{c.expression} AS {quote(c.name)}" for c in columns)
+    sets = ", ".join(f"{quote(n)} = u.{quote(n)}" for n in names if n != "job_id")
+    return (
+        f"UPDATE {JOB_RECORDS.name} SET {sets} FROM (SELECT {values}) u "
+        f"WHERE {JOB_RECORDS.name}.job_id = u.job_id"
+    )
+
+
+@dataclass
+class _Known:
+    """What the views hold of the jobs that have not completed, kept in memory from batch to
+    batch: this process is the file's only writer, so it need not read them back before
+    each fold. A job is either kept whole (its row, or None while it has none; every
+    applied seq; every RUNNING stage and step) or not at all. A completed job is let go:
+    later events change nothing of it but a retry's `retried_by`, read again then."""
+
+    jobs: dict[str, JobRecord | None] = field(default_factory=dict)
+    applied: dict[str, dict[str, int]] = field(default_factory=dict)
+    stages: dict[str, dict[tuple[str, int], JobStageRow]] = field(default_factory=dict)
+    steps: dict[str, dict[tuple[str, int, int], JobStepRow]] = field(default_factory=dict)
+
+    def missing(self, job_ids: list[str]) -> list[str]:
+        return [job_id for job_id in job_ids if job_id not in self.jobs]
+
+    def of(
+        self, job_ids: list[str]
+    ) -> tuple[dict[str, JobRecord], dict[AppliedKey, int], Sections]:
+        """fold's inputs for `job_ids`, all kept."""
+        rows = {job_id: row for job_id in job_ids if (row := self.jobs[job_id]) is not None}
+        applied = {
+            (job_id, writer): seq
+            for job_id in job_ids
+            for writer, seq in self.applied.get(job_id, {}).items()
+        }
+        sections = Sections()
+        for job_id in job_ids:
+            sections.stages.update(self.stages.get(job_id, {}))
+            sections.steps.update(self.steps.get(job_id, {}))
+        return rows, applied, sections
+
+    def update(self, result: FoldResult) -> None:
+        """Keep what a committed fold wrote."""
+        for (job_id, writer), seq in result.applied.items():
+            self.applied.setdefault(job_id, {})[writer] = seq
+        _keep_open(self.stages, result.sections.stages)
+        _keep_open(self.steps, result.sections.steps)
+        for job_id, row in result.jobs.items():
+            if row.completed:
+                self.jobs.pop(job_id, None)
+                self.applied.pop(job_id, None)
+                self.stages.pop(job_id, None)
+                self.steps.pop(job_id, None)
+            else:
+                self.jobs[job_id] = row
+        if len(self.jobs) > KNOWN_JOBS:
+            self.jobs.clear()
+            self.applied.clear()
+            self.stages.clear()
+            self.steps.clear()
+
+
+def _keep_open(
+    kept: dict[str, dict[Any, Any]], written: dict[Any, JobStageRow | JobStepRow]
+) -> None:
+    """Keep the RUNNING rows among `written`, let go of those that ended."""
+    for key, row in written.items():
+        rows = kept.setdefault(key[0], {})
+        if row.status == RUNNING:
+            rows[key] = row
+        else:
+            rows.pop(key, None)
 
 
 def _submissions(items: list[tuple[Event | LogChunk, Record]]) -> dict[str, Placed]:
