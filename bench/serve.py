@@ -50,7 +50,7 @@ TOPICS = Topics()
 # How often completion is looked for: often enough to resolve a ~20 ms job, rarely enough
 # that the looking does not load the server it measures.
 POLL = 0.005
-POLL_QUEUED = 0.05
+POLL_QUEUED = 0.25
 
 
 @dataclass

@@ -21,10 +21,12 @@ held at once (one applying, the next read ahead), so memory does not grow with a
 
 Live, a batch that is not full may wait (`rest`): an apply costs about the same for three
 records as for three hundred, so a runner that applies whatever trickled in since the last
-one keeps a core busy at any event rate. After an apply of d seconds, the next one not
-started by a full batch waits until `rest` x d seconds have passed (at most `poll`),
-reading what arrives meanwhile into the same batch: the projection applies at most
-1 / (1 + rest) of the time (bench/serve.py). A catch-up (`run_until_caught_up`, `feed`) never rests.
+one keeps a core busy at any event rate. After an apply of d seconds of at least `STREAM`
+records, the next one not started by a full batch waits until `rest` x d seconds have
+passed (at most `poll`), reading what arrives meanwhile into the same batch: under a
+stream of events the projection applies at most 1 / (1 + rest) of the time
+(bench/serve.py), while a job or two at a time are seen at once. A catch-up
+(`run_until_caught_up`, `feed`) never rests.
 
 Records may also come from elsewhere (`feed`: the faust agents on Kafka). The runner drops
 what is below its positions and first reads any gap from the log itself, so the source's
@@ -39,7 +41,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
-from jobstream.events.log.aio import pause
 from jobstream.events.log.base import Consumer, EventLog, Record, TopicPartition
 
 __all__ = ["BATCH_BYTES", "Positions", "Progress", "Projection", "ProjectionRunner"]
@@ -50,6 +51,10 @@ Progress = Callable[[int, float], None]
 """Called after each batch with (records applied so far, seconds since the start)."""
 
 Positions = Mapping[TopicPartition, int]
+
+STREAM = 32
+"""Records in a live batch from which the next one rests (`rest`): fewer come from a job or
+two at a time, whose events are best seen at once."""
 
 BATCH_BYTES = 8 << 20
 """Bytes of values read at once by default. Decoding takes several times a batch's size
@@ -114,6 +119,7 @@ class ProjectionRunner:
         self.rest = rest
         # When the last apply's rest ends (time.monotonic()).
         self._rested_at = 0.0
+        self._last_batch = 0
         self.applied = 0
         """Records applied by this runner since it was made."""
         self.caught_up = asyncio.Event()
@@ -273,16 +279,19 @@ class ProjectionRunner:
     ) -> list[Record]:
         """`records`, and what arrives until the last apply's rest is over (nothing when
         it is over, or `records` fill a batch)."""
+        if self._last_batch < STREAM:
+            return records  # a trickle: each record is news, and cheap to apply at once
         # Never longer than a poll: a slow apply (a loaded machine) must not hold the next.
-        wait = min(self._rested_at - time.monotonic(), self.poll)
-        if wait <= 0 or len(records) >= self.batch or await pause(stop, wait):
-            return records
+        deadline = min(self._rested_at, time.monotonic() + self.poll)
         room = self.batch_bytes - sum(len(r.value) for r in records)
-        if room <= 0:
-            return records
-        return records + await consumer.getmany(
-            self.batch - len(records), timeout=0, max_bytes=room
-        )
+        while not stop.is_set() and len(records) < self.batch and room > 0:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                break
+            more = await consumer.getmany(self.batch - len(records), timeout=wait, max_bytes=room)
+            records = records + more
+            room -= sum(len(r.value) for r in more)
+        return records
 
     async def _reread_held(self, consumer: Consumer, records: list[Record]) -> list[Record]:
         """Partitions where the projection recorded less than it was given are read again
@@ -307,6 +316,7 @@ class ProjectionRunner:
         recorded = await self._settle(records)
         ended = time.monotonic()
         self._rested_at = ended + self.rest * (ended - started)
+        self._last_batch = len(records)
         read: dict[TopicPartition, int] = {}
         for r in records:
             read[r.tp] = r.offset + 1

@@ -152,6 +152,7 @@ _WRITE_SPANS = f"""
 INSERT INTO {LOG_SPANS.name}
 SELECT job_id, min(pos), max(pos) FROM {LOG_LINES.name} WHERE pos > $after GROUP BY job_id
 ON CONFLICT (job_id) DO UPDATE SET last_pos = excluded.last_pos
+RETURNING last_pos
 """
 
 _BAD_TIMES = f"""
@@ -551,14 +552,10 @@ class DuckDBViews:
     @staticmethod
     def _write_spans(conn: duckdb.DuckDBPyConnection, after: int) -> int:
         """Extend the spans of the jobs whose lines were written past `after`, and return
-        the highest `pos` now written: the zone map of `pos` skips every row group but the
-        batch's."""
-        conn.execute(_WRITE_SPANS, {"after": after})
-        (last,) = conn.execute(
-            f"SELECT coalesce(max(pos), $after) FROM {LOG_LINES.name} WHERE pos > $after",
-            {"after": after},
-        ).fetchone() or (after,)
-        return int(last)
+        the highest `pos` now written (the spans returned say it: no second scan). The zone
+        map of `pos` skips every row group but the batch's."""
+        spans = conn.execute(_WRITE_SPANS, {"after": after}).fetchall()
+        return max((last for (last,) in spans), default=after)
 
     @staticmethod
     def _write_dead_letters(

@@ -12,6 +12,7 @@ from jobstream.events.errors import ViewsBusy
 from jobstream.events.log.base import Record, TopicPartition
 from jobstream.events.models import CancelRequested, Status
 from jobstream.projections import queries
+from jobstream.projections.replay import verify
 from jobstream.projections.views import DuckDBViews
 
 from .projections_support import Offsets, run_events, submitted
@@ -52,6 +53,47 @@ def test_a_failed_batch_leaves_neither_rows_nor_checkpoint(
     assert queries.get_job(views.conn, "j1").status is Status.WAITING
     assert views.positions() == {TopicPartition("job-events", 0): 1}
     assert views.conn.execute("SELECT count(*) FROM applied WHERE seq > 1").fetchone() == (0,)
+
+
+def test_after_a_failed_batch_the_views_are_read_again(
+    views: DuckDBViews, offsets: Offsets
+) -> None:
+    # The rows kept in memory from batch to batch are those committed: a batch rolled back
+    # must not leave its rows there, nor its checkpoint.
+    views.apply(offsets.records("job-events", run_events("j1")[:1]))
+    views.conn.execute("ALTER TABLE log_lines ADD COLUMN extra INTEGER")
+    views.conn.execute("ALTER TABLE log_lines ALTER COLUMN extra SET NOT NULL")
+    rest = offsets.records("job-events", run_events("j1")[1:])
+    with pytest.raises(duckdb.Error):
+        views.apply(rest)
+    views.conn.execute("ALTER TABLE log_lines DROP COLUMN extra")
+    views.apply(rest)
+    job = queries.get_job(views.conn, "j1")
+    assert job.status is Status.SUCCEEDED and job.lines == 3 and job.completed
+    assert views.positions() == {TopicPartition("job-events", 0): 5}
+
+
+def test_record_by_record_gives_the_rows_of_one_batch(tmp_path: Path) -> None:
+    # One record per apply: rows kept in memory, only changed columns written, a finished
+    # job let go and read again when its retry links it; as one batch: all read and upserted.
+    events = [
+        ("jobs", submitted("j1")),
+        *[("job-events", e) for e in run_events("j1")],
+        ("jobs", submitted("j2").model_copy(update={"retry_of": "j1", "attempt": 2})),
+        *[("job-events", e) for e in run_events("j2", writer="w2", t=20)],
+    ]
+    paths = []
+    for per_record in (True, False):
+        offsets = Offsets()
+        records = [offsets.record(topic, event) for topic, event in events]
+        path = tmp_path / f"{per_record}.duckdb"
+        views = DuckDBViews.open(path)
+        for batch in [[r] for r in records] if per_record else [records]:
+            views.apply(batch)
+        assert queries.get_job(views.conn, "j1").retried_by == "j2"
+        views.close()
+        paths.append(path)
+    assert verify(*paths) == []
 
 
 def test_garbage_goes_to_dead_letters_and_the_rest_applies(
