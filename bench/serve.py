@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -250,6 +251,10 @@ def main() -> None:
         "--profile", type=Path, help="record each serve run with py-spy into this directory"
     )
     args = parser.parse_args()
+    if args.profile is not None:
+        if shutil.which("py-spy") is None:
+            raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
+        args.profile.mkdir(parents=True, exist_ok=True)
     print(f"{args.jobs} queued echo jobs, {args.sequential} one at a time, {args.builder} builder")
     header = "mode    conc  jobs/s  queued p50  queued p99  one p50  one p99  cpu/job"
     print(header)
