@@ -155,6 +155,11 @@ ON CONFLICT (job_id) DO UPDATE SET last_pos = excluded.last_pos
 RETURNING last_pos
 """
 
+_DELETE_APPLIED = f"""
+DELETE FROM {APPLIED.name} USING (SELECT unnest($j::VARCHAR[]) AS j, unnest($w::VARCHAR[]) AS w) t
+WHERE {APPLIED.name}.job_id = t.j AND {APPLIED.name}.writer = t.w
+"""
+
 _BAD_TIMES = f"""
 SELECT DISTINCT a FROM (SELECT unnest($a::VARCHAR[]) AS a)
 WHERE try_cast(a AS {LOG_LINES["at"].type}) IS NULL
@@ -263,7 +268,9 @@ class DuckDBViews:
             result = fold(rows, applied, events, sections, _submissions(items))
             last_pos = self._pos if self._pos is not None else self._last_pos(conn)
             self._write_staged_lines(conn, result)
+            seqs, taken = self._known.seqs(result)
             self._write_rows(conn, result, self._known.jobs)
+            self._write_applied(conn, seqs, taken)
             written = last_pos
             if result.chunks or len(result.lines):
                 written = self._write_spans(conn, last_pos)
@@ -280,7 +287,7 @@ class DuckDBViews:
             raise
         self._pos = written
         self._checkpoints[projection] = done | ends
-        self._known.update(result)
+        self._known.update(result, seqs, taken)
         return ends
 
     def set_aside(
@@ -439,7 +446,7 @@ class DuckDBViews:
         if not job_ids:
             return {}
         rows = conn.execute(
-            "SELECT job_id, writer, seq FROM applied "
+            f"SELECT job_id, writer, seq FROM {APPLIED.name} "
             "WHERE job_id IN (SELECT unnest($ids::VARCHAR[]))",
             {"ids": job_ids},
         ).fetchall()
@@ -471,7 +478,6 @@ class DuckDBViews:
         before: Mapping[str, JobRecord | None],
     ) -> None:
         cls._write_jobs(conn, list(result.jobs.values()), before)
-        cls._write_applied(conn, result.applied)
         cls._write_lines(conn, result.lines)
         if result.sections.stages:
             JOB_STAGES.write_rows(conn, list(result.sections.stages.values()))
@@ -514,17 +520,25 @@ class DuckDBViews:
             conn.execute(_update_jobs(tuple(c.name for c in columns)), params)
 
     @staticmethod
-    def _write_applied(conn: duckdb.DuckDBPyConnection, applied: dict[AppliedKey, int]) -> None:
-        if not applied:
-            return
-        APPLIED.write(
-            conn,
-            {
-                "job_id": [job_id for job_id, _ in applied],
-                "writer": [writer for _, writer in applied],
-                "seq": list(applied.values()),
-            },
-        )
+    def _write_applied(
+        conn: duckdb.DuckDBPyConnection, seqs: dict[AppliedKey, int], taken: list[AppliedKey]
+    ) -> None:
+        """Upsert `seqs` of writers that are not their job's current one, and delete the
+        rows of `taken` (writers that became it): nothing at all in most batches."""
+        if seqs:
+            APPLIED.write(
+                conn,
+                {
+                    "job_id": [job_id for job_id, _ in seqs],
+                    "writer": [writer for _, writer in seqs],
+                    "seq": list(seqs.values()),
+                },
+            )
+        if taken:
+            conn.execute(
+                _DELETE_APPLIED,
+                {"j": [job_id for job_id, _ in taken], "w": [writer for _, writer in taken]},
+            )
 
     @staticmethod
     def _write_lines(conn: duckdb.DuckDBPyConnection, lines: LineColumns) -> None:
@@ -613,6 +627,7 @@ class _Known:
     later events change nothing of it but a retry's `retried_by`, read again then."""
 
     jobs: dict[str, JobRecord | None] = field(default_factory=dict)
+    # The rows of APPLIED: the seqs of writers other than the job's current one.
     applied: dict[str, dict[str, int]] = field(default_factory=dict)
     stages: dict[str, dict[tuple[str, int], JobStageRow]] = field(default_factory=dict)
     steps: dict[str, dict[tuple[str, int, int], JobStepRow]] = field(default_factory=dict)
@@ -636,10 +651,27 @@ class _Known:
             sections.steps.update(self.steps.get(job_id, {}))
         return rows, applied, sections
 
-    def update(self, result: FoldResult) -> None:
-        """Keep what a committed fold wrote."""
-        for (job_id, writer), seq in result.applied.items():
+    def seqs(self, result: FoldResult) -> tuple[dict[AppliedKey, int], list[AppliedKey]]:
+        """What `result` changes in APPLIED: the seqs to upsert (of writers that are not
+        their job's `writer` after the batch), and the rows to delete (of writers that
+        became it, whose seq the job row now holds). A table that leaves out the current
+        writer's seq, whatever the batches, is what a replay builds too."""
+        seqs = {k: seq for k, seq in result.applied.items() if k[1] != result.jobs[k[0]].writer}
+        taken = [
+            (job_id, row.writer)
+            for job_id, row in result.jobs.items()
+            if row.writer is not None and row.writer in self.applied.get(job_id, {})
+        ]
+        return seqs, taken
+
+    def update(
+        self, result: FoldResult, seqs: dict[AppliedKey, int], taken: list[AppliedKey]
+    ) -> None:
+        """Keep what a committed fold wrote (`seqs` and `taken` as from `seqs`)."""
+        for (job_id, writer), seq in seqs.items():
             self.applied.setdefault(job_id, {})[writer] = seq
+        for job_id, writer in taken:
+            self.applied[job_id].pop(writer)
         _keep_open(self.stages, result.sections.stages)
         _keep_open(self.steps, result.sections.steps)
         for job_id, row in result.jobs.items():
