@@ -44,6 +44,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+LIVE_REST = 4.0
+"""A live projection's pace (ProjectionRunner `rest`): it applies at most a fifth of the
+time, so in `serve` it leaves the worker the core it shares with it (bench/serve.py)."""
+
+
+LIVE_THREADS = 1
+"""DuckDB's threads for a live projection, once caught up: its statements are too small to
+gain from a second one, whose wake-ups cost about 1-2 ms of CPU a job in `serve`
+(bench/serve.py). A catch-up and `replay` keep DuckDB's default."""
+
 
 def data_dir(settings: Settings) -> Path:
     """The data directory, created owner-only (0700), with this process's umask made 077 so
@@ -172,7 +182,9 @@ async def projection_host(
 
         app_id = default_app_id(settings.views_path, settings.topics.views)
         live = FaustFeed(log, app_id=app_id, data_dir=settings.data_dir / "faust")
-    host = ViewsHost(log, views, settings.topics.views, live=live)
+    host = ViewsHost(
+        log, views, settings.topics.views, rest=LIVE_REST, live=live, live_threads=LIVE_THREADS
+    )
     try:
         yield host
     finally:

@@ -6,6 +6,8 @@ interleaving, gives the same rows:
 - Job-events (StatusChanged, LogAppended, Heartbeat, Completed) are skipped when their `seq`
   is at or below the highest applied for that (job, writer): a producer's retry wrote them
   twice. Events of one job on job-events are totally ordered, so this is deterministic.
+  The highest seq of the job's current `writer` is its row's `last_seq`; `applied` need
+  hold only the other writers' (projections.views stores no more).
 - Once a Completed is applied, later job-events change nothing (they are still consumed).
 - JobSubmitted fills only its own columns (name, version, submitted, submitter, labels,
   dispatch, the document with its secrets redacted, where it sits in the jobs
@@ -127,7 +129,9 @@ class FoldResult:
     jobs: dict[str, JobRecord]
     """Rows that changed, by job id (whole rows, for an upsert)."""
     applied: dict[AppliedKey, int]
-    """(job_id, writer) pairs whose highest applied seq changed, with the new seq."""
+    """(job_id, writer) pairs whose highest applied seq changed, with the new seq, and
+    those whose writer stopped being the job's `writer` in the batch, with its last seq
+    (then no longer in its row's `last_seq`)."""
     lines: LineColumns
     """Lines of the LogAppended events folded whole."""
     chunks: dict[int, int] = field(default_factory=dict)
@@ -159,7 +163,8 @@ def fold(
     submitted_at: Mapping[str, Placed] | None = None,
 ) -> FoldResult:
     """Apply `events` (in log order) to the current `rows`, `applied` seqs and RUNNING
-    `sections` of the jobs they touch (`jobs_touched`); no input is modified.
+    `sections` of the jobs they touch (`jobs_touched`); no input is modified. `applied`
+    may leave out the seq of a job's current `writer`: its row's `last_seq` holds it.
     `submitted_at` gives, by job id, where the first JobSubmitted of that job among
     `events` sits in the jobs topic."""
     jobs: dict[str, JobRecord] = {}
@@ -191,13 +196,15 @@ def fold(
             continue
         key = (event.job_id, event.writer)
         last = seqs.get(key, applied.get(key, 0))
+        if event.writer == job.writer:
+            last = max(last, job.last_seq)
         if event.seq <= last:
             continue
         seqs[key] = event.seq
         if isinstance(event, LogChunk):
             _chunk(job, event, result)
         elif isinstance(event, StatusChanged):
-            _status(job, event)
+            _status(job, event, seqs)
         elif isinstance(event, LogAppended):
             _log(job, event, lines)
         elif isinstance(event, Heartbeat):
@@ -205,7 +212,7 @@ def fold(
             job.heartbeat_at = event.at
             job.lease_expires = event.at + timedelta(seconds=event.lease_seconds)
         elif isinstance(event, Completed):
-            _take(job, event.writer)
+            _take(job, event.writer, seqs)
             job.status = event.status
             job.success = event.success
             job.ended = event.ended_at
@@ -323,15 +330,19 @@ def _retried(job: JobRecord, retry: JobSubmitted) -> None:
         job.retried_at = retry.at
 
 
-def _take(job: JobRecord, writer: str) -> None:
-    """`writer` now defines the status (a new attempt, or the lease keeper ending a job)."""
+def _take(job: JobRecord, writer: str, seqs: dict[AppliedKey, int]) -> None:
+    """`writer` now defines the status (a new attempt, or the lease keeper ending a job);
+    the seq of the writer it replaces leaves the row for `seqs`."""
     if writer != job.writer:
+        if job.writer is not None and job.last_seq:
+            key = (job.job_id, job.writer)
+            seqs[key] = max(seqs.get(key, 0), job.last_seq)
         job.writer = writer
         job.last_seq = 0
 
 
-def _status(job: JobRecord, event: StatusChanged) -> None:
-    _take(job, event.writer)
+def _status(job: JobRecord, event: StatusChanged, seqs: dict[AppliedKey, int]) -> None:
+    _take(job, event.writer, seqs)
     job.status = event.status
     if event.stage is not None:
         job.stage = event.stage

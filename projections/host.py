@@ -92,8 +92,9 @@ class ViewsHost:
     """Keeps `views` up to date with `topics` of `log`, and answers queries on them.
 
     `name` keys the checkpoint; `batch` and `batch_bytes` cap the records and the bytes of
-    values applied per transaction; `live`, if given, is what keeps the views current once
-    the runner has caught up."""
+    values applied per transaction; `rest` paces live applies (ProjectionRunner); `live`, if
+    given, is what keeps the views current once the runner has caught up; `live_threads`,
+    if given, is DuckDB's thread count from then on (a catch-up keeps DuckDB's own)."""
 
     def __init__(
         self,
@@ -104,11 +105,16 @@ class ViewsHost:
         name: str = "views",
         batch: int = 20_000,
         batch_bytes: int = BATCH_BYTES,
+        rest: float = 0.0,
         live: LiveFeed | None = None,
+        live_threads: int | None = None,
     ) -> None:
         self.views = views
+        self.live_threads = live_threads
         self.projection = ViewsProjection(views, topics, name=name)
-        self.runner = ProjectionRunner(log, self.projection, batch=batch, batch_bytes=batch_bytes)
+        self.runner = ProjectionRunner(
+            log, self.projection, batch=batch, batch_bytes=batch_bytes, rest=rest
+        )
         self.live = live
 
     @property
@@ -123,11 +129,12 @@ class ViewsHost:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the views current until `stop` is set."""
+        await self.runner.run_until_caught_up()
+        if self.live_threads is not None:
+            await self.query(_set_threads, self.live_threads)
         if self.live is None:
             await self.runner.run(stop)
-            return
-        await self.runner.run_until_caught_up()
-        if not stop.is_set():
+        elif not stop.is_set():
             await self.live.run(self.runner, stop)
 
     async def run_until_caught_up(self, *, progress: Progress | None = None) -> int:
@@ -161,3 +168,7 @@ class ViewsHost:
 
     async def close(self) -> None:
         await self.projection.close()
+
+
+def _set_threads(conn: Any, threads: int) -> None:
+    conn.execute(f"SET threads = {int(threads)}")

@@ -9,8 +9,11 @@ DESIGN.md asks) and the reads (the column list and the row to model conversion).
 - `log_spans`: job_id key, the first and last `pos` of its lines (where a job's range lies).
 - `job_stages` (JobStageRow): one row per stage run of a job; key (job_id, stage).
 - `job_steps` (JobStepRow): one row per step of a stage run; key (job_id, stage, step).
-- `applied`: (job_id, writer) key, seq: the highest `seq` applied from that writer for that
-  job (job-events only); an event at or below it is a producer's retry and is skipped.
+- `other_writers` (APPLIED): (job_id, writer) key, seq: the highest `seq` applied from that
+  writer for that job (job-events only), for every writer but the job's current `writer`,
+  whose seq is its row's `last_seq`; an event at or below it is a producer's retry and is
+  skipped. (Named `applied` while it held the current writer's seq too: a file with that
+  table asks for `jobstream replay`.)
 - `checkpoints`: (projection, topic, partition) key, position: the next offset the
   projection reads in that partition. Written in the same transaction as the rows.
 - `stages` (StageRecord): one row per stored stage version; key (name, version).
@@ -341,9 +344,13 @@ LOG_SPANS = Table(
 )
 
 APPLIED = Table(
-    "applied",
+    "other_writers",
     (Column("job_id", "VARCHAR"), Column("writer", "VARCHAR"), Column("seq", "BIGINT")),
     key=("job_id", "writer"),
+    comment=(
+        "The highest seq applied from each writer of a job but its current one: that one's\n"
+        "is job_records.last_seq, so a live batch of a running job writes no row here."
+    ),
 )
 
 CHECKPOINTS = Table(

@@ -23,9 +23,12 @@ one worker thread. Only one process may hold the file (DuckDB allows one writer 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -39,13 +42,10 @@ from jobstream.events.errors import MalformedEvent, ViewsBusy, ViewsOutdated
 from jobstream.events.log.base import Record, TopicPartition
 from jobstream.events.models import (
     EVENT_ADAPTER,
-    Completed,
     Event,
     JobSubmitted,
     LogAppended,
     StageDefined,
-    StageFinished,
-    StepFinished,
 )
 from jobstream.projections.fold import (
     RUNNING,
@@ -59,7 +59,7 @@ from jobstream.projections.fold import (
     fold_stages,
     jobs_touched,
 )
-from jobstream.projections.records import JobRecord
+from jobstream.projections.records import JobRecord, JobStageRow, JobStepRow
 from jobstream.projections.schema import (
     APPLIED,
     CHECKPOINTS,
@@ -87,6 +87,11 @@ _RAW = "jobstream_raw_values"
 """The Arrow table of a batch's raw LogAppended values (index `i`, bytes `v`), registered
 for the staging statement: DuckDB scans it in place, where a list parameter would convert
 every value first."""
+
+KNOWN_JOBS = 50_000
+"""Jobs not yet completed whose rows the views keep in memory (`_Known`); past it they
+are all let go and read again as their events come: a bound on memory, not on what is
+right."""
 
 MEMORY_LIMIT = "512MB"
 """DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
@@ -162,16 +167,18 @@ _WRITE_SPANS = f"""
 INSERT INTO {LOG_SPANS.name}
 SELECT job_id, min(pos), max(pos) FROM {LOG_LINES.name} WHERE pos > $after GROUP BY job_id
 ON CONFLICT (job_id) DO UPDATE SET last_pos = excluded.last_pos
+RETURNING last_pos
+"""
+
+_DELETE_APPLIED = f"""
+DELETE FROM {APPLIED.name} USING (SELECT unnest($j::VARCHAR[]) AS j, unnest($w::VARCHAR[]) AS w) t
+WHERE {APPLIED.name}.job_id = t.j AND {APPLIED.name}.writer = t.w
 """
 
 _BAD_TIMES = f"""
 SELECT DISTINCT a FROM (SELECT unnest($a::VARCHAR[]) AS a)
 WHERE try_cast(a AS {LOG_LINES["at"].type}) IS NULL
 """
-
-
-# The events that end stage and step rows: the open rows of their jobs are read first.
-_ENDS_SECTIONS = (StageFinished, StepFinished, Completed)
 
 
 def _check_layout(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -207,6 +214,9 @@ class DuckDBViews:
         # The highest `pos` committed: read once, then carried from batch to batch (this
         # process is the file's only writer) rather than a scan of log_spans per batch.
         self._pos: int | None = None
+        # Likewise the checkpoints, by projection, and the rows of the jobs still running.
+        self._checkpoints: dict[str, dict[TopicPartition, int]] = {}
+        self._known = _Known()
 
     @classmethod
     def open(cls, path: Path | str, *, check_layout: bool = True) -> DuckDBViews:
@@ -244,7 +254,7 @@ class DuckDBViews:
 
     def positions(self, projection: str = "views") -> dict[TopicPartition, int]:
         """The next offset to read, per partition this projection has checkpointed."""
-        return self._positions(self._conn, projection)
+        return dict(self._checkpoint(projection))
 
     def apply(
         self, records: Sequence[Record], *, projection: str = "views"
@@ -259,7 +269,7 @@ class DuckDBViews:
         conn = self._conn
         conn.begin()
         try:
-            done = self._positions(conn, projection)
+            done = self._checkpoint(projection)
             fresh = [r for r in records if r.offset >= done.get(r.tp, 0)]
             stage_records = [r for r in fresh if is_stages_topic(r.topic)]
             if stage_records:
@@ -268,19 +278,18 @@ class DuckDBViews:
             dead += self._apply_stages(conn, stage_records)
             events = [item for item, _ in items]
             touched = jobs_touched(events)
-            ending = list({e.job_id for e in events if isinstance(e, _ENDS_SECTIONS)})
-            result = fold(
-                self._read_jobs(conn, touched),
-                self._read_applied(conn, touched),
-                events,
-                self._read_open_sections(conn, ending),
-                _submissions(items),
-            )
+            self._read_missing(conn, touched)
+            rows, applied, sections = self._known.of(touched)
+            result = fold(rows, applied, events, sections, _submissions(items))
             last_pos = self._pos if self._pos is not None else self._last_pos(conn)
             staged = sum(isinstance(e, LogChunk) for e in events)
             self._write_staged_lines(conn, result, staged)
-            self._write_rows(conn, result)
-            written = self._write_spans(conn, last_pos)
+            seqs, taken = self._known.seqs(result)
+            self._write_rows(conn, result, self._known.jobs)
+            self._write_applied(conn, seqs, taken)
+            written = last_pos
+            if result.chunks or len(result.lines):
+                written = self._write_spans(conn, last_pos)
             self._write_dead_letters(conn, dead)
             conn.execute(f"DROP TABLE IF EXISTS {_STAGED}")
             ends: dict[TopicPartition, int] = {}
@@ -290,8 +299,11 @@ class DuckDBViews:
             conn.commit()
         except BaseException:
             conn.rollback()
+            self._forget()
             raise
         self._pos = written
+        self._checkpoints[projection] = done | ends
+        self._known.update(result, seqs, taken)
         return ends
 
     def set_aside(
@@ -302,7 +314,8 @@ class DuckDBViews:
         conn = self._conn
         conn.begin()
         try:
-            done = self._positions(conn, projection).get(record.tp, 0)
+            checkpoint = self._checkpoint(projection)
+            done = checkpoint.get(record.tp, 0)
             ends = {record.tp: max(done, record.offset + 1)}
             if record.offset >= done:
                 self._write_dead_letters(conn, [(record, reason)])
@@ -310,8 +323,40 @@ class DuckDBViews:
             conn.commit()
         except BaseException:
             conn.rollback()
+            self._forget()
             raise
+        self._checkpoints[projection] = checkpoint | ends
         return ends
+
+    def _checkpoint(self, projection: str) -> dict[TopicPartition, int]:
+        """The projection's checkpoint: read once, then kept as each commit moves it."""
+        if projection not in self._checkpoints:
+            self._checkpoints[projection] = self._positions(self._conn, projection)
+        return self._checkpoints[projection]
+
+    def _forget(self) -> None:
+        """After a rollback: what was kept in memory may be ahead of the file."""
+        self._checkpoints.clear()
+        self._known = _Known()
+        self._pos = None
+
+    def _read_missing(self, conn: duckdb.DuckDBPyConnection, job_ids: list[str]) -> None:
+        """Keep the committed rows, applied seqs and RUNNING sections of the jobs among
+        `job_ids` not kept yet (a rollback forgets them all again)."""
+        missing = self._known.missing(job_ids)
+        if not missing:
+            return
+        known = self._known
+        rows = self._read_jobs(conn, missing)
+        for job_id in missing:
+            known.jobs[job_id] = rows.get(job_id)
+        for (job_id, writer), seq in self._read_applied(conn, missing).items():
+            known.applied.setdefault(job_id, {})[writer] = seq
+        sections = self._read_open_sections(conn, missing)
+        for key, stage in sections.stages.items():
+            known.stages.setdefault(key[0], {})[key] = stage
+        for key, step in sections.steps.items():
+            known.steps.setdefault(key[0], {})[key] = step
 
     @staticmethod
     def _decode(
@@ -423,7 +468,7 @@ class DuckDBViews:
         if not job_ids:
             return {}
         rows = conn.execute(
-            "SELECT job_id, writer, seq FROM applied "
+            f"SELECT job_id, writer, seq FROM {APPLIED.name} "
             "WHERE job_id IN (SELECT unnest($ids::VARCHAR[]))",
             {"ids": job_ids},
         ).fetchall()
@@ -448,9 +493,13 @@ class DuckDBViews:
         return sections
 
     @classmethod
-    def _write_rows(cls, conn: duckdb.DuckDBPyConnection, result: FoldResult) -> None:
-        cls._write_jobs(conn, list(result.jobs.values()))
-        cls._write_applied(conn, result.applied)
+    def _write_rows(
+        cls,
+        conn: duckdb.DuckDBPyConnection,
+        result: FoldResult,
+        before: Mapping[str, JobRecord | None],
+    ) -> None:
+        cls._write_jobs(conn, list(result.jobs.values()), before)
         cls._write_lines(conn, result.lines)
         if result.sections.stages:
             JOB_STAGES.write_rows(conn, list(result.sections.stages.values()))
@@ -458,22 +507,60 @@ class DuckDBViews:
             JOB_STEPS.write_rows(conn, list(result.sections.steps.values()))
 
     @staticmethod
-    def _write_jobs(conn: duckdb.DuckDBPyConnection, jobs: list[JobRecord]) -> None:
-        if jobs:
-            JOB_RECORDS.write_rows(conn, jobs)
+    def _write_jobs(
+        conn: duckdb.DuckDBPyConnection,
+        jobs: list[JobRecord],
+        before: Mapping[str, JobRecord | None],
+    ) -> None:
+        """Upsert the rows new to the views; of the others, whose row as committed is in
+        `before`, set only the columns that changed in any of them, in one UPDATE: most
+        events change a few of the 33 columns, and a statement costs about per column."""
+        whole: list[JobRecord] = []
+        changed: list[JobRecord] = []
+        fields: set[str] = set()
+        for job in jobs:
+            old = before.get(job.job_id)
+            if old is None:
+                whole.append(job)
+                continue
+            differ = {f for f in _JOB_FIELDS if getattr(job, f) != getattr(old, f)}
+            if differ:
+                fields |= differ
+                changed.append(job)
+        if whole:
+            JOB_RECORDS.write_rows(conn, whole)
+        if changed:
+            columns = tuple(
+                c for c in JOB_RECORDS.written if c.field in fields or c.name == "job_id"
+            )
+            params: dict[str, list[Any]] = {}
+            for c in columns:
+                values = [getattr(job, str(c.field)) for job in changed]
+                if c.store is not None:
+                    values = [None if v is None else c.store(v) for v in values]
+                params |= c.parameters(values)
+            conn.execute(_update_jobs(tuple(c.name for c in columns)), params)
 
     @staticmethod
-    def _write_applied(conn: duckdb.DuckDBPyConnection, applied: dict[AppliedKey, int]) -> None:
-        if not applied:
-            return
-        APPLIED.write(
-            conn,
-            {
-                "job_id": [job_id for job_id, _ in applied],
-                "writer": [writer for _, writer in applied],
-                "seq": list(applied.values()),
-            },
-        )
+    def _write_applied(
+        conn: duckdb.DuckDBPyConnection, seqs: dict[AppliedKey, int], taken: list[AppliedKey]
+    ) -> None:
+        """Upsert `seqs` of writers that are not their job's current one, and delete the
+        rows of `taken` (writers that became it): nothing at all in most batches."""
+        if seqs:
+            APPLIED.write(
+                conn,
+                {
+                    "job_id": [job_id for job_id, _ in seqs],
+                    "writer": [writer for _, writer in seqs],
+                    "seq": list(seqs.values()),
+                },
+            )
+        if taken:
+            conn.execute(
+                _DELETE_APPLIED,
+                {"j": [job_id for job_id, _ in taken], "w": [writer for _, writer in taken]},
+            )
 
     @staticmethod
     def _write_lines(conn: duckdb.DuckDBPyConnection, lines: LineColumns) -> None:
@@ -501,14 +588,10 @@ class DuckDBViews:
     @staticmethod
     def _write_spans(conn: duckdb.DuckDBPyConnection, after: int) -> int:
         """Extend the spans of the jobs whose lines were written past `after`, and return
-        the highest `pos` now written: the zone map of `pos` skips every row group but the
-        batch's."""
-        conn.execute(_WRITE_SPANS, {"after": after})
-        (last,) = conn.execute(
-            f"SELECT coalesce(max(pos), $after) FROM {LOG_LINES.name} WHERE pos > $after",
-            {"after": after},
-        ).fetchone() or (after,)
-        return int(last)
+        the highest `pos` now written (the spans returned say it: no second scan). The zone
+        map of `pos` skips every row group but the batch's."""
+        spans = conn.execute(_WRITE_SPANS, {"after": after}).fetchall()
+        return max((last for (last,) in spans), default=after)
 
     @staticmethod
     def _write_dead_letters(
@@ -540,6 +623,104 @@ class DuckDBViews:
                 "position": list(positions.values()),
             },
         )
+
+
+_JOB_FIELDS = tuple(dict.fromkeys(c.field for c in JOB_RECORDS.written if c.field))
+
+
+@functools.cache
+def _update_jobs(names: tuple[str, ...]) -> str:
+    """UPDATE of `names` (job_id among them) of job rows, from list parameters."""
+    columns = [JOB_RECORDS[name] for name in names]
+    values = ", ".join(f"{c.expression} AS {quote(c.name)}" for c in columns)
+    sets = ", ".join(f"{quote(n)} = u.{quote(n)}" for n in names if n != "job_id")
+    return (
+        f"UPDATE {JOB_RECORDS.name} SET {sets} FROM (SELECT {values}) u "
+        f"WHERE {JOB_RECORDS.name}.job_id = u.job_id"
+    )
+
+
+@dataclass
+class _Known:
+    """What the views hold of the jobs that have not completed, kept in memory from batch to
+    batch: this process is the file's only writer, so it need not read them back before
+    each fold. A job is either kept whole (its row, or None while it has none; every
+    applied seq; every RUNNING stage and step) or not at all. A completed job is let go:
+    later events change nothing of it but a retry's `retried_by`, read again then."""
+
+    jobs: dict[str, JobRecord | None] = field(default_factory=dict)
+    # The rows of APPLIED: the seqs of writers other than the job's current one.
+    applied: dict[str, dict[str, int]] = field(default_factory=dict)
+    stages: dict[str, dict[tuple[str, int], JobStageRow]] = field(default_factory=dict)
+    steps: dict[str, dict[tuple[str, int, int], JobStepRow]] = field(default_factory=dict)
+
+    def missing(self, job_ids: list[str]) -> list[str]:
+        return [job_id for job_id in job_ids if job_id not in self.jobs]
+
+    def of(
+        self, job_ids: list[str]
+    ) -> tuple[dict[str, JobRecord], dict[AppliedKey, int], Sections]:
+        """fold's inputs for `job_ids`, all kept."""
+        rows = {job_id: row for job_id in job_ids if (row := self.jobs[job_id]) is not None}
+        applied = {
+            (job_id, writer): seq
+            for job_id in job_ids
+            for writer, seq in self.applied.get(job_id, {}).items()
+        }
+        sections = Sections()
+        for job_id in job_ids:
+            sections.stages.update(self.stages.get(job_id, {}))
+            sections.steps.update(self.steps.get(job_id, {}))
+        return rows, applied, sections
+
+    def seqs(self, result: FoldResult) -> tuple[dict[AppliedKey, int], list[AppliedKey]]:
+        """What `result` changes in APPLIED: the seqs to upsert (of writers that are not
+        their job's `writer` after the batch), and the rows to delete (of writers that
+        became it, whose seq the job row now holds). A table that leaves out the current
+        writer's seq, whatever the batches, is what a replay builds too."""
+        seqs = {k: seq for k, seq in result.applied.items() if k[1] != result.jobs[k[0]].writer}
+        taken = [
+            (job_id, row.writer)
+            for job_id, row in result.jobs.items()
+            if row.writer is not None and row.writer in self.applied.get(job_id, {})
+        ]
+        return seqs, taken
+
+    def update(
+        self, result: FoldResult, seqs: dict[AppliedKey, int], taken: list[AppliedKey]
+    ) -> None:
+        """Keep what a committed fold wrote (`seqs` and `taken` as from `seqs`)."""
+        for (job_id, writer), seq in seqs.items():
+            self.applied.setdefault(job_id, {})[writer] = seq
+        for job_id, writer in taken:
+            self.applied[job_id].pop(writer)
+        _keep_open(self.stages, result.sections.stages)
+        _keep_open(self.steps, result.sections.steps)
+        for job_id, row in result.jobs.items():
+            if row.completed:
+                self.jobs.pop(job_id, None)
+                self.applied.pop(job_id, None)
+                self.stages.pop(job_id, None)
+                self.steps.pop(job_id, None)
+            else:
+                self.jobs[job_id] = row
+        if len(self.jobs) > KNOWN_JOBS:
+            self.jobs.clear()
+            self.applied.clear()
+            self.stages.clear()
+            self.steps.clear()
+
+
+def _keep_open(
+    kept: dict[str, dict[Any, Any]], written: dict[Any, JobStageRow | JobStepRow]
+) -> None:
+    """Keep the RUNNING rows among `written`, let go of those that ended."""
+    for key, row in written.items():
+        rows = kept.setdefault(key[0], {})
+        if row.status == RUNNING:
+            rows[key] = row
+        else:
+            rows.pop(key, None)
 
 
 def _submissions(items: list[tuple[Event | LogChunk, Record]]) -> dict[str, Placed]:

@@ -168,7 +168,7 @@ def test_bad_log_records_are_dead_letters_and_the_rest_applies(
     assert [row[1] for row in _lines(views)] == [1, 2, 4, 5]
     job = queries.get_job(views.conn, "j1")
     assert (job.lines, job.last_line) == (4, 5)
-    assert views.conn.execute("SELECT seq FROM applied").fetchall() == [(4,)]
+    assert views.conn.execute("SELECT seq FROM other_writers").fetchall() == [(4,)]
 
 
 def test_a_status_between_chunks_keeps_log_order(views: DuckDBViews, offsets: Offsets) -> None:

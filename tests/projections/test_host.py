@@ -56,3 +56,24 @@ async def test_a_new_host_resumes_from_the_checkpoint(log: EmbeddedLog, views: D
     assert views.positions()[first[0].tp] >= 5
     assert queries.count_jobs(views.conn) == 2
     assert TopicPartition("job-events", first[0].partition) in views.positions()
+
+
+async def test_live_threads_apply_once_caught_up(log: EmbeddedLog, views: DuckDBViews) -> None:
+    # A catch-up keeps DuckDB's threads; live, the small batches run on `live_threads`.
+    await log.append("job-events", [to_message(e) for e in run_events("j1")])
+    host = ViewsHost(log, views, TOPICS, live_threads=1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(host.run(stop))
+    try:
+        await asyncio.wait_for(host.caught_up.wait(), timeout=10)
+        written = await log.append("job-events", [to_message(e) for e in run_events("j2")])
+        await host.wait_for(written[-1], timeout=10)
+        threads = await host.query(
+            lambda conn: conn.execute("SELECT current_setting('threads')").fetchone()
+        )
+        assert threads == (1,)
+        assert (await host.query(queries.get_job, "j2")).status is Status.SUCCEEDED
+    finally:
+        stop.set()
+        await task
+        await host.close()

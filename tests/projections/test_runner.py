@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from jobstream.events.log.base import EventLog, Message, Record, TopicPartition
-from jobstream.projections.runner import Positions, Projection, ProjectionRunner
+from jobstream.projections.runner import STREAM, Positions, Projection, ProjectionRunner
 
 
 class ListProjection(Projection):
@@ -116,3 +116,37 @@ async def test_feed_drops_what_is_applied_and_reads_a_gap_from_the_log(
     await runner.feed(written[5:])  # offsets 3 and 4 were never fed: read from the log
     assert projection.values == [b"%d" % i for i in range(6)]
     assert runner.positions()[written[0].tp] == 6
+
+
+class SlowProjection(ListProjection):
+    """An apply that takes a tenth of a second, as a loaded DuckDB does."""
+
+    async def apply(self, records: Sequence[Record]) -> Positions:
+        await asyncio.sleep(0.1)
+        return await super().apply(records)
+
+
+async def test_after_a_stream_a_resting_runner_applies_a_trickle_in_one_batch(
+    event_log: EventLog, topic: str
+) -> None:
+    projection = SlowProjection([topic])
+    # Rests up to a poll (1 s) after each apply: what trickles in meanwhile is one batch.
+    runner = ProjectionRunner(event_log, projection, poll=1.0, rest=100)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        async with asyncio.timeout(30):
+            await runner.caught_up.wait()
+        stream = [Message(b"s%d" % i, key="one") for i in range(STREAM)]
+        await runner.wait_for((await event_log.append(topic, stream))[-1], timeout=30)
+        trickle = [
+            record
+            for i in range(5)
+            for record in await event_log.append(topic, [Message(b"%d" % i, key="one")])
+        ]
+        await runner.wait_for(trickle[-1], timeout=30)
+    finally:
+        stop.set()
+        await task
+    assert projection.values == [m.value for m in stream] + [b"0", b"1", b"2", b"3", b"4"]
+    assert projection.batches[-1] == 5
