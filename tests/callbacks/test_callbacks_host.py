@@ -331,7 +331,9 @@ async def test_a_kill_between_delivery_and_position_loses_nothing_and_repeats_at
     repeated = {key for key, n in keys.items() if n > 1}
     assert repeated == unrecorded_deliveries and max(keys.values()) <= 2
     assert await store.delivered("crashy", where) == set(where)
-    assert await store.positions("crashy") == await log.ends(TOPICS.all)
+    # A partition none of the 20 random job ids fell in has no position to record.
+    ends = {tp: end for tp, end in (await log.ends(TOPICS.all)).items() if end}
+    assert await store.positions("crashy") == ends
 
 
 async def test_a_second_host_of_the_same_callback_is_refused(
