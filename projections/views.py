@@ -23,7 +23,6 @@ one worker thread. Only one process may hold the file (DuckDB allows one writer 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -530,16 +529,7 @@ class DuckDBViews:
         if whole:
             JOB_RECORDS.write_rows(conn, whole)
         if changed:
-            columns = tuple(
-                c for c in JOB_RECORDS.written if c.field in fields or c.name == "job_id"
-            )
-            params: dict[str, list[Any]] = {}
-            for c in columns:
-                values = [getattr(job, str(c.field)) for job in changed]
-                if c.store is not None:
-                    values = [None if v is None else c.store(v) for v in values]
-                params |= c.parameters(values)
-            conn.execute(_update_jobs(tuple(c.name for c in columns)), params)
+            JOB_RECORDS.update_rows(conn, changed, fields)
 
     @staticmethod
     def _write_applied(
@@ -626,18 +616,6 @@ class DuckDBViews:
 
 
 _JOB_FIELDS = tuple(dict.fromkeys(c.field for c in JOB_RECORDS.written if c.field))
-
-
-@functools.cache
-def _update_jobs(names: tuple[str, ...]) -> str:
-    """UPDATE of `names` (job_id among them) of job rows, from list parameters."""
-    columns = [JOB_RECORDS[name] for name in names]
-    values = ", ".join(f"{c.expression} AS {quote(c.name)}" for c in columns)
-    sets = ", ".join(f"{quote(n)} = u.{quote(n)}" for n in names if n != "job_id")
-    return (
-        f"UPDATE {JOB_RECORDS.name} SET {sets} FROM (SELECT {values}) u "
-        f"WHERE {JOB_RECORDS.name}.job_id = u.job_id"
-    )
 
 
 @dataclass
