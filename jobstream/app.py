@@ -174,9 +174,7 @@ async def projection_host(
     data_dir(settings)  # on Kafka, nothing else has made it yet
     views = await _open_views(settings.views_path, wait)
     live = None
-    # A KafkaLog's module is loaded once one exists: the embedded log's never load it.
-    kafka = sys.modules.get("jobstream.events.log.kafka")
-    if kafka is not None and isinstance(log, kafka.KafkaLog):
+    if settings.broker:  # `log` is open_log's: a KafkaLog
         # faust takes a third of a second to import: only Kafka commands import it.
         from jobstream.projections.faust_host import FaustFeed, default_app_id
 
