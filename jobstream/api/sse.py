@@ -17,9 +17,8 @@ from sse_starlette import ServerSentEvent
 
 from jobstream.api.models import StreamEnd
 from jobstream.api.state import Services
-from jobstream.projections import queries
 
-__all__ = ["PAGE", "line_events", "lines_events", "start_line"]
+__all__ = ["line_events", "lines_events", "start_line"]
 
 # A page of lines comes without a pause, and uvicorn only learns that the client left
 # when asyncio runs its connection_lost callback, in a later turn of the loop: until then
@@ -27,18 +26,6 @@ __all__ = ["PAGE", "line_events", "lines_events", "start_line"]
 # from the fifth such write on (LOG_THRESHOLD_FOR_CONNLOST_WRITES). Giving the loop a
 # turn every few lines stops the writes before that.
 _YIELD_EVERY = 4
-
-# How long a follower waits for the views' next batch before it looks anyway: a batch
-# wakes it at once, so this only bounds the wait should a wake-up be missed.
-_LOOK_AGAIN = 1.0
-
-# The most lines read per wake-up. A query waits in the views' thread behind the batch
-# being applied, so a follower gets one page per batch: when the views apply bigger
-# batches to keep up with a fast log, the follower has to read as much per page.
-PAGE = 10_000
-
-_Lines = list[tuple[int, str]]
-"""(n, the line's JSON as a LogLine), as `queries.log_tail` gives them."""
 
 
 def start_line(from_line: int, last_event_id: str | None) -> int:
@@ -52,7 +39,7 @@ async def line_events(
     services: Services, job_id: str, start: int
 ) -> AsyncIterator[ServerSentEvent]:
     sent = 0
-    async for rows in _pages(services, job_id, start):
+    async for rows in services.jobs.follow_json(job_id, start):
         for n, line in rows:
             yield ServerSentEvent(data=line, id=str(n), event="line")
             sent += 1
@@ -65,42 +52,14 @@ async def line_events(
 async def lines_events(
     services: Services, job_id: str, start: int
 ) -> AsyncIterator[ServerSentEvent]:
-    """One event per page the views answer (up to PAGE lines): an event costs the
+    """One event per page the views answer (LocalJobs.follow_json): an event costs the
     server a write and the client a parse, so a fast log is sent in far fewer of them."""
-    async for rows in _pages(services, job_id, start):
+    async for rows in services.jobs.follow_json(job_id, start):
         data = f"[{','.join(line for _, line in rows)}]"
         yield ServerSentEvent(data=data, id=str(rows[-1][0]), event="lines")
         await asyncio.sleep(0)
     if not services.stop.is_set():
         yield await _end(services, job_id)
-
-
-async def _pages(services: Services, job_id: str, start: int) -> AsyncIterator[_Lines]:
-    """The job's lines from `start` on, a page (never empty) at a time, until the job has
-    ended and all were given or the server stops."""
-    host, stop = services.host, services.stop
-    after = -1
-    while not stop.is_set():
-        # Taken before the query: a batch applied while it runs wakes the wait below.
-        applied = host.next_apply()
-        completed, rows, after = await host.query(queries.log_tail, job_id, start, PAGE, after)
-        if rows:
-            yield rows
-            start = rows[-1][0] + 1
-        if len(rows) < PAGE:  # all the views held: only a batch applied since adds lines
-            if completed:
-                return
-            await _either(applied, stop, _LOOK_AGAIN)
-
-
-async def _either(applied: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
-    """Wait until a batch is applied, the server stops or `timeout` seconds pass."""
-    waits = [asyncio.ensure_future(applied.wait()), asyncio.ensure_future(stop.wait())]
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
 
 
 async def _end(services: Services, job_id: str) -> ServerSentEvent:

@@ -204,6 +204,15 @@ class LocalViews:
     ) -> None:
         await (await self.open()).wait_for(target, timeout)
 
+    def next_apply(self) -> asyncio.Event:
+        if self._host is None:  # not open yet: say "look again", the look opens them
+            import asyncio
+
+            opened = asyncio.Event()
+            opened.set()
+            return opened
+        return self._host.next_apply()
+
 
 async def _stop_projecting(stop: asyncio.Event, projecting: asyncio.Task[None]) -> None:
     stop.set()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import duckdb
+import orjson
 
 from jobstream.dispatcher.submit import (
     read_submission,
@@ -44,15 +45,18 @@ from jobstream.service.base import (
 )
 from jobstream.service.paging import Cursor, next_cursor
 
-__all__ = ["FOLLOW_PAGE", "FOLLOW_POLL", "LocalJobs", "Views"]
+__all__ = ["FOLLOW_PAGE", "LocalJobs", "Views"]
 
 T = TypeVar("T")
 
-# A follower reads at most this many lines per query, and looks again this often when
-# there were none: following is polling the views from the next line number, so nothing
-# is held per follower but that number.
-FOLLOW_PAGE = 1000
-FOLLOW_POLL = 0.05
+FOLLOW_PAGE = 10_000
+"""The most lines a follower reads per wake-up. A query waits in the views' thread behind
+the batch being applied, so a follower gets one page per batch: when the views apply
+bigger batches to keep up with a fast log, the follower has to read as much per page."""
+
+# How long a follower waits for the views' next batch before it looks anyway: a batch
+# wakes it at once, so this only bounds the wait should a wake-up be missed.
+_LOOK_AGAIN = 1.0
 
 
 class Views(Protocol):
@@ -67,6 +71,10 @@ class Views(Protocol):
     ) -> None:
         """Return once the record (or the one at (partition, offset)) is applied;
         TimeoutError otherwise."""
+        ...
+
+    def next_apply(self) -> asyncio.Event:
+        """An event set once the views apply their next batch."""
         ...
 
 
@@ -152,21 +160,42 @@ class LocalJobs(JobsService):
         return await self.views.query(_log_page, job, start, limit, since, tail)
 
     async def follow(self, job: str, start: int = 1) -> AsyncIterator[LogLineRow]:
-        async for lines in self.follow_pages(job, start):
-            for line in lines:
-                yield line
+        job_id = (await self.get(job)).job_id
+        async for page in self.follow_json(job_id, start):
+            for _, line in page:
+                yield LogLineRow.model_validate({"job_id": job_id, **orjson.loads(line)})
 
-    async def follow_pages(self, job: str, start: int = 1) -> AsyncIterator[list[LogLineRow]]:
-        """`follow`, a page of lines (never empty) at a time: as many as the views had."""
-        page = await self.log(job, start, FOLLOW_PAGE)
+    async def follow_json(
+        self, job_id: str, start: int = 1
+    ) -> AsyncIterator[list[tuple[int, str]]]:
+        """The lines of `job_id` from `start` on, as (n, the line's JSON as the API sends
+        it), a page (never empty) at a time, until the job has ended and all were given or
+        `stop` is set. The views are read again when they apply a batch (their wake-up, not
+        a poll), and nothing is held per follower but the next line number and
+        `queries.log_tail`'s lower bound."""
+        after = -1
         while not self.stop.is_set():
-            if page.lines:
-                yield page.lines
-            elif page.completed:
-                return
-            else:
-                await asyncio.sleep(FOLLOW_POLL)
-            page = await self.log(page.job_id, page.next, FOLLOW_PAGE)
+            # Taken before the query: a batch applied while it runs wakes the wait below.
+            applied = self.views.next_apply()
+            completed, rows, after = await self.views.query(
+                queries.log_tail, job_id, start, FOLLOW_PAGE, after
+            )
+            if rows:
+                yield rows
+                start = rows[-1][0] + 1
+            if len(rows) < FOLLOW_PAGE:  # all the views held: only a new batch adds lines
+                if completed:
+                    return
+                await self._either(applied, _LOOK_AGAIN)
+
+    async def _either(self, applied: asyncio.Event, timeout: float) -> None:
+        """Wait until a batch is applied, `stop` is set or `timeout` seconds pass."""
+        waits = [asyncio.ensure_future(applied.wait()), asyncio.ensure_future(self.stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def cancel(self, job: str, *, requested_by: str = "anonymous") -> CancelOutcome:
         """See JobsService.cancel; `requested_by` names who asks (the API: the token's name)."""
