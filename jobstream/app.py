@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -18,25 +17,20 @@ from jobstream.dispatcher.worker import Worker
 from jobstream.events.documents.secrets import Keyring, SecretBox, load_keyring
 from jobstream.events.errors import BuilderUnavailable, ViewsBusy
 from jobstream.events.log.base import EventLog
-from jobstream.events.log.embedded import EmbeddedLog
+from jobstream.logs import data_dir
 from jobstream.projections import DuckDBViews, ViewsHost, queries
-from jobstream.projections.replay import ReplayResult, replay
-from jobstream.projections.runner import Progress
 from jobstream.runners import Runner
 from jobstream.runners.builders import Builder, builder_class
 from jobstream.runners.workspace import clean_workspaces, sweep_scripts
-from jobstream.settings import Settings, SettingsError
+from jobstream.settings import Settings
 
 __all__ = [
-    "data_dir",
     "keyring",
     "lease_keeper",
     "make_builder",
     "make_runner",
     "make_worker",
-    "open_log",
     "projection_host",
-    "replay_log",
     "secret_box",
     "stop_on_signals",
 ]
@@ -53,44 +47,6 @@ LIVE_THREADS = 1
 """DuckDB's threads for a live projection, once caught up: its statements are too small to
 gain from a second one, whose wake-ups cost about 1-2 ms of CPU a job in `serve`
 (bench/serve.py). A catch-up and `replay` keep DuckDB's default."""
-
-
-def data_dir(settings: Settings) -> Path:
-    """The data directory, created owner-only (0700), with this process's umask made 077 so
-    every file jobstream writes there (log, views, tokens, health and runtime files, the
-    SQLite and DuckDB side files) is 0600. Jobs inherit the umask: their workspaces hold
-    interpolated text too. A SettingsError naming it if it cannot be made (a read-only or
-    mistyped path), rather than whatever fails first inside."""
-    os.umask(0o077)
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # An existing directory from before keeps its mode otherwise.
-        settings.data_dir.chmod(0o700)
-    except OSError as exc:
-        raise SettingsError(
-            f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc}"
-        ) from None
-    return settings.data_dir
-
-
-def open_log(settings: Settings) -> EventLog:
-    if settings.broker:
-        # aiokafka (and the client's compression codecs) only for a broker: the embedded
-        # log's commands, `run` among them, never load it.
-        from jobstream.events.log.kafka import KafkaLog, parse_broker_url
-
-        # aiokafka logs each failed connection; with no logging set up (a query command)
-        # that would print beside the one error line the command line gives.
-        logging.getLogger("aiokafka").addHandler(logging.NullHandler())
-        session_ms = int(settings.kafka_session_timeout * 1000)
-        return KafkaLog(
-            parse_broker_url(settings.broker),
-            partitions=settings.partitions,
-            session_timeout_ms=session_ms,
-            heartbeat_interval_ms=max(100, session_ms // 10),
-        )
-    data_dir(settings)
-    return EmbeddedLog(settings.log_path, partitions=settings.partitions)
 
 
 def keyring(settings: Settings) -> Keyring:
@@ -203,13 +159,6 @@ async def _open_views(path: Path, wait: float) -> DuckDBViews:
                 log.warning("waiting up to %.0fs for %s to release the views", wait, busy.holder)
                 told = True
             await asyncio.sleep(0.1)
-
-
-async def replay_log(
-    settings: Settings, log: EventLog, progress: Progress | None = None
-) -> ReplayResult:
-    """Rebuild the views from offset 0 beside the live ones."""
-    return await replay(log, settings.topics.views, settings.views_path, progress=progress)
 
 
 def lease_keeper(settings: Settings, log: EventLog, host: ViewsHost) -> LeaseKeeper:

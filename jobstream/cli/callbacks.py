@@ -62,9 +62,10 @@ def run(settings: Settings, callback: str, start: Start, name: str | None) -> No
     """Run CALLBACK (an installed name or module:Class) until interrupted.
 
     A module:Class is looked for in the current directory too, as `python -m` would."""
-    from jobstream.app import announce, configure_logging, open_log, stop_on_signals
+    from jobstream.app import announce, configure_logging, stop_on_signals
     from jobstream.callbacks import CallbackHost, CallbackStore, check_name, load
     from jobstream.events.errors import JobstreamError
+    from jobstream.logs import open_log
 
     configure_logging(settings)
     if os.getcwd() not in sys.path:
@@ -107,8 +108,8 @@ def run(settings: Settings, callback: str, start: Start, name: str | None) -> No
 @pass_settings
 def list_command(settings: Settings) -> None:
     """Installed callbacks, and the position and lag of every callback that has run here."""
-    from jobstream.app import open_log
     from jobstream.callbacks import CallbackStore, installed
+    from jobstream.logs import open_log
 
     click.echo("installed:")
     for item in installed():

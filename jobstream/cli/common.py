@@ -278,7 +278,7 @@ async def _local_jobs_service(
     """The log and the views of this data directory, for a command no server answers."""
     if not create:
         existing_data_dir(settings)
-    from jobstream.app import open_log
+    from jobstream.logs import open_log
 
     async with open_log(settings) as log, contextlib.AsyncExitStack() as stack:
         yield local_jobs(settings, log, LocalViews(settings, log, stack, live=live))

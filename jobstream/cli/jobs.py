@@ -115,11 +115,12 @@ async def _run(
     organization: str,
     cancel: asyncio.Event,
 ) -> Status:
-    from jobstream.app import make_runner, open_log, secret_box, stop_on_signals
+    from jobstream.app import make_runner, secret_box, stop_on_signals
     from jobstream.console import LivePrinter, format_record
     from jobstream.dispatcher.local import LocalDispatcher
     from jobstream.dispatcher.submit import submission
     from jobstream.events.errors import ViewsBusy
+    from jobstream.logs import open_log
 
     # The runner here is given the document itself, not the event's copy of it.
     document = validated.document.model_copy(update={"organization": organization})

@@ -63,8 +63,9 @@ def api_options(fn: Callable[..., None]) -> Callable[..., None]:
 @pass_settings
 def worker(settings: Settings, check: bool) -> None:
     """Run queued jobs until interrupted (running jobs are then cancelled)."""
-    from jobstream.app import configure_logging, make_worker, open_log, stop_on_signals
+    from jobstream.app import configure_logging, make_worker, stop_on_signals
     from jobstream.dispatcher.worker import check_health
+    from jobstream.logs import open_log
 
     if check:
         alive = check_health(settings.health_dir)
@@ -95,7 +96,8 @@ async def run_services(
     """Project the log into the views, end lost jobs, answer the HTTP API (and run jobs
     `with_worker`) until `stop` is set. `on_ready` is called once the API accepts."""
     from jobstream.api import ApiServer
-    from jobstream.app import lease_keeper, make_worker, open_log, projection_host, secret_box
+    from jobstream.app import lease_keeper, make_worker, projection_host, secret_box
+    from jobstream.logs import open_log
 
     async with (
         open_log(settings) as log,
@@ -172,9 +174,9 @@ def replay(settings: Settings, check: bool) -> None:
     """Rebuild the views from offset 0 of the log, then swap them in atomically.
 
     Refused (exit 3) while another process holds the views: stop it first."""
-    from jobstream.app import open_log, replay_log
+    from jobstream.logs import open_log
     from jobstream.projections import DuckDBViews
-    from jobstream.projections.replay import swap, verify
+    from jobstream.projections.replay import replay, swap, verify
 
     started = time.monotonic()
 
@@ -192,7 +194,9 @@ def replay(settings: Settings, check: bool) -> None:
                 partial(DuckDBViews.open, settings.views_path, check_layout=False)
             )
             try:
-                return await replay_log(settings, log, progress)
+                return await replay(
+                    log, settings.topics.views, settings.views_path, progress=progress
+                )
             finally:
                 await asyncio.to_thread(live.close)
 

@@ -43,9 +43,9 @@ def create(settings: Settings, file: Path) -> None:
 
     `version` defaults to 0.0.1 and must look like 1.0.0 (Cyclid's pattern). A name and
     version is stored once: defining it again fails (exit 2). Prints NAME vVERSION."""
-    from jobstream.app import open_log
     from jobstream.events.documents.stages import define_stage
     from jobstream.events.documents.validation import format_problems, load_stage
+    from jobstream.logs import open_log
 
     # Its problems, if any, are printed by the command group as `lint` prints them (exit 4).
     validated = load_stage(file.read_bytes(), str(file))
@@ -75,7 +75,7 @@ def list_command(settings: Settings, output: OutputFormat) -> None:
     without a version runs)."""
 
     async def go() -> list[StageRecord]:
-        from jobstream.app import open_log
+        from jobstream.logs import open_log
         from jobstream.projections import queries  # DuckDB: only for commands that read views
 
         api = _api(settings)
@@ -112,7 +112,7 @@ def show(
     from jobstream.events.errors import StageNotFound
 
     async def go() -> StageRecord | StageNotFound:
-        from jobstream.app import open_log
+        from jobstream.logs import open_log
         from jobstream.projections import queries
 
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobstream.app import make_worker, open_log
+from jobstream.app import make_worker
 from jobstream.callbacks import Callback, CallbackHost, CallbackStore, GiveUp, JobInfo
 from jobstream.cli.common import LocalViews, local_jobs
 from jobstream.events.dead_letters import DeadLetter
@@ -22,6 +22,7 @@ from jobstream.events.documents.validation import ValidatedDocument, load_docume
 from jobstream.events.errors import AmbiguousJobId, JobNotEnded, JobNotFound
 from jobstream.events.log.base import Message
 from jobstream.events.models import Status
+from jobstream.logs import open_log
 from jobstream.projections.records import JobRecord
 from jobstream.service import DeadLetterEntry, InvalidCursor, JobsService, RemoteJobs
 from jobstream.settings import Settings
