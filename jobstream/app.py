@@ -46,7 +46,8 @@ time, so in `serve` it leaves the worker the core it shares with it (bench/serve
 LIVE_THREADS = 1
 """DuckDB's threads for a live projection, once caught up: its statements are too small to
 gain from a second one, whose wake-ups cost about 1-2 ms of CPU a job in `serve`
-(bench/serve.py). A catch-up and `replay` keep DuckDB's default."""
+(bench/serve.py). A catch-up keeps DuckDB's default (`replay` has its own,
+projections.replay.REPLAY_THREADS)."""
 
 
 def keyring(settings: Settings) -> Keyring:

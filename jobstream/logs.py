@@ -35,6 +35,8 @@ def data_dir(settings: Settings) -> Path:
 
 
 def open_log(settings: Settings) -> EventLog:
+    """The log the settings name: Kafka for a broker, else the embedded log in the data
+    directory (made first, owner-only). Not yet open: use it as `async with`."""
     if settings.broker:
         # aiokafka (and the client's compression codecs) only for a broker: the embedded
         # log's commands, `run` among them, never load it.

@@ -85,5 +85,5 @@ COMMANDS = {
 @click.version_option(package_name="jobstream")
 def main(**_: object) -> None:
     """jobstream: CI jobs (Cyclid documents) as events on an append-only log."""
-    # Every file a command writes into the data directory is the owner's only (app.data_dir).
+    # Every file a command writes into the data directory is the owner's only (logs.data_dir).
     os.umask(0o077)
