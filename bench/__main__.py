@@ -25,6 +25,7 @@ SCRIPTS = [
     ["api.py"],
     ["sandbox.py"],
     ["serve.py"],
+    ["live_apply.py"],
     ["page.py"],
     ["cli_startup.py"],
 ]

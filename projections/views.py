@@ -15,7 +15,8 @@ apply and from which line, and one `INSERT ... SELECT` copies those lines into
 mistyped field, lines out of order) is decoded by pydantic like every other event, so it
 is folded whole or dead-lettered with pydantic's error. The parse and the checks of "sure"
 are generated from the event models (projections.schema.LOG_APPENDED), as is every
-table's SQL.
+table's SQL. A batch with fewer LogAppended bytes than FAST_PATH_BYTES is decoded by pydantic
+whole: staging has a fixed cost that a few small records do not repay.
 
 A DuckDB connection is not thread-safe: ViewsHost calls `apply` and every query from
 one worker thread. Only one process may hold the file (DuckDB allows one writer per file).
@@ -91,6 +92,13 @@ KNOWN_JOBS = 50_000
 """Jobs not yet completed whose rows the views keep in memory (`_Known`); past it they
 are all let go and read again as their events come: a bound on memory, not on what is
 right."""
+
+FAST_PATH_BYTES = 256 << 10
+"""LogAppended bytes a batch must hold to take the fast path; a smaller batch is decoded by
+pydantic. Staging costs about 8 ms a batch however few its records (a TEMP table, the parse
+and the checks planned anew), pydantic about 0.1 ms per 4 KiB record: in `serve`, whose
+live batches hold a few jobs' lines, staging was about a seventh of the projector's CPU a
+job (bench/live_apply.py)."""
 
 MEMORY_LIMIT = "512MB"
 """DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
@@ -207,9 +215,12 @@ def _check_layout(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
 class DuckDBViews:
     """The views in one DuckDB file. Use `DuckDBViews.open(path)`; not thread-safe."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    def __init__(
+        self, conn: duckdb.DuckDBPyConnection, path: Path, fast_path_bytes: int = FAST_PATH_BYTES
+    ) -> None:
         self._conn = conn
         self.path = path
+        self.fast_path_bytes = fast_path_bytes
         # The highest `pos` committed: read once, then carried from batch to batch (this
         # process is the file's only writer) rather than a scan of log_spans per batch.
         self._pos: int | None = None
@@ -218,14 +229,21 @@ class DuckDBViews:
         self._known = _Known()
 
     @classmethod
-    def open(cls, path: Path | str, *, check_layout: bool = True) -> DuckDBViews:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        check_layout: bool = True,
+        fast_path_bytes: int = FAST_PATH_BYTES,
+    ) -> DuckDBViews:
         """Open (creating if needed) the views at `path`.
 
         Raises ViewsBusy naming the holder when another process has the file open, and
         ViewsOutdated when an older jobstream built the file (`CREATE TABLE IF NOT EXISTS`
         keeps its old columns, and every write would fail on the missing ones); `replay`,
         which only holds the old file while it builds a new one, passes
-        `check_layout=False`."""
+        `check_layout=False`. A batch takes the fast path from `fast_path_bytes` of
+        LogAppended values."""
         path = Path(path)
         try:
             conn = duckdb.connect(str(path))
@@ -241,7 +259,7 @@ class DuckDBViews:
         if check_layout:
             _check_layout(conn, path)
         conn.execute(DDL)
-        return cls(conn, path)
+        return cls(conn, path, fast_path_bytes)
 
     @property
     def conn(self) -> duckdb.DuckDBPyConnection:
@@ -269,11 +287,14 @@ class DuckDBViews:
         conn.begin()
         try:
             done = self._checkpoint(projection)
-            fresh = [r for r in records if r.offset >= done.get(r.tp, 0)]
-            stage_records = [r for r in fresh if is_stages_topic(r.topic)]
-            if stage_records:
+            # Plain (topic, partition) tuples, equal to TopicPartitions: a replay's batch
+            # holds some 10,000 records, and `Record.tp` builds a named tuple each call.
+            fresh = [r for r in records if r.offset >= done.get((r.topic, r.partition), 0)]
+            stage_records: list[Record] = []
+            if any(is_stages_topic(t) for t in {r.topic for r in fresh}):
+                stage_records = [r for r in fresh if is_stages_topic(r.topic)]
                 fresh = [r for r in fresh if not is_stages_topic(r.topic)]
-            items, dead = self._decode(conn, fresh)
+            items, dead = self._decode(conn, fresh, self.fast_path_bytes)
             dead += self._apply_stages(conn, stage_records)
             events = [item for item, _ in items]
             touched = jobs_touched(events)
@@ -290,10 +311,14 @@ class DuckDBViews:
             if result.chunks or len(result.lines):
                 written = self._write_spans(conn, last_pos)
             self._write_dead_letters(conn, dead)
-            conn.execute(f"DROP TABLE IF EXISTS {_STAGED}")
-            ends: dict[TopicPartition, int] = {}
-            for r in records:
-                ends[r.tp] = max(ends.get(r.tp, 0), r.offset + 1, done.get(r.tp, 0))
+            if staged:
+                conn.execute(f"DROP TABLE {_STAGED}")
+            # Log order per partition: each partition's last record is its highest.
+            last = {(r.topic, r.partition): r.offset for r in records}
+            ends = {
+                TopicPartition(*tp): max(offset + 1, done.get(TopicPartition(*tp), 0))
+                for tp, offset in last.items()
+            }
             self._write_checkpoint(conn, projection, ends)
             conn.commit()
         except BaseException:
@@ -349,9 +374,12 @@ class DuckDBViews:
         rows = self._read_jobs(conn, missing)
         for job_id in missing:
             known.jobs[job_id] = rows.get(job_id)
-        for (job_id, writer), seq in self._read_applied(conn, missing).items():
+        # Every applied event writes its job's row: a job without one has no applied seqs
+        # and no sections either (in `serve`, most jobs read are the batch's new ones).
+        held = list(rows)
+        for (job_id, writer), seq in self._read_applied(conn, held).items():
             known.applied.setdefault(job_id, {})[writer] = seq
-        sections = self._read_open_sections(conn, missing)
+        sections = self._read_open_sections(conn, held)
         for key, stage in sections.stages.items():
             known.stages.setdefault(key[0], {})[key] = stage
         for key, step in sections.steps.items():
@@ -359,11 +387,11 @@ class DuckDBViews:
 
     @staticmethod
     def _decode(
-        conn: duckdb.DuckDBPyConnection, records: list[Record]
+        conn: duckdb.DuckDBPyConnection, records: list[Record], fast_path_bytes: int
     ) -> tuple[list[tuple[Event | LogChunk, Record]], list[tuple[Record, str]]]:
         """The events among `records` in order, each with its record (LogAppended as
-        LogChunks, lines staged in DuckDB, where the fast path could take them), and the
-        dead letters, with why."""
+        LogChunks, lines staged in DuckDB, where the fast path could take them: when they
+        hold `fast_path_bytes` at least), and the dead letters, with why."""
         slots: list[Event | LogChunk | None] = [None] * len(records)
         fast_i: list[int] = []
         fast_v: list[bytes] = []
@@ -372,15 +400,19 @@ class DuckDBViews:
             if kind == "LogAppended" or (kind is None and b'"LogAppended"' in r.value):
                 fast_v.append(r.value)
                 fast_i.append(i)
-        if fast_v:
+        if fast_v and sum(map(len, fast_v)) >= fast_path_bytes:
             raw = pa.table({"i": pa.array(fast_i, pa.int32()), "v": pa.array(fast_v, pa.binary())})
             conn.register(_RAW, raw)
             try:
                 conn.execute(_STAGE)
             finally:
                 conn.unregister(_RAW)
-            for i, job_id, writer, seq, count, first, last, size in conn.execute(_FACTS).fetchall():
+            facts = conn.execute(_FACTS).fetchall()
+            for i, job_id, writer, seq, count, first, last, size in facts:
                 slots[i] = LogChunk(i, job_id, writer, seq, count, first, last, size)
+            if not facts:
+                # apply drops the table once it has copied the lines of the chunks staged.
+                conn.execute(f"DROP TABLE {_STAGED}")
         slow = [i for i, item in enumerate(slots) if item is None]
         events, errors = _decode([records[i] for i in slow])
         dead = {slow[k]: error for k, error in errors}
@@ -511,7 +543,7 @@ class DuckDBViews:
         jobs: list[JobRecord],
         before: Mapping[str, JobRecord | None],
     ) -> None:
-        """Upsert the rows new to the views; of the others, whose row as committed is in
+        """Insert the rows new to the views; of the others, whose row as committed is in
         `before`, set only the columns that changed in any of them, in one UPDATE: most
         events change a few of the 33 columns, and a statement costs about per column."""
         whole: list[JobRecord] = []
@@ -527,7 +559,7 @@ class DuckDBViews:
                 fields |= differ
                 changed.append(job)
         if whole:
-            JOB_RECORDS.write_rows(conn, whole)
+            JOB_RECORDS.write_rows(conn, whole, new=True)
         if changed:
             JOB_RECORDS.update_rows(conn, changed, fields)
 

@@ -1,9 +1,12 @@
 """LogAppended records take DuckDB's fast path; it must give exactly the rows, and the dead
-letters, that the pydantic path gives."""
+letters, that the pydantic path gives. Every test runs on both: the fast path taken from the
+first byte, and never."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,13 @@ from jobstream.projections.fold import fold
 from jobstream.projections.views import DuckDBViews
 
 from .projections_support import Offsets, at, run_events, submitted
+
+
+@pytest.fixture(params=[0, 1 << 40], ids=["fast path", "pydantic path"])
+def views(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DuckDBViews]:
+    v = DuckDBViews.open(tmp_path / "views.duckdb", fast_path_bytes=request.param)
+    yield v
+    v.close()
 
 
 def _chunk(seq: int, numbers: list[int], *, writer: str = "w1", job_id: str = "j1"):
