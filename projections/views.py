@@ -93,12 +93,14 @@ KNOWN_JOBS = 50_000
 are all let go and read again as their events come: a bound on memory, not on what is
 right."""
 
-FAST_PATH_BYTES = 256 << 10
+FAST_PATH_BYTES = 64 << 10
 """LogAppended bytes a batch must hold to take the fast path; a smaller batch is decoded by
 pydantic. Staging costs about 8 ms a batch however few its records (a TEMP table, the parse
-and the checks planned anew), pydantic about 0.1 ms per 4 KiB record: in `serve`, whose
-live batches hold a few jobs' lines, staging was about a seventh of the projector's CPU a
-job (bench/live_apply.py)."""
+and the checks planned anew), pydantic about 0.1 ms per 4 KiB record, so in CPU the two
+cross near 300 KiB (bench/live_apply.py). The threshold sits lower because pydantic holds
+the interpreter's lock, which `serve`'s event loop needs for every step of its jobs, and
+DuckDB's parse does not: at 64 KiB pydantic holds it for under 2 ms a batch, and costs
+about the CPU staging would."""
 
 MEMORY_LIMIT = "512MB"
 """DuckDB's own memory (its buffer cache, and what a query holds before it spills to a
