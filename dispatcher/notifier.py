@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import asdict
 
 from jobstream.events.codec import encode_log_appended
 from jobstream.events.log.base import EventLog, Message, Record, to_message
@@ -12,7 +13,6 @@ from jobstream.events.models import (
     EventBase,
     Heartbeat,
     LogChunk,
-    Outcome,
     StageFinished,
     StageStarted,
     Status,
@@ -20,7 +20,14 @@ from jobstream.events.models import (
     StepFinished,
     StepStarted,
 )
-from jobstream.runners.notifier import Notifier
+from jobstream.runners.notifier import (
+    Notifier,
+    Section,
+    StageEnd,
+    StageStart,
+    StepEnd,
+    StepStart,
+)
 
 __all__ = ["EventNotifier", "TeeNotifier"]
 
@@ -90,46 +97,17 @@ class EventNotifier:
     async def heartbeat(self, lease_seconds: float, worker: str) -> None:
         await self.emit(Heartbeat, lease_seconds=lease_seconds, worker=worker)
 
-    async def stage_started(self, stage: int, name: str, first_line: int) -> None:
-        await self.emit(StageStarted, stage=stage, name=name, first_line=first_line)
+    async def section(self, mark: Section) -> None:
+        await self.emit(_SECTION_EVENTS[type(mark)], **asdict(mark))
 
-    async def stage_finished(
-        self, stage: int, name: str, status: Outcome, last_line: int, duration_s: float
-    ) -> None:
-        await self.emit(
-            StageFinished,
-            stage=stage,
-            name=name,
-            status=status,
-            last_line=last_line,
-            duration_s=duration_s,
-        )
 
-    async def step_started(
-        self, stage: int, step: int, action: str, title: str, first_line: int
-    ) -> None:
-        await self.emit(
-            StepStarted, stage=stage, step=step, action=action, title=title, first_line=first_line
-        )
-
-    async def step_finished(
-        self,
-        stage: int,
-        step: int,
-        status: Outcome,
-        exit_code: int | None,
-        last_line: int,
-        duration_s: float,
-    ) -> None:
-        await self.emit(
-            StepFinished,
-            stage=stage,
-            step=step,
-            status=status,
-            exit_code=exit_code,
-            last_line=last_line,
-            duration_s=duration_s,
-        )
+_SECTION_EVENTS: dict[type[Section], type[EventBase]] = {
+    StageStart: StageStarted,
+    StageEnd: StageFinished,
+    StepStart: StepStarted,
+    StepEnd: StepFinished,
+}
+"""The event each section mark becomes: its fields are the event's, less the envelope."""
 
 
 class TeeNotifier:
@@ -159,30 +137,6 @@ class TeeNotifier:
         for n in self.notifiers:
             await n.completion(success, status, lines, bytes, exit_status)
 
-    async def stage_started(self, stage: int, name: str, first_line: int) -> None:
+    async def section(self, mark: Section) -> None:
         for n in self.notifiers:
-            await n.stage_started(stage, name, first_line)
-
-    async def stage_finished(
-        self, stage: int, name: str, status: Outcome, last_line: int, duration_s: float
-    ) -> None:
-        for n in self.notifiers:
-            await n.stage_finished(stage, name, status, last_line, duration_s)
-
-    async def step_started(
-        self, stage: int, step: int, action: str, title: str, first_line: int
-    ) -> None:
-        for n in self.notifiers:
-            await n.step_started(stage, step, action, title, first_line)
-
-    async def step_finished(
-        self,
-        stage: int,
-        step: int,
-        status: Outcome,
-        exit_code: int | None,
-        last_line: int,
-        duration_s: float,
-    ) -> None:
-        for n in self.notifiers:
-            await n.step_finished(stage, step, status, exit_code, last_line, duration_s)
+            await n.section(mark)

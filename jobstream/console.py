@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 if TYPE_CHECKING:
     from jobstream.events.models import LineRun, LogChunk, LogLine, Status
     from jobstream.projections.records import JobRecord, LogLineRow
+    from jobstream.runners.notifier import Section
     from jobstream.service.base import JobSteps
 
 __all__ = [
@@ -160,17 +161,8 @@ class LivePrinter:
     ) -> None:
         return None
 
-    # Stages and steps show as their system lines (`==> stage build`, `$ make`) already.
-    async def stage_started(self, *_: object) -> None:
-        return None
-
-    async def stage_finished(self, *_: object) -> None:
-        return None
-
-    async def step_started(self, *_: object) -> None:
-        return None
-
-    async def step_finished(self, *_: object) -> None:
+    async def section(self, mark: Section) -> None:
+        # Stages and steps show as their system lines (`==> stage build`, `$ make`) already.
         return None
 
 

@@ -57,7 +57,7 @@ from jobstream.runners.conditions import (
 )
 from jobstream.runners.interpolation import as_text, interpolate
 from jobstream.runners.masking import Masker
-from jobstream.runners.notifier import Notifier
+from jobstream.runners.notifier import Notifier, StageEnd, StageStart, StepEnd, StepStart
 from jobstream.runners.process import Output, Process, timestamp
 from jobstream.runners.shell import command_line, script_command, step_text
 from jobstream.runners.workspace import (
@@ -396,18 +396,18 @@ class _Job:
             index = plan.next(index, await self._run_stage(entry))
 
     async def _run_stage(self, entry: SequenceEntry) -> bool:
-        """Run one stage, bracketed by the stage hooks: every line it writes, from its
+        """Run one stage, bracketed by its section marks: every line it writes, from its
         `==> stage` line to its failure's, is numbered between the two."""
         run = self._stage_runs
         self._stage_runs += 1
         started = time.monotonic()
         await self._chunker.flush()
-        await self._notifier.stage_started(run, entry.stage, self._chunker.lines + 1)
+        await self._notifier.section(StageStart(run, entry.stage, self._chunker.lines + 1))
         ok, ran = await self._stage_steps(entry, run)
         await self._chunker.flush()
         outcome: Outcome = "FAILED" if not ok else "SUCCEEDED" if ran else "SKIPPED"
-        await self._notifier.stage_finished(
-            run, entry.stage, outcome, self._chunker.lines, time.monotonic() - started
+        await self._notifier.section(
+            StageEnd(run, entry.stage, outcome, self._chunker.lines, time.monotonic() - started)
         )
         return ok
 
@@ -473,11 +473,11 @@ class _Job:
 
     async def _run_step(self, step: ActionStep, run: int, index: int) -> str | None:
         """None if the step succeeded, else what went wrong: the action the step names
-        runs it (runners.actions), bracketed by the step hooks."""
+        runs it (runners.actions), bracketed by its section marks."""
         started = time.monotonic()
         await self._chunker.flush()
         first = self._chunker.lines + 1
-        await self._notifier.step_started(run, index, step.action, self._title(step), first)
+        await self._notifier.section(StepStart(run, index, step.action, self._title(step), first))
         self._exit_code = None
         action = get_action(step.action)
         self._step_exit = None
@@ -487,13 +487,15 @@ class _Job:
             # A plugin's bug fails its step, not the runner and every job after it.
             problem = f"the {step.action} action failed: {type(error).__name__}: {error}"
         await self._chunker.flush()
-        await self._notifier.step_finished(
-            run,
-            index,
-            "SUCCEEDED" if problem is None else "FAILED",
-            self._exit_code,
-            self._chunker.lines,
-            time.monotonic() - started,
+        await self._notifier.section(
+            StepEnd(
+                run,
+                index,
+                "SUCCEEDED" if problem is None else "FAILED",
+                self._exit_code,
+                self._chunker.lines,
+                time.monotonic() - started,
+            )
         )
         return problem
 

@@ -7,11 +7,19 @@ with the time of each call, so tests can check ordering and latency without slee
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from jobstream.events.models import LogChunk, LogLine, Outcome, Status, Stream
+from jobstream.events.models import LogChunk, LogLine, Status, Stream
+from jobstream.runners.notifier import Section, StageEnd, StageStart, StepEnd, StepStart
 
 __all__ = ["Completion", "RecordingNotifier", "SectionCall", "StatusCall"]
+
+_HOOKS: dict[type[Section], str] = {
+    StageStart: "stage_started",
+    StageEnd: "stage_finished",
+    StepStart: "step_started",
+    StepEnd: "step_finished",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +40,8 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class SectionCall:
-    """A stage or step hook: `hook` is its name, `args` what it was given by name."""
+    """A section mark: `hook` names its kind (`stage_started`, `stage_finished`,
+    `step_started`, `step_finished`), `args` are its fields by name."""
 
     hook: str
     args: dict[str, object]
@@ -72,55 +81,10 @@ class RecordingNotifier:
         self.calls.append("completion")
         self.completions.append(Completion(success, status, lines, bytes))
 
-    async def stage_started(self, stage: int, name: str, first_line: int) -> None:
-        self._section("stage_started", stage=stage, name=name, first_line=first_line)
-
-    async def stage_finished(
-        self, stage: int, name: str, status: Outcome, last_line: int, duration_s: float
-    ) -> None:
-        self._section(
-            "stage_finished",
-            stage=stage,
-            name=name,
-            status=status,
-            last_line=last_line,
-            duration_s=duration_s,
-        )
-
-    async def step_started(
-        self, stage: int, step: int, action: str, title: str, first_line: int
-    ) -> None:
-        self._section(
-            "step_started",
-            stage=stage,
-            step=step,
-            action=action,
-            title=title,
-            first_line=first_line,
-        )
-
-    async def step_finished(
-        self,
-        stage: int,
-        step: int,
-        status: Outcome,
-        exit_code: int | None,
-        last_line: int,
-        duration_s: float,
-    ) -> None:
-        self._section(
-            "step_finished",
-            stage=stage,
-            step=step,
-            status=status,
-            exit_code=exit_code,
-            last_line=last_line,
-            duration_s=duration_s,
-        )
-
-    def _section(self, hook: str, **args: object) -> None:
+    async def section(self, mark: Section) -> None:
+        hook = _HOOKS[type(mark)]
         self.calls.append(hook)
-        self.sections.append(SectionCall(hook, args))
+        self.sections.append(SectionCall(hook, asdict(mark)))
 
     @property
     def lines(self) -> list[LogLine]:

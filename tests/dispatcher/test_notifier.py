@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 
 from jobstream.dispatcher import EventNotifier
 from jobstream.events.codec import decode
@@ -10,13 +11,19 @@ from jobstream.events.log.embedded import EmbeddedLog
 from jobstream.events.log.testing import read_exactly
 from jobstream.events.models import (
     Completed,
+    EventBase,
     Heartbeat,
     LogAppended,
     LogChunk,
     LogLine,
+    StageFinished,
+    StageStarted,
     Status,
     StatusChanged,
+    StepFinished,
+    StepStarted,
 )
+from jobstream.runners.notifier import StageEnd, StageStart, StepEnd, StepStart
 
 from .dispatcher_support import TOPICS, events_of
 
@@ -79,3 +86,24 @@ async def test_each_writer_counts_its_own_seq(log: EmbeddedLog) -> None:
         (StatusChanged, "attempt-1", 2),
         (StatusChanged, "lease-keeper", 1),
     ]
+
+
+async def test_each_section_mark_becomes_its_event_with_every_field(log: EmbeddedLog) -> None:
+    notifier = EventNotifier(log, TOPICS.events, "job-3", "attempt-c")
+    marks = [
+        StageStart(0, "build", 1),
+        StepStart(0, 0, "command", "make", 2),
+        StepEnd(0, 0, "FAILED", 2, 5, 0.25),
+        StageEnd(0, "build", "FAILED", 5, 0.5),
+    ]
+    for mark in marks:
+        await notifier.section(mark)
+    events = await events_of(log, "job-3")
+    assert [type(e) for e in events] == [StageStarted, StepStarted, StepFinished, StageFinished]
+    for mark, event in zip(marks, events, strict=True):
+        # Every field of the mark reaches the event, and the event has no other field
+        # than the mark's and the envelope's.
+        assert event.model_dump(include=set(asdict(mark))) == asdict(mark)
+        envelope = set(EventBase.model_fields)
+        assert set(type(event).model_fields) - envelope == set(asdict(mark))
+    assert [e.seq for e in events] == [1, 2, 3, 4]
