@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serve import TOPICS, _drive  # noqa: E402
+from bench.replay_views import _read_all  # noqa: E402
+from bench.serve import _drive  # noqa: E402
 from jobstream.app import LIVE_THREADS  # noqa: E402
 from jobstream.events.log.base import Record  # noqa: E402
 from jobstream.events.log.embedded import EmbeddedLog  # noqa: E402
@@ -53,14 +54,9 @@ def _worker_log(data: Path, jobs: int) -> float:
 
 
 async def _records(log_path: Path) -> list[Record]:
-    """Every record of the views' topics, in the order the log hands them over."""
-    records: list[Record] = []
+    """Every record of the log, in the order the log hands them over."""
     async with EmbeddedLog(log_path) as log:
-        total = sum((await log.ends(TOPICS.views)).values())
-        async with log.consumer(TOPICS.views, start="earliest") as consumer:
-            while len(records) < total:
-                records += await consumer.getmany(max_records=10_000, timeout=1)
-    return records
+        return await _read_all(log, 10_000)
 
 
 def _apply_cpu(records: list[Record], batch: int, fast_path_bytes: int, path: Path) -> float:

@@ -318,8 +318,7 @@ class DuckDBViews:
             # Log order per partition: each partition's last record is its highest.
             last = {(r.topic, r.partition): r.offset for r in records}
             ends = {
-                TopicPartition(*tp): max(offset + 1, done.get(TopicPartition(*tp), 0))
-                for tp, offset in last.items()
+                TopicPartition(*tp): max(offset + 1, done.get(tp, 0)) for tp, offset in last.items()
             }
             self._write_checkpoint(conn, projection, ends)
             conn.commit()
